@@ -1,0 +1,248 @@
+//! The NATS collector: the [`Sink`] that publishes records to the TELEMETRY stream.
+//!
+//! Ending a span never waits for the network. The record goes into a bounded queue
+//! (capacity [`CollectorOptions::buffer_capacity`]); a background thread serializes it
+//! and publishes it to `telemetry.spans.{service}.{run_id}` (logs and metrics to their
+//! own subjects) with `Nats-Msg-Id`, keeping up to [`CollectorOptions::max_in_flight`]
+//! acknowledged JetStream publishes in flight. When NATS is down, records wait in the
+//! queue and go out after the reconnect; what does not fit is dropped and counted
+//! ([`Collector::stats`]). [`flush`](Sink::flush) and [`shutdown`](Sink::shutdown) are
+//! explicit and bounded in time.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use dagnats_observe::{CollectorOptions, Context, SpanOptions, Telemetry};
+//!
+//! let tel = Telemetry::connect(CollectorOptions::from_env().service("py-worker"))?;
+//! let (_cx, mut span) = tel.tracer.start(&Context::new(), "work", SpanOptions::new());
+//! span.end();
+//! tel.shutdown(Duration::from_secs(5))?;
+//! # Ok::<(), dagnats_observe::Error>(())
+//! ```
+
+mod publisher;
+pub mod stream;
+pub mod subject;
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+use crate::nats::{InitialConnect, NatsOptions};
+use crate::record::Record;
+use crate::sink::Sink;
+use publisher::Shared;
+
+/// Default queue capacity, in records.
+pub const DEFAULT_BUFFER_CAPACITY: usize = 16_384;
+/// Default number of publishes awaiting their acknowledgement.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 512;
+
+/// Settings of the collector.
+#[derive(Clone, Debug)]
+pub struct CollectorOptions {
+    /// Where and how to connect.
+    pub nats: NatsOptions,
+    /// Service name stamped on every record.
+    pub service: String,
+    /// Records that may wait for NATS; more are dropped and counted.
+    pub buffer_capacity: usize,
+    /// Publishes awaiting acknowledgement at once.
+    pub max_in_flight: usize,
+}
+
+impl Default for CollectorOptions {
+    fn default() -> Self {
+        CollectorOptions {
+            nats: NatsOptions::default(),
+            service: "unknown_service".to_owned(),
+            buffer_capacity: DEFAULT_BUFFER_CAPACITY,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+        }
+    }
+}
+
+impl CollectorOptions {
+    /// `NATS_URL` and `OTEL_SERVICE_NAME` from the environment, defaults otherwise.
+    pub fn from_env() -> Self {
+        let mut o = CollectorOptions { nats: NatsOptions::from_env(), ..Default::default() };
+        if let Some(s) = std::env::var("OTEL_SERVICE_NAME").ok().filter(|s| !s.is_empty()) {
+            o.service = s;
+        }
+        o
+    }
+
+    /// Sets the service name.
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.service = service.into();
+        self
+    }
+
+    /// Sets the NATS URL.
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.nats.url = url.into();
+        self
+    }
+}
+
+/// Delivery counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CollectorStats {
+    /// Records acknowledged by the stream.
+    pub published: u64,
+    /// Records accepted and not yet acknowledged.
+    pub pending: u64,
+    /// Records dropped because the queue was full.
+    pub dropped_overflow: u64,
+    /// Records given up: rejected by the server, or still pending at shutdown.
+    pub dropped_failed: u64,
+    /// Publish attempts that failed and were retried.
+    pub retried: u64,
+}
+
+/// Publishes records to TELEMETRY from a background thread. See the module docs.
+pub struct Collector {
+    queue: mpsc::Sender<Record>,
+    shared: Arc<Shared>,
+    stop: Mutex<Option<oneshot::Sender<Instant>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Collector {
+    /// Connects and starts the publisher thread. Blocks for at most the connect timeout.
+    ///
+    /// A server that cannot be reached yet is not an error: records wait in the queue
+    /// until it is. Bad credentials, a TLS failure or a bad URL are errors.
+    pub fn connect(options: &CollectorOptions) -> Result<Collector> {
+        if options.buffer_capacity == 0 || options.max_in_flight == 0 {
+            return Err(Error::Config("buffer_capacity and max_in_flight must be at least 1".into()));
+        }
+        let (queue, receiver) = mpsc::channel(options.buffer_capacity);
+        let shared = Arc::new(Shared::default());
+        let (stop, stop_rx) = oneshot::channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
+        let nats = options.nats.clone();
+        let window = options.max_in_flight;
+        let thread_shared = Arc::clone(&shared);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Config(format!("cannot start the collector runtime: {e}")))?;
+        // The runtime lives on its own thread so that connecting and publishing work the
+        // same whether or not the caller is itself inside a Tokio runtime.
+        let thread = std::thread::Builder::new()
+            .name("dagnats-collector".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match nats.connect(InitialConnect::RetryInBackground).await {
+                        Ok(client) => {
+                            let _ = ready_tx.send(Ok(()));
+                            publisher::run(client, receiver, thread_shared, stop_rx, window).await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                })
+            })
+            .map_err(|e| Error::Config(format!("cannot start the collector thread: {e}")))?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(e);
+            }
+            Err(_) => return Err(Error::Connect("the collector thread stopped while connecting".into())),
+        }
+        Ok(Collector { queue, shared, stop: Mutex::new(Some(stop)), thread: Mutex::new(Some(thread)) })
+    }
+
+    /// Delivery counters.
+    pub fn stats(&self) -> CollectorStats {
+        let s = &self.shared;
+        CollectorStats {
+            published: s.published.load(Ordering::Relaxed),
+            pending: s.pending.load(Ordering::Relaxed),
+            dropped_overflow: s.dropped_overflow.load(Ordering::Relaxed),
+            dropped_failed: s.dropped_failed.load(Ordering::Relaxed),
+            retried: s.retried.load(Ordering::Relaxed),
+        }
+    }
+
+    fn stop_publisher(&self, deadline: Instant) {
+        let stop = self.stop.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(stop) = stop {
+            let _ = stop.send(deadline);
+        }
+    }
+}
+
+impl Sink for Collector {
+    fn export(&self, record: Record) {
+        let s = &self.shared;
+        if s.closed.load(Ordering::Relaxed) {
+            s.dropped_failed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        s.pending.fetch_add(1, Ordering::AcqRel);
+        if self.queue.try_send(record).is_err() {
+            s.pending.fetch_sub(1, Ordering::AcqRel);
+            s.dropped_overflow.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn flush(&self, timeout: Duration) -> Result<()> {
+        match self.shared.wait_idle(Instant::now() + timeout) {
+            0 => Ok(()),
+            pending => Err(Error::Timeout { pending }),
+        }
+    }
+
+    /// Stops accepting records, delivers what is pending within `timeout`, and stops the
+    /// publisher thread. What could not be delivered in time is counted as dropped.
+    fn shutdown(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return Err(Error::Closed);
+        }
+        let pending = self.shared.wait_idle(deadline);
+        self.stop_publisher(deadline);
+        // The publisher gives up at the deadline; a little grace lets it count what it
+        // abandoned and close the connection.
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = thread {
+            let grace = Instant::now() + Duration::from_secs(1);
+            while !t.is_finished() && Instant::now() < deadline.max(grace) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+        match pending {
+            0 => Ok(()),
+            pending => Err(Error::Timeout { pending }),
+        }
+    }
+
+    fn dropped(&self) -> u64 {
+        self.shared.dropped_overflow.load(Ordering::Relaxed) + self.shared.dropped_failed.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        // Not shut down explicitly: give the publisher a short, bounded chance to drain
+        // without blocking the dropping thread.
+        self.stop_publisher(Instant::now() + Duration::from_secs(2));
+    }
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector").field("stats", &self.stats()).finish()
+    }
+}

@@ -1,0 +1,236 @@
+//! How to reach NATS: server URLs, credentials and TLS, shared by the collector and the
+//! bridge. Secrets never appear in `Debug` output or error messages.
+//!
+//! ```
+//! use dagnats_observe::nats::{NatsAuth, NatsOptions};
+//!
+//! let opts = NatsOptions::new("nats://127.0.0.1:4222")
+//!     .auth(NatsAuth::UserPassword { user: "worker".into(), password: "s3cret".into() });
+//! assert!(!format!("{opts:?}").contains("s3cret"));
+//! ```
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_nats::ConnectErrorKind;
+
+use crate::error::{Error, Result};
+
+/// The default server when neither an option nor `NATS_URL` says otherwise.
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// How to authenticate.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum NatsAuth {
+    /// No credentials (or credentials inside the URL).
+    #[default]
+    None,
+    /// User and password.
+    UserPassword {
+        /// User name.
+        user: String,
+        /// Password.
+        password: String,
+    },
+    /// An authentication token.
+    Token(String),
+    /// An NKey seed (`SU...`).
+    NKey(String),
+    /// A `.creds` file holding a user JWT and its NKey seed.
+    CredentialsFile(PathBuf),
+}
+
+impl fmt::Debug for NatsAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NatsAuth::None => f.write_str("None"),
+            NatsAuth::UserPassword { user, .. } => write!(f, "UserPassword {{ user: {user:?}, password: \"***\" }}"),
+            NatsAuth::Token(_) => f.write_str("Token(\"***\")"),
+            NatsAuth::NKey(_) => f.write_str("NKey(\"***\")"),
+            NatsAuth::CredentialsFile(p) => write!(f, "CredentialsFile({p:?})"),
+        }
+    }
+}
+
+/// TLS settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Require TLS even when the URL scheme is `nats://`.
+    pub required: bool,
+    /// PEM file with the CA certificates to trust.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate, for mutual TLS (with `key_file`).
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    pub key_file: Option<PathBuf>,
+}
+
+/// Where and how to connect.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NatsOptions {
+    /// One URL or several separated by commas.
+    pub url: String,
+    /// Credentials.
+    pub auth: NatsAuth,
+    /// TLS.
+    pub tls: TlsOptions,
+    /// Connection name shown by the server's monitoring.
+    pub name: Option<String>,
+    /// How long one connection attempt may take.
+    pub connect_timeout: Duration,
+}
+
+impl Default for NatsOptions {
+    fn default() -> Self {
+        NatsOptions {
+            url: DEFAULT_NATS_URL.to_owned(),
+            auth: NatsAuth::None,
+            tls: TlsOptions::default(),
+            name: None,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl fmt::Debug for NatsOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NatsOptions")
+            .field("url", &redact_url(&self.url))
+            .field("auth", &self.auth)
+            .field("tls", &self.tls)
+            .field("name", &self.name)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
+}
+
+/// Replaces any `user:password@` or `token@` part of each URL with `***@`.
+pub fn redact_url(url: &str) -> String {
+    url.split(',')
+        .map(|u| match (u.find("://"), u.rfind('@')) {
+            (Some(s), Some(at)) if at > s => format!("{}***{}", &u[..s + 3], &u[at..]),
+            (None, Some(at)) => format!("***{}", &u[at..]),
+            _ => u.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Whether a failed first connection should be retried in the background.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitialConnect {
+    /// Fail when the server cannot be reached.
+    FailFast,
+    /// When the server is unreachable (refused, timed out, DNS), return a client that
+    /// keeps reconnecting; fail only on errors that retrying cannot fix (credentials, TLS).
+    RetryInBackground,
+}
+
+impl NatsOptions {
+    /// Options for `url` with defaults for everything else.
+    pub fn new(url: impl Into<String>) -> Self {
+        NatsOptions { url: url.into(), ..Default::default() }
+    }
+
+    /// `NATS_URL`, or the default server.
+    pub fn from_env() -> Self {
+        NatsOptions::new(std::env::var("NATS_URL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_NATS_URL.into()))
+    }
+
+    /// Sets the credentials.
+    pub fn auth(mut self, auth: NatsAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    async fn connect_options(&self, retry: bool) -> Result<async_nats::ConnectOptions> {
+        let mut o = async_nats::ConnectOptions::new()
+            .connection_timeout(self.connect_timeout)
+            .max_reconnects(None::<usize>);
+        if let Some(name) = &self.name {
+            o = o.name(name);
+        }
+        o = match &self.auth {
+            NatsAuth::None => o,
+            NatsAuth::UserPassword { user, password } => o.user_and_password(user.clone(), password.clone()),
+            NatsAuth::Token(t) => o.token(t.clone()),
+            NatsAuth::NKey(seed) => o.nkey(seed.clone()),
+            NatsAuth::CredentialsFile(path) => o.credentials_file(path).await.map_err(|e| {
+                Error::Config(format!("cannot read credentials file {}: {}", path.display(), e.kind()))
+            })?,
+        };
+        if self.tls.required {
+            o = o.require_tls(true);
+        }
+        if let Some(ca) = &self.tls.ca_file {
+            o = o.add_root_certificates(ca.clone());
+        }
+        match (&self.tls.cert_file, &self.tls.key_file) {
+            (Some(cert), Some(key)) => o = o.add_client_certificate(cert.clone(), key.clone()),
+            (None, None) => {}
+            _ => return Err(Error::Config("a TLS client certificate needs both cert_file and key_file".into())),
+        }
+        if retry {
+            o = o.retry_on_initial_connect();
+        }
+        Ok(o)
+    }
+
+    /// Connects. Must run inside a Tokio runtime.
+    pub async fn connect(&self, initial: InitialConnect) -> Result<async_nats::Client> {
+        let first = self.connect_options(false).await?.connect(self.url.as_str()).await;
+        match first {
+            Ok(client) => Ok(client),
+            Err(e) => {
+                let unreachable = matches!(e.kind(), ConnectErrorKind::Io | ConnectErrorKind::TimedOut | ConnectErrorKind::Dns);
+                if unreachable && initial == InitialConnect::RetryInBackground {
+                    tracing::warn!(url = %redact_url(&self.url), "NATS unreachable; reconnecting in the background");
+                    self.connect_options(true)
+                        .await?
+                        .connect(self.url.as_str())
+                        .await
+                        .map_err(|e| Error::Connect(describe(&e, &self.url)))
+                } else {
+                    Err(Error::Connect(describe(&e, &self.url)))
+                }
+            }
+        }
+    }
+}
+
+/// A connect error's cause in words, with the URL's secrets removed.
+fn describe(e: &async_nats::ConnectError, url: &str) -> String {
+    let cause = match e.kind() {
+        ConnectErrorKind::Authentication | ConnectErrorKind::AuthorizationViolation => {
+            "authentication failed (check user/password, token, NKey or credentials file)"
+        }
+        ConnectErrorKind::Tls => "TLS handshake or certificate failure",
+        ConnectErrorKind::ServerParse => "invalid server URL",
+        ConnectErrorKind::Dns => "server name not found",
+        ConnectErrorKind::TimedOut => "connection timed out",
+        ConnectErrorKind::Io => "server unreachable",
+        ConnectErrorKind::MaxReconnects => "gave up reconnecting",
+    };
+    format!("{cause} ({}): {}", redact_url(url), e.kind())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_secrets() {
+        assert_eq!(redact_url("nats://u:p@h:4222"), "nats://***@h:4222");
+        assert_eq!(redact_url("nats://tok@h,nats://h2"), "nats://***@h,nats://h2");
+        assert_eq!(redact_url("nats://h:4222"), "nats://h:4222");
+    }
+
+    #[test]
+    fn debug_hides_every_secret() {
+        for auth in [NatsAuth::Token("tkn-123".into()), NatsAuth::NKey("SUAB-seed".into())] {
+            let s = format!("{:?}", NatsOptions::new("nats://x:pw-9@h").auth(auth));
+            assert!(!s.contains("tkn-123") && !s.contains("SUAB-seed") && !s.contains("pw-9"), "{s}");
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The span record.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::lenient;
+use super::Timestamp;
+use crate::attribute::{Attributes, Str};
+use crate::id::{SpanId, TraceId};
+
+/// What kind of work a span stands for, as OpenTelemetry defines the kinds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanKind {
+    /// Work inside one process (the default).
+    #[default]
+    Internal,
+    /// Handling a request or a task received from elsewhere.
+    Server,
+    /// A call out to another service.
+    Client,
+    /// Sending a message for later processing.
+    Producer,
+    /// Processing a message sent by a producer.
+    Consumer,
+}
+
+impl SpanKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpanKind::Internal => "internal",
+            SpanKind::Server => "server",
+            SpanKind::Client => "client",
+            SpanKind::Producer => "producer",
+            SpanKind::Consumer => "consumer",
+        }
+    }
+
+    /// Parses a wire name, ignoring ASCII case.
+    pub fn parse(s: &str) -> Option<SpanKind> {
+        [SpanKind::Internal, SpanKind::Server, SpanKind::Client, SpanKind::Producer, SpanKind::Consumer]
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl<'de> Deserialize<'de> for SpanKind {
+    // A kind this reader does not know is kept as internal rather than losing the span.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <Cow<'de, str>>::deserialize(d)?;
+        Ok(SpanKind::parse(&s).unwrap_or_default())
+    }
+}
+
+/// A span's status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusCode {
+    /// No status was set (the default; the reference wrongly writes `ok` here).
+    #[default]
+    Unset,
+    /// The work succeeded, as the instrumented code declared.
+    Ok,
+    /// The work failed.
+    Error,
+}
+
+impl StatusCode {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusCode::Unset => "unset",
+            StatusCode::Ok => "ok",
+            StatusCode::Error => "error",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <Cow<'de, str>>::deserialize(d)?;
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "ok" => StatusCode::Ok,
+            "error" => StatusCode::Error,
+            _ => StatusCode::Unset,
+        })
+    }
+}
+
+/// A timestamped event inside a span.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Event name, for example `exception`.
+    pub name: Str,
+    /// When it happened.
+    pub time: Timestamp,
+    /// Event attributes.
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
+}
+
+/// A link to another span (an extension field).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinkRecord {
+    /// Linked trace.
+    pub trace_id: TraceId,
+    /// Linked span.
+    pub span_id: SpanId,
+    /// Link attributes.
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
+}
+
+/// A finished span as written to `telemetry.spans.{service}.{run_id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpanRecord {
+    /// W3C trace id.
+    pub trace_id: TraceId,
+    /// W3C span id.
+    pub span_id: SpanId,
+    /// Parent span id, local or remote; absent for a root span.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "parent_id")]
+    pub parent_id: Option<SpanId>,
+    /// Span name.
+    pub name: Str,
+    /// Producing service.
+    #[serde(default)]
+    pub service: Arc<str>,
+    /// Span kind.
+    #[serde(default)]
+    pub kind: SpanKind,
+    /// Wall-clock start.
+    pub start_time: Timestamp,
+    /// Start plus the monotonic duration.
+    pub end_time: Timestamp,
+    /// Whole milliseconds, end minus start, truncated.
+    #[serde(default, deserialize_with = "lenient::u64_from_number")]
+    pub duration_ms: u64,
+    /// Status code.
+    #[serde(default)]
+    pub status: StatusCode,
+    /// The description given with the status (extension).
+    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "lenient::string_or_null")]
+    pub status_message: String,
+    /// Attributes.
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
+    /// Events in the order they were added.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "lenient::default_on_null")]
+    pub events: Vec<EventRecord>,
+    /// Message captured by `record_error`.
+    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "lenient::string_or_null")]
+    pub error: String,
+    /// W3C trace state carried from the parent (extension).
+    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "lenient::string_or_null")]
+    pub trace_state: String,
+    /// Links (extension).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "lenient::default_on_null")]
+    pub links: Vec<LinkRecord>,
+    /// W3C trace flags (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags: Option<u8>,
+    /// True when the parent came from a message (extension).
+    #[serde(default, skip_serializing_if = "lenient::is_false")]
+    pub parent_is_remote: bool,
+}
+
+impl SpanRecord {
+    /// The `run_id` string attribute, when present and non-empty.
+    pub fn run_id(&self) -> Option<&str> {
+        self.attributes.get("run_id").and_then(|v| v.as_str()).filter(|s| !s.is_empty())
+    }
+}
+
+/// The Go engine omits a root's parent or writes it empty.
+fn parent_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SpanId>, D::Error> {
+    let s = Option::<Cow<'de, str>>::deserialize(d)?;
+    match s.as_deref() {
+        None | Some("") => Ok(None),
+        Some(hex) => SpanId::from_hex(hex)
+            .map(Some)
+            .map_err(|e| serde::de::Error::custom(format!("invalid parent_id {hex:?}: {e}"))),
+    }
+}

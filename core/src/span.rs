@@ -1,0 +1,161 @@
+//! A span: one timed unit of work.
+//!
+//! A [`Span`] records attributes, events, a status and errors while the work runs, and
+//! hands its finished [`SpanRecord`] to the sink when it ends. Instrumenting never fails:
+//! every call on an ended span is a harmless no-op, and ending twice does nothing.
+//! Dropping a span that was not ended ends it, so an early `return` or `?` loses nothing.
+//!
+//! ```
+//! use dagnats_observe::{Attribute, Context, SpanOptions, StatusCode, Telemetry};
+//!
+//! let (tel, memory) = Telemetry::in_memory("docs");
+//! let (_cx, mut span) = tel.tracer.start(&Context::new(), "step", SpanOptions::new());
+//! span.set_attribute(Attribute::int("attempt", 2));
+//! span.add_event("cache.miss", []);
+//! span.set_status(StatusCode::Ok, "");
+//! span.end();
+//! span.end(); // does nothing
+//! assert_eq!(memory.spans().len(), 1);
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::attribute::{Attribute, Attributes, Str};
+use crate::propagation::SpanContext;
+use crate::record::{EventRecord, Record, SpanRecord, StatusCode};
+use crate::sink::Sink;
+
+/// A span being recorded. Created by [`Tracer::start`](crate::Tracer::start).
+#[must_use = "a span records nothing useful unless it lives as long as the work it times"]
+pub struct Span {
+    /// `None` once ended.
+    record: Option<Box<SpanRecord>>,
+    started: Instant,
+    context: SpanContext,
+    sink: Arc<dyn Sink>,
+}
+
+impl Span {
+    pub(crate) fn new(record: Box<SpanRecord>, context: SpanContext, sink: Arc<dyn Sink>) -> Self {
+        Span { record: Some(record), started: Instant::now(), context, sink }
+    }
+
+    /// The span's identity, to propagate or to parent other spans.
+    pub fn span_context(&self) -> &SpanContext {
+        &self.context
+    }
+
+    /// The trace id as 32 lowercase hex characters.
+    pub fn trace_id(&self) -> String {
+        self.context.trace_id.to_string()
+    }
+
+    /// The span id as 16 lowercase hex characters.
+    pub fn span_id(&self) -> String {
+        self.context.span_id.to_string()
+    }
+
+    /// The `traceparent` header value for the next hop.
+    pub fn traceparent(&self) -> String {
+        self.context.traceparent()
+    }
+
+    /// True until the span ends.
+    pub fn is_recording(&self) -> bool {
+        self.record.is_some()
+    }
+
+    /// Sets one attribute, replacing an earlier value of the same key.
+    pub fn set_attribute(&mut self, attribute: Attribute) {
+        if let Some(r) = self.record.as_mut() {
+            r.attributes.set(attribute);
+        }
+    }
+
+    /// Sets several attributes.
+    pub fn set_attributes(&mut self, attributes: impl IntoIterator<Item = Attribute>) {
+        if let Some(r) = self.record.as_mut() {
+            r.attributes.extend(attributes);
+        }
+    }
+
+    /// Sets the status, following OpenTelemetry's rules: `Unset` never overrides a status,
+    /// and `Ok` is final. The description is kept in the record's `status_message`.
+    pub fn set_status(&mut self, code: StatusCode, description: impl Into<String>) {
+        let Some(r) = self.record.as_mut() else { return };
+        match (r.status, code) {
+            (_, StatusCode::Unset) | (StatusCode::Ok, _) => {}
+            _ => {
+                r.status = code;
+                r.status_message = description.into();
+            }
+        }
+    }
+
+    /// Records an error: error status, the message in the record's `error`, and an
+    /// `exception` event carrying `exception.message`.
+    pub fn record_error(&mut self, message: impl fmt::Display) {
+        self.record_exception(message.to_string(), None);
+    }
+
+    /// Like [`record_error`](Self::record_error), with the exception's type name (for
+    /// example a Python class) in `exception.type`.
+    pub fn record_exception(&mut self, message: String, type_name: Option<String>) {
+        let Some(r) = self.record.as_mut() else { return };
+        let time = r.start_time.add(self.started.elapsed());
+        let mut attributes = Attributes::with_capacity(2);
+        if let Some(t) = type_name {
+            attributes.set(Attribute::string("exception.type", t));
+        }
+        attributes.set(Attribute::string("exception.message", message.clone()));
+        r.events.push(EventRecord { name: Str::Borrowed("exception"), time, attributes });
+        r.status = StatusCode::Error;
+        if r.status_message.is_empty() {
+            r.status_message = message.clone();
+        }
+        r.error = message;
+    }
+
+    /// Adds a timestamped event.
+    pub fn add_event(&mut self, name: impl Into<Str>, attributes: impl IntoIterator<Item = Attribute>) {
+        let Some(r) = self.record.as_mut() else { return };
+        let time = r.start_time.add(self.started.elapsed());
+        r.events.push(EventRecord { name: name.into(), time, attributes: attributes.into_iter().collect() });
+    }
+
+    /// Renames the span.
+    pub fn update_name(&mut self, name: impl Into<Str>) {
+        if let Some(r) = self.record.as_mut() {
+            r.name = name.into();
+        }
+    }
+
+    /// Ends the span and hands its record to the sink. Never blocks on the network.
+    /// A second call does nothing.
+    pub fn end(&mut self) {
+        let Some(mut r) = self.record.take() else { return };
+        let elapsed = self.started.elapsed();
+        r.end_time = r.start_time.add(elapsed);
+        r.duration_ms = elapsed.as_millis() as u64;
+        self.sink.export(Record::Span(r));
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Span")
+            .field("trace_id", &self.context.trace_id)
+            .field("span_id", &self.context.span_id)
+            .field("name", &self.record.as_ref().map(|r| r.name.as_ref()))
+            .field("recording", &self.is_recording())
+            .finish()
+    }
+}

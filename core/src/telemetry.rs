@@ -1,0 +1,99 @@
+//! The [`Telemetry`] bundle: tracer, logger and metrics sharing one sink, the value that
+//! DagNats components receive (the Go seed's `observe.Telemetry`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::collector::{Collector, CollectorOptions, CollectorStats};
+use crate::error::Result;
+use crate::logger::Logger;
+use crate::metrics::Metrics;
+use crate::sink::{MemorySink, NoopSink, Sink};
+use crate::tracer::Tracer;
+
+/// Tracer, logger and metrics for one service, delivering to one sink. Cheap to clone.
+///
+/// ```
+/// use dagnats_observe::{Context, SpanOptions, Telemetry};
+///
+/// let (tel, memory) = Telemetry::in_memory("docs");
+/// let (cx, mut span) = tel.tracer.start(&Context::new(), "work", SpanOptions::new());
+/// tel.logger.info(&cx, "working", []);
+/// span.end();
+/// assert_eq!(memory.spans()[0].service.as_ref(), "docs");
+/// ```
+#[derive(Clone)]
+pub struct Telemetry {
+    /// Starts spans.
+    pub tracer: Tracer,
+    /// Writes log records.
+    pub logger: Logger,
+    /// Creates metric instruments.
+    pub metrics: Metrics,
+    sink: Arc<dyn Sink>,
+    collector: Option<Arc<Collector>>,
+}
+
+impl Telemetry {
+    /// A bundle for `service` delivering to any sink (your own adapter included).
+    pub fn with_sink(service: &str, sink: Arc<dyn Sink>) -> Self {
+        let service: Arc<str> = service.into();
+        Telemetry {
+            tracer: Tracer::new(Arc::clone(&service), Arc::clone(&sink)),
+            logger: Logger::new(Arc::clone(&service), Arc::clone(&sink)),
+            metrics: Metrics::new(service, Arc::clone(&sink)),
+            sink,
+            collector: None,
+        }
+    }
+
+    /// Connects a NATS [`Collector`] and returns a bundle publishing to TELEMETRY.
+    pub fn connect(options: CollectorOptions) -> Result<Self> {
+        let collector = Arc::new(Collector::connect(&options)?);
+        let mut tel = Telemetry::with_sink(&options.service, collector.clone());
+        tel.collector = Some(collector);
+        Ok(tel)
+    }
+
+    /// A bundle that keeps every record in memory, for tests; nothing leaves the process.
+    pub fn in_memory(service: &str) -> (Self, Arc<MemorySink>) {
+        let memory = Arc::new(MemorySink::new());
+        (Telemetry::with_sink(service, memory.clone()), memory)
+    }
+
+    /// A bundle that discards everything.
+    pub fn noop(service: &str) -> Self {
+        Telemetry::with_sink(service, Arc::new(NoopSink))
+    }
+
+    /// The sink records go to.
+    pub fn sink(&self) -> &Arc<dyn Sink> {
+        &self.sink
+    }
+
+    /// The collector's counters, when this bundle publishes to NATS.
+    pub fn collector_stats(&self) -> Option<CollectorStats> {
+        self.collector.as_ref().map(|c| c.stats())
+    }
+
+    /// Waits until every record so far is delivered, at most `timeout`.
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        self.sink.flush(timeout)
+    }
+
+    /// Delivers what is pending (at most `timeout`) and stops.
+    pub fn shutdown(&self, timeout: Duration) -> Result<()> {
+        self.sink.shutdown(timeout)
+    }
+
+    /// Records dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.sink.dropped()
+    }
+}
+
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telemetry").field("service", &self.tracer.service()).finish()
+    }
+}
