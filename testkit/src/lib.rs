@@ -124,3 +124,70 @@ impl Drop for NatsServer {
         let _ = &self.store;
     }
 }
+
+/// One message read back from a stream.
+#[derive(Debug, Clone)]
+pub struct StoredMessage {
+    /// Its subject.
+    pub subject: String,
+    /// Header name/value pairs, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub payload: Vec<u8>,
+    /// Stream sequence.
+    pub sequence: u64,
+}
+
+impl StoredMessage {
+    /// The first value of header `name` (exact match).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json_value::Value {
+        serde_json_value::from_slice(&self.payload)
+    }
+}
+
+/// Minimal JSON access without pulling serde into every test crate's API.
+pub mod serde_json_value {
+    pub use serde_json::Value;
+    /// Parses a body, panicking with the body text when it is not JSON.
+    pub fn from_slice(b: &[u8]) -> Value {
+        serde_json::from_slice(b).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(b)))
+    }
+}
+
+/// Every message currently stored in `stream`, in sequence order.
+pub async fn read_stream(url: &str, stream: &str) -> Vec<StoredMessage> {
+    let client = async_nats::connect(url).await.expect("connect");
+    let js = async_nats::jetstream::new(client);
+    let mut s = js.get_stream(stream).await.expect("stream exists");
+    let info = s.info().await.expect("stream info").clone();
+    let mut out = Vec::new();
+    let mut seq = info.state.first_sequence;
+    while seq <= info.state.last_sequence && info.state.messages > 0 {
+        if let Ok(m) = s.get_raw_message(seq).await {
+            let headers = m
+                .headers
+                .iter()
+                .flat_map(|(k, vs)| vs.iter().map(move |v| (k.to_string(), v.to_string())))
+                .collect();
+            out.push(StoredMessage { subject: m.subject.to_string(), headers, payload: m.payload.to_vec(), sequence: seq });
+        }
+        seq += 1;
+    }
+    out
+}
+
+/// Waits until `stream` holds at least `n` messages (or `timeout` passes) and returns them.
+pub async fn wait_for_messages(url: &str, stream: &str, n: usize, timeout: Duration) -> Vec<StoredMessage> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let msgs = read_stream(url, stream).await;
+        if msgs.len() >= n || Instant::now() >= deadline {
+            return msgs;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
