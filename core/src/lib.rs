@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 pub mod attribute;
+mod clock;
 pub mod collector;
 mod context;
 mod error;

@@ -38,8 +38,8 @@ pub struct Span {
 }
 
 impl Span {
-    pub(crate) fn new(record: Box<SpanRecord>, context: SpanContext, sink: Arc<dyn Sink>) -> Self {
-        Span { record: Some(record), started: Instant::now(), context, sink }
+    pub(crate) fn new(record: Box<SpanRecord>, started: Instant, context: SpanContext, sink: Arc<dyn Sink>) -> Self {
+        Span { record: Some(record), started, context, sink }
     }
 
     /// The span's identity, to propagate or to parent other spans.

@@ -26,6 +26,7 @@
 use std::sync::Arc;
 
 use crate::attribute::{Attribute, Attributes, Str};
+use crate::clock;
 use crate::context::Context;
 use crate::id::{SpanId, TraceId};
 use crate::propagation::{SpanContext, TraceFlags, TraceState};
@@ -97,6 +98,7 @@ impl Tracer {
     /// A child keeps its parent's trace id, flags and trace state. A root gets a new
     /// random trace id and the sampled flag (every span is recorded).
     pub fn start_span(&self, name: impl Into<Str>, parent: Option<&SpanContext>, options: SpanOptions) -> Span {
+        let (started, start_time) = clock::now();
         let span_id = SpanId::random();
         let (trace_id, parent_id, flags, trace_state, parent_is_remote) = match parent {
             Some(p) => (p.trace_id, Some(p.span_id), p.trace_flags, p.trace_state.clone(), p.is_remote),
@@ -109,7 +111,7 @@ impl Tracer {
             name: name.into(),
             service: Arc::clone(&self.service),
             kind: options.kind,
-            start_time: Timestamp::now(),
+            start_time,
             end_time: Timestamp::default(),
             duration_ms: 0,
             status: StatusCode::Unset,
@@ -123,7 +125,7 @@ impl Tracer {
             parent_is_remote,
         });
         let context = SpanContext { trace_id, span_id, trace_flags: flags, trace_state, is_remote: false };
-        Span::new(record, context, Arc::clone(&self.sink))
+        Span::new(record, started, context, Arc::clone(&self.sink))
     }
 }
 

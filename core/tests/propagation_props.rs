@@ -45,7 +45,9 @@ fn ows() -> impl Strategy<Value = String> {
 fn members() -> impl Strategy<Value = Vec<(String, String)>> {
     vec((key(), value()), 0..=32).prop_map(|ms| {
         let mut seen = std::collections::HashSet::new();
-        ms.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect()
+        ms.into_iter()
+            .filter(|(k, _)| seen.insert(k.clone()))
+            .collect()
     })
 }
 
@@ -83,7 +85,14 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 fn event() -> impl Strategy<Value = Map<String, Value>> {
     vec(
-        (prop_oneof![Just("trace_parent".to_string()), Just("trace_state".to_string()), ".{0,8}"], json_value()),
+        (
+            prop_oneof![
+                Just("trace_parent".to_string()),
+                Just("trace_state".to_string()),
+                ".{0,8}"
+            ],
+            json_value(),
+        ),
         0..4,
     )
     .prop_map(|fields| fields.into_iter().collect())
@@ -154,8 +163,8 @@ proptest! {
         let ts = TraceState::from_header_values(&[&first, &second]);
         prop_assert_eq!(ts.as_str(), normalized.as_str());
         prop_assert_eq!(ts.len(), ms.len());
-        prop_assert_eq!(TraceState::parse(&format!("{first},{second}")).as_ref(), Ok(&ts));
-        prop_assert_eq!(TraceState::parse(ts.as_str()).as_ref(), Ok(&ts));
+        prop_assert_eq!(TraceState::parse(&format!("{first},{second}")), Ok(ts.clone()));
+        prop_assert_eq!(TraceState::parse(ts.as_str()), Ok(ts.clone()));
         let got: Vec<(String, String)> = ts.members().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
         prop_assert_eq!(&got, &ms);
         for (k, v) in &ms {
@@ -167,7 +176,7 @@ proptest! {
     fn tracestate_never_panics_and_is_idempotent(s in ".{0,120}", t in "([a-zA-Z0-9@=,_ \\t*/-]{0,10},?){0,6}") {
         for input in [&s, &t] {
             if let Ok(ts) = TraceState::parse(input) {
-                prop_assert_eq!(TraceState::parse(ts.as_str()).as_ref(), Ok(&ts));
+                prop_assert_eq!(TraceState::parse(ts.as_str()), Ok(ts.clone()));
                 prop_assert!(ts.len() <= 32);
             }
             let _ = TraceState::from_header_values(&[input, input]);
@@ -181,10 +190,10 @@ proptest! {
         let ins = ts.insert(&k, &v).unwrap();
         prop_assert_eq!(ins.members().next(), Some((k.as_str(), v.as_str())));
         prop_assert!(ins.len() <= 32);
-        prop_assert_eq!(TraceState::parse(ins.as_str()).as_ref(), Ok(&ins));
+        prop_assert_eq!(TraceState::parse(ins.as_str()), Ok(ins.clone()));
         let rem = ins.remove(&k);
         prop_assert_eq!(rem.get(&k), None);
-        prop_assert_eq!(TraceState::parse(rem.as_str()).as_ref(), Ok(&rem));
+        prop_assert_eq!(TraceState::parse(rem.as_str()), Ok(rem.clone()));
     }
 
     #[test]
@@ -215,11 +224,11 @@ proptest! {
             // Whatever was read can be written back and read again.
             let mut out = map.clone();
             inject_nats(sc, &mut out);
-            prop_assert_eq!(extract_nats(Some(&out), None).as_ref(), Some(sc));
+            prop_assert_eq!(extract_nats(Some(&out), None), Some(sc.clone()));
             let mut ev2 = ev.clone();
             inject_event(sc, &mut ev2);
-            prop_assert_eq!(extract_from_event(&ev2).as_ref(), Some(sc));
-            prop_assert_eq!(extract_from_headers(header_pairs(sc)).as_ref(), Some(sc));
+            prop_assert_eq!(extract_from_event(&ev2), Some(sc.clone()));
+            prop_assert_eq!(extract_from_headers(header_pairs(sc)), Some(sc.clone()));
         }
     }
 
@@ -237,9 +246,9 @@ proptest! {
         map.insert("TRACEPARENT", "junk");
         map.insert("TraceState", "junk=1");
         inject_nats(&sc, &mut map);
-        prop_assert_eq!(extract_nats(Some(&map), None).as_ref(), Some(&sc));
+        prop_assert_eq!(extract_nats(Some(&map), None), Some(sc.clone()));
         let mut ev = Map::new();
         inject_event(&sc, &mut ev);
-        prop_assert_eq!(extract_from_event(&ev).as_ref(), Some(&sc));
+        prop_assert_eq!(extract_from_event(&ev), Some(sc.clone()));
     }
 }

@@ -21,6 +21,7 @@
 //! ```
 
 mod publisher;
+mod queue;
 pub mod stream;
 pub mod subject;
 
@@ -28,13 +29,14 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::nats::{InitialConnect, NatsOptions};
 use crate::record::Record;
 use crate::sink::Sink;
 use publisher::Shared;
+pub use queue::RecordQueue;
 
 /// Default queue capacity, in records.
 pub const DEFAULT_BUFFER_CAPACITY: usize = 16_384;
@@ -105,7 +107,7 @@ pub struct CollectorStats {
 
 /// Publishes records to TELEMETRY from a background thread. See the module docs.
 pub struct Collector {
-    queue: mpsc::Sender<Record>,
+    queue: Arc<RecordQueue>,
     shared: Arc<Shared>,
     stop: Mutex<Option<oneshot::Sender<Instant>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -120,7 +122,8 @@ impl Collector {
         if options.buffer_capacity == 0 || options.max_in_flight == 0 {
             return Err(Error::Config("buffer_capacity and max_in_flight must be at least 1".into()));
         }
-        let (queue, receiver) = mpsc::channel(options.buffer_capacity);
+        let queue = Arc::new(RecordQueue::new(options.buffer_capacity, options.max_in_flight));
+        let receiver = Arc::clone(&queue);
         let shared = Arc::new(Shared::default());
         let (stop, stop_rx) = oneshot::channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
@@ -188,13 +191,14 @@ impl Sink for Collector {
             return;
         }
         s.pending.fetch_add(1, Ordering::AcqRel);
-        if self.queue.try_send(record).is_err() {
+        if self.queue.push(record).is_err() {
             s.pending.fetch_sub(1, Ordering::AcqRel);
             s.dropped_overflow.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     fn flush(&self, timeout: Duration) -> Result<()> {
+        self.queue.wake();
         match self.shared.wait_idle(Instant::now() + timeout) {
             0 => Ok(()),
             pending => Err(Error::Timeout { pending }),
@@ -208,6 +212,7 @@ impl Sink for Collector {
         if self.shared.closed.swap(true, Ordering::AcqRel) {
             return Err(Error::Closed);
         }
+        self.queue.wake();
         let pending = self.shared.wait_idle(deadline);
         self.stop_publisher(deadline);
         // The publisher gives up at the deadline; a little grace lets it count what it

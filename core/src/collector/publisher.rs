@@ -7,15 +7,15 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::connection::State;
 use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::{self, message::PublishMessage};
 use futures::stream::{FuturesUnordered, StreamExt};
-use tokio::sync::mpsc;
 
+use super::queue::{RecordQueue, IDLE_SLEEP};
 use super::stream::ensure_stream;
 use super::subject::{msg_id_for, subject_for};
 use crate::record::Record;
@@ -89,8 +89,8 @@ const MAX_PERMANENT_FAILURES: u32 = 3;
 /// Runs until `stop` yields a deadline and everything is drained, or the deadline passes.
 pub(crate) async fn run(
     client: async_nats::Client,
-    mut queue: mpsc::Receiver<Record>,
-    shared: std::sync::Arc<Shared>,
+    queue: Arc<RecordQueue>,
+    shared: Arc<Shared>,
     mut stop: tokio::sync::oneshot::Receiver<Instant>,
     window: usize,
 ) {
@@ -102,9 +102,9 @@ pub(crate) async fn run(
     let mut in_flight = FuturesUnordered::new();
     let mut staged: VecDeque<Outgoing> = VecDeque::new();
     let mut stream_checked = false;
-    let mut queue_open = true;
     let mut pause_until: Option<Instant> = None;
     let mut deadline: Option<Instant> = None;
+    let mut last_activity = Instant::now();
 
     loop {
         let connected = client.connection_state() == State::Connected;
@@ -121,11 +121,12 @@ pub(crate) async fn run(
         while can_send && in_flight.len() < window {
             let next = match staged.pop_front() {
                 Some(m) => m,
-                None => match queue.try_recv() {
-                    Ok(r) => Outgoing::encode(r),
-                    Err(_) => break,
+                None => match queue.pop() {
+                    Some(r) => Outgoing::encode(r),
+                    None => break,
                 },
             };
+            last_activity = Instant::now();
             let publish = PublishMessage::build().payload(next.payload.clone()).message_id(&next.msg_id);
             match js.send_publish(next.subject.clone(), publish).await {
                 Ok(ack) => in_flight.push(await_ack(next, ack)),
@@ -142,14 +143,15 @@ pub(crate) async fn run(
             }
         }
 
-        let drained = in_flight.is_empty() && staged.is_empty() && (queue.is_empty() || !queue_open);
-        match deadline {
-            Some(d) if drained || Instant::now() >= d => break,
-            None if drained && !queue_open => break,
-            _ => {}
+        let drained = in_flight.is_empty() && staged.is_empty() && queue.is_empty();
+        if let Some(d) = deadline {
+            if drained || Instant::now() >= d {
+                break;
+            }
         }
 
         let room = can_send && in_flight.len() < window && staged.is_empty();
+        let quiet = in_flight.is_empty() && last_activity.elapsed() > IDLE_SLEEP;
         tokio::select! {
             Some((mut msg, result)) = in_flight.next(), if !in_flight.is_empty() => match result {
                 Ok(()) => shared.settle(true),
@@ -171,21 +173,17 @@ pub(crate) async fn run(
                     }
                 }
             },
-            received = queue.recv(), if room && queue_open => match received {
-                Some(r) => staged.push_back(Outgoing::encode(r)),
-                None => queue_open = false,
-            },
+            _ = queue.wait(quiet), if room => {},
             when = &mut stop, if deadline.is_none() => {
                 deadline = Some(when.unwrap_or_else(|_| Instant::now()));
-                queue.close();
             },
-            _ = tokio::time::sleep(Duration::from_millis(50)), if !room || !queue_open => {},
+            _ = tokio::time::sleep(Duration::from_millis(50)), if !room => {},
         }
     }
 
     // Whatever is left could not be delivered in time.
     let mut left = staged.len() as u64 + in_flight.len() as u64;
-    while queue.try_recv().is_ok() {
+    while queue.pop().is_some() {
         left += 1;
     }
     for _ in 0..left {
