@@ -18,8 +18,9 @@ use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, 
 #[path = "support/ratio.rs"]
 mod ratio;
 
-/// The collector's own queue without NATS: records are pushed into a `RecordQueue` and a
-/// background thread takes them off and discards them.
+/// The collector's own queue without NATS: records are pushed into a `RecordQueue`, and a
+/// background thread takes them off and, as the collector does once a record is
+/// serialized, hands span records back for reuse.
 struct QueueSink(Arc<RecordQueue>);
 
 impl QueueSink {
@@ -31,7 +32,9 @@ impl QueueSink {
             rt.block_on(async move {
                 loop {
                     while let Some(r) = consumer.pop() {
-                        drop(black_box(r));
+                        if let Record::Span(span) = black_box(r) {
+                            dagnats_observe::record::recycle(span);
+                        }
                     }
                     consumer.wait(false).await;
                 }

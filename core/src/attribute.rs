@@ -215,6 +215,14 @@ impl Attributes {
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.iter().find(|a| a.key == key).map(|a| &a.value)
     }
+    /// Removes every attribute, keeping the allocation.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+    /// Room for attributes without reallocating.
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
     /// Number of attributes.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -234,6 +242,14 @@ impl FromIterator<Attribute> for Attributes {
         let mut out = Attributes::new();
         out.extend(iter);
         out
+    }
+}
+
+impl IntoIterator for Attributes {
+    type Item = Attribute;
+    type IntoIter = std::vec::IntoIter<Attribute>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
     }
 }
 

@@ -30,7 +30,7 @@ use crate::clock;
 use crate::context::Context;
 use crate::id::{SpanId, TraceId};
 use crate::propagation::{SpanContext, TraceFlags, TraceState};
-use crate::record::{SpanKind, SpanRecord, StatusCode, Timestamp};
+use crate::record::{self, SpanKind, SpanRecord, StatusCode, Timestamp};
 use crate::sink::Sink;
 use crate::span::Span;
 
@@ -104,26 +104,47 @@ impl Tracer {
             Some(p) => (p.trace_id, Some(p.span_id), p.trace_flags, p.trace_state.clone(), p.is_remote),
             None => (TraceId::random(), None, TraceFlags::SAMPLED, TraceState::EMPTY, false),
         };
-        let record = Box::new(SpanRecord {
-            trace_id,
-            span_id,
-            parent_id,
-            name: name.into(),
-            service: Arc::clone(&self.service),
-            kind: options.kind,
-            start_time,
-            end_time: Timestamp::default(),
-            duration_ms: 0,
-            status: StatusCode::Unset,
-            status_message: String::new(),
-            attributes: options.attributes,
-            events: Vec::new(),
-            error: String::new(),
-            trace_state: trace_state.as_str().to_owned(),
-            links: Vec::new(),
-            flags: Some(flags.0),
-            parent_is_remote,
-        });
+        let record = match record::pool::take() {
+            Some(mut r) => {
+                r.trace_id = trace_id;
+                r.span_id = span_id;
+                r.parent_id = parent_id;
+                r.name = name.into();
+                if !Arc::ptr_eq(&r.service, &self.service) {
+                    r.service = Arc::clone(&self.service);
+                }
+                r.kind = options.kind;
+                r.start_time = start_time;
+                r.status = StatusCode::Unset;
+                r.attributes.extend(options.attributes);
+                if !trace_state.is_empty() {
+                    r.trace_state.push_str(trace_state.as_str());
+                }
+                r.flags = Some(flags.0);
+                r.parent_is_remote = parent_is_remote;
+                r
+            }
+            None => Box::new(SpanRecord {
+                trace_id,
+                span_id,
+                parent_id,
+                name: name.into(),
+                service: Arc::clone(&self.service),
+                kind: options.kind,
+                start_time,
+                end_time: Timestamp::default(),
+                duration_ms: 0,
+                status: StatusCode::Unset,
+                status_message: String::new(),
+                attributes: options.attributes,
+                events: Vec::new(),
+                error: String::new(),
+                trace_state: trace_state.as_str().to_owned(),
+                links: Vec::new(),
+                flags: Some(flags.0),
+                parent_is_remote,
+            }),
+        };
         let context = SpanContext { trace_id, span_id, trace_flags: flags, trace_state, is_remote: false };
         Span::new(record, started, context, Arc::clone(&self.sink))
     }

@@ -74,12 +74,16 @@ struct Outgoing {
 
 impl Outgoing {
     fn encode(record: Record) -> Outgoing {
-        Outgoing {
+        let out = Outgoing {
             subject: subject_for(&record),
             msg_id: msg_id_for(&record),
             payload: record.to_json().into(),
             failures: 0,
+        };
+        if let Record::Span(span) = record {
+            crate::record::recycle(span);
         }
+        out
     }
 }
 

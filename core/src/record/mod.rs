@@ -19,12 +19,14 @@
 
 mod log;
 mod metric;
+pub(crate) mod pool;
 mod span;
 mod timestamp;
 
 pub use log::{Level, LogRecord};
 pub use metric::{MetricKind, MetricPoint};
 pub use span::{EventRecord, LinkRecord, SpanKind, SpanRecord, StatusCode};
+pub use pool::recycle;
 pub use timestamp::Timestamp;
 
 /// A finished record on its way to a sink.
