@@ -1,0 +1,352 @@
+//! The Telemetry bundle, the logger and the metric instruments.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dagnats_observe::nats::NatsAuth;
+use dagnats_observe::{CollectorOptions, Level, MemorySink};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::context::resolve_parent;
+use crate::convert;
+use crate::errors::to_py;
+use crate::tracer::Tracer;
+
+fn timeout(seconds: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(seconds).map_err(|_| PyValueError::new_err(format!("timeout must be a non-negative number of seconds, got {seconds}")))
+}
+
+/// Tracer, logger and metrics for one service, publishing to TELEMETRY (or kept in
+/// memory for tests).
+#[pyclass(frozen, module = "dagnats_observe", name = "Telemetry")]
+pub struct Telemetry {
+    inner: dagnats_observe::Telemetry,
+    memory: Option<Arc<MemorySink>>,
+    tracer: Py<Tracer>,
+    logger: Py<Logger>,
+    metrics: Py<Metrics>,
+}
+
+impl Telemetry {
+    fn build(py: Python<'_>, inner: dagnats_observe::Telemetry, memory: Option<Arc<MemorySink>>) -> PyResult<Self> {
+        Ok(Telemetry {
+            tracer: Py::new(py, Tracer(inner.tracer.clone()))?,
+            logger: Py::new(py, Logger(inner.logger.clone()))?,
+            metrics: Py::new(py, Metrics(inner.metrics.clone()))?,
+            inner,
+            memory,
+        })
+    }
+
+    fn memory(&self) -> PyResult<&MemorySink> {
+        self.memory.as_deref().ok_or_else(|| PyTypeError::new_err("only Telemetry.in_memory() keeps finished records"))
+    }
+}
+
+fn records_to_py<'py>(py: Python<'py>, records: Vec<Vec<u8>>) -> PyResult<Bound<'py, PyList>> {
+    let loads = py.import("json")?.getattr("loads")?;
+    let items = records.into_iter().map(|json| loads.call1((String::from_utf8_lossy(&json).into_owned(),))).collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
+}
+
+#[pymethods]
+impl Telemetry {
+    /// Connects to NATS and returns a bundle publishing to TELEMETRY. `nats_url` and
+    /// `service` default to `NATS_URL` and `OTEL_SERVICE_NAME`. An unreachable server is
+    /// not an error (records wait until it is up); bad credentials or TLS failures raise
+    /// ConnectError.
+    #[staticmethod]
+    #[pyo3(signature = (
+        nats_url = None, service = None, *, buffer_capacity = None, max_in_flight = None,
+        user = None, password = None, token = None, nkey = None, credentials_file = None,
+        tls_required = false, tls_ca_file = None, tls_cert_file = None, tls_key_file = None,
+        connect_timeout = 5.0, name = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn connect(
+        py: Python<'_>,
+        nats_url: Option<String>,
+        service: Option<String>,
+        buffer_capacity: Option<usize>,
+        max_in_flight: Option<usize>,
+        user: Option<String>,
+        password: Option<String>,
+        token: Option<String>,
+        nkey: Option<String>,
+        credentials_file: Option<PathBuf>,
+        tls_required: bool,
+        tls_ca_file: Option<PathBuf>,
+        tls_cert_file: Option<PathBuf>,
+        tls_key_file: Option<PathBuf>,
+        connect_timeout: f64,
+        name: Option<String>,
+    ) -> PyResult<Self> {
+        let mut options = CollectorOptions::from_env();
+        if let Some(url) = nats_url {
+            options.nats.url = url;
+        }
+        if let Some(service) = service {
+            options.service = service;
+        }
+        if let Some(n) = buffer_capacity {
+            options.buffer_capacity = n;
+        }
+        if let Some(n) = max_in_flight {
+            options.max_in_flight = n;
+        }
+        options.nats.auth = match (user, password, token, nkey, credentials_file) {
+            (None, None, None, None, None) => NatsAuth::None,
+            (Some(user), password, None, None, None) => NatsAuth::UserPassword { user, password: password.unwrap_or_default() },
+            (None, None, Some(t), None, None) => NatsAuth::Token(t),
+            (None, None, None, Some(seed), None) => NatsAuth::NKey(seed),
+            (None, None, None, None, Some(path)) => NatsAuth::CredentialsFile(path),
+            _ => return Err(PyValueError::new_err("give one of: user/password, token, nkey, credentials_file")),
+        };
+        options.nats.tls.required = tls_required;
+        options.nats.tls.ca_file = tls_ca_file;
+        options.nats.tls.cert_file = tls_cert_file;
+        options.nats.tls.key_file = tls_key_file;
+        options.nats.connect_timeout = timeout(connect_timeout)?;
+        options.nats.name = name;
+        let inner = py.detach(move || dagnats_observe::Telemetry::connect(options)).map_err(to_py)?;
+        Telemetry::build(py, inner, None)
+    }
+
+    /// A bundle that keeps every record in memory, for your unit tests. Nothing leaves
+    /// the process; read records back with finished_spans(), finished_logs(),
+    /// finished_metrics().
+    #[staticmethod]
+    fn in_memory(py: Python<'_>, service: &str) -> PyResult<Self> {
+        let (inner, memory) = dagnats_observe::Telemetry::in_memory(service);
+        Telemetry::build(py, inner, Some(memory))
+    }
+
+    /// Starts spans.
+    #[getter]
+    fn tracer(&self, py: Python<'_>) -> Py<Tracer> {
+        self.tracer.clone_ref(py)
+    }
+    /// Writes log records.
+    #[getter]
+    fn logger(&self, py: Python<'_>) -> Py<Logger> {
+        self.logger.clone_ref(py)
+    }
+    /// Creates metric instruments.
+    #[getter]
+    fn metrics(&self, py: Python<'_>) -> Py<Metrics> {
+        self.metrics.clone_ref(py)
+    }
+
+    /// Waits until every record so far is acknowledged, at most `timeout` seconds.
+    /// Raises FlushTimeoutError when time runs out.
+    #[pyo3(signature = (timeout = 5.0))]
+    fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        let t = self::timeout(timeout)?;
+        let sink = Arc::clone(self.inner.sink());
+        py.detach(move || sink.flush(t)).map_err(to_py)
+    }
+
+    /// Delivers what is pending (at most `timeout` seconds) and disconnects. Closing
+    /// twice does nothing.
+    #[pyo3(signature = (timeout = 5.0))]
+    fn close(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        let t = self::timeout(timeout)?;
+        let sink = Arc::clone(self.inner.sink());
+        match py.detach(move || sink.shutdown(t)) {
+            Ok(()) | Err(dagnats_observe::Error::Closed) => Ok(()),
+            Err(e) => Err(to_py(e)),
+        }
+    }
+
+    /// Records dropped so far (buffer full, or undeliverable).
+    #[getter]
+    fn dropped(&self) -> u64 {
+        self.inner.dropped()
+    }
+
+    /// Delivery counters of the NATS collector (None in memory).
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(s) = self.inner.collector_stats() else { return Ok(None) };
+        let d = PyDict::new(py);
+        d.set_item("published", s.published)?;
+        d.set_item("pending", s.pending)?;
+        d.set_item("dropped_overflow", s.dropped_overflow)?;
+        d.set_item("dropped_failed", s.dropped_failed)?;
+        d.set_item("retried", s.retried)?;
+        Ok(Some(d))
+    }
+
+    /// Finished spans as dicts with the wire record's fields (in-memory mode only).
+    fn finished_spans<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let records = self.memory()?.records().iter().filter(|r| r.as_span().is_some()).map(|r| r.to_json()).collect();
+        records_to_py(py, records)
+    }
+    /// Log records as dicts (in-memory mode only).
+    fn finished_logs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let records = self.memory()?.records().iter().filter(|r| r.as_log().is_some()).map(|r| r.to_json()).collect();
+        records_to_py(py, records)
+    }
+    /// Metric points as dicts (in-memory mode only).
+    fn finished_metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let records = self.memory()?.records().iter().filter(|r| r.as_metric().is_some()).map(|r| r.to_json()).collect();
+        records_to_py(py, records)
+    }
+    /// Forgets every finished record (in-memory mode only).
+    fn clear(&self) -> PyResult<()> {
+        self.memory()?.clear();
+        Ok(())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py, 5.0)?;
+        Ok(false)
+    }
+}
+
+/// Writes log records linked to the current span.
+#[pyclass(frozen, module = "dagnats_observe", name = "Logger")]
+pub struct Logger(pub dagnats_observe::Logger);
+
+impl Logger {
+    fn emit(&self, py: Python<'_>, level: Level, message: String, error: Option<String>, span: Option<&Bound<'_, PyAny>>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        let fields = convert::attributes(fields.map(|f| f.as_any()))?;
+        let parent = resolve_parent(py, span)?;
+        let mut entry = self.0.entry(level, message).span(parent.as_ref()).fields(fields);
+        if let Some(e) = error {
+            entry = entry.error(e);
+        }
+        entry.emit();
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl Logger {
+    /// Writes a record at `level` ("trace", "debug", "info", "warn", "error"). Fields
+    /// come from the `fields` mapping and from keyword arguments.
+    #[pyo3(signature = (level, message, *, error = None, span = None, fields = None, **kwargs))]
+    #[allow(clippy::too_many_arguments)]
+    fn log(
+        &self,
+        py: Python<'_>,
+        level: &str,
+        message: String,
+        error: Option<String>,
+        span: Option<&Bound<'_, PyAny>>,
+        fields: Option<&Bound<'_, PyDict>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let level = Level::parse(level).ok_or_else(|| PyValueError::new_err(format!("unknown log level {level:?}")))?;
+        let merged = match (fields, kwargs) {
+            (Some(f), Some(k)) => {
+                let d = f.copy()?;
+                d.update(k.as_mapping())?;
+                Some(d)
+            }
+            (f, k) => f.or(k).cloned(),
+        };
+        self.emit(py, level, message, error, span, merged.as_ref())
+    }
+    /// A trace record; keyword arguments become fields.
+    #[pyo3(signature = (message, *, error = None, span = None, **fields))]
+    fn trace(&self, py: Python<'_>, message: String, error: Option<String>, span: Option<&Bound<'_, PyAny>>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        self.emit(py, Level::Trace, message, error, span, fields)
+    }
+    /// A debug record.
+    #[pyo3(signature = (message, *, error = None, span = None, **fields))]
+    fn debug(&self, py: Python<'_>, message: String, error: Option<String>, span: Option<&Bound<'_, PyAny>>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        self.emit(py, Level::Debug, message, error, span, fields)
+    }
+    /// An info record.
+    #[pyo3(signature = (message, *, error = None, span = None, **fields))]
+    fn info(&self, py: Python<'_>, message: String, error: Option<String>, span: Option<&Bound<'_, PyAny>>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        self.emit(py, Level::Info, message, error, span, fields)
+    }
+    /// A warn record.
+    #[pyo3(signature = (message, *, error = None, span = None, **fields))]
+    fn warning(&self, py: Python<'_>, message: String, error: Option<String>, span: Option<&Bound<'_, PyAny>>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        self.emit(py, Level::Warn, message, error, span, fields)
+    }
+    /// An error record.
+    #[pyo3(signature = (message, *, error = None, span = None, **fields))]
+    fn error(&self, py: Python<'_>, message: String, error: Option<String>, span: Option<&Bound<'_, PyAny>>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        self.emit(py, Level::Error, message, error, span, fields)
+    }
+}
+
+/// Creates metric instruments.
+#[pyclass(frozen, module = "dagnats_observe", name = "Metrics")]
+pub struct Metrics(pub dagnats_observe::Metrics);
+
+#[pymethods]
+impl Metrics {
+    /// A monotonic counter.
+    fn counter(&self, name: &str) -> Counter {
+        Counter(self.0.counter(name))
+    }
+    /// A gauge.
+    fn gauge(&self, name: &str) -> Gauge {
+        Gauge(self.0.gauge(name))
+    }
+    /// A histogram.
+    fn histogram(&self, name: &str) -> Histogram {
+        Histogram(self.0.histogram(name))
+    }
+}
+
+fn with_tags(tags: Option<&Bound<'_, PyAny>>, f: impl FnOnce(&[(&str, &str)])) -> PyResult<()> {
+    let owned = convert::tags(tags)?;
+    let borrowed: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    f(&borrowed);
+    Ok(())
+}
+
+/// A monotonic counter.
+#[pyclass(frozen, module = "dagnats_observe", name = "Counter")]
+pub struct Counter(dagnats_observe::Counter);
+
+#[pymethods]
+impl Counter {
+    /// Adds a non-negative increment.
+    #[pyo3(signature = (value = 1.0, tags = None))]
+    fn add(&self, value: f64, tags: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        if !(value >= 0.0 && value.is_finite()) {
+            return Err(PyValueError::new_err(format!("a counter only grows; got increment {value}")));
+        }
+        with_tags(tags, |t| self.0.add(value, t))
+    }
+}
+
+/// A gauge.
+#[pyclass(frozen, module = "dagnats_observe", name = "Gauge")]
+pub struct Gauge(dagnats_observe::Gauge);
+
+#[pymethods]
+impl Gauge {
+    /// Sets the current level.
+    #[pyo3(signature = (value, tags = None))]
+    fn set(&self, value: f64, tags: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        with_tags(tags, |t| self.0.set(value, t))
+    }
+}
+
+/// A histogram.
+#[pyclass(frozen, module = "dagnats_observe", name = "Histogram")]
+pub struct Histogram(dagnats_observe::Histogram);
+
+#[pymethods]
+impl Histogram {
+    /// Records one observation.
+    #[pyo3(signature = (value, tags = None))]
+    fn record(&self, value: f64, tags: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        with_tags(tags, |t| self.0.record(value, t))
+    }
+}
