@@ -206,7 +206,16 @@ impl Telemetry {
 
     #[pyo3(signature = (*_exc))]
     fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
-        self.close(py, 5.0)?;
+        // Raising here would hide the exception that may be leaving the block; records
+        // that could not be delivered are counted in `dropped`, and the log says so.
+        let sink = Arc::clone(self.inner.sink());
+        if let Err(e) = py.detach(move || sink.shutdown(Duration::from_secs(5))) {
+            if e != dagnats_observe::Error::Closed {
+                py.import("logging")?
+                    .call_method1("getLogger", ("dagnats_observe",))?
+                    .call_method1("warning", (format!("closing telemetry: {e}"),))?;
+            }
+        }
         Ok(false)
     }
 }
