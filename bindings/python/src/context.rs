@@ -6,23 +6,51 @@ use pyo3::sync::PyOnceLock;
 
 use crate::span::{Span, SpanContext};
 
-static CURRENT_SPAN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+/// The ContextVar and its bound `get`/`set`/`reset` methods, looked up once: calling a
+/// cached bound method skips an attribute lookup on every span.
+struct CurrentSpanVar {
+    var: Py<PyAny>,
+    get: Py<PyAny>,
+    set: Py<PyAny>,
+    reset: Py<PyAny>,
+}
+
+static CURRENT_SPAN: PyOnceLock<CurrentSpanVar> = PyOnceLock::new();
+
+fn current(py: Python<'_>) -> &CurrentSpanVar {
+    CURRENT_SPAN.get_or_init(py, || {
+        let var = py
+            .import("contextvars")
+            .and_then(|m| m.getattr("ContextVar")?.call1(("dagnats_observe.current_span",)))
+            .expect("contextvars.ContextVar is always available");
+        let method = |name: &str| var.getattr(name).expect("ContextVar methods").unbind();
+        CurrentSpanVar { get: method("get"), set: method("set"), reset: method("reset"), var: var.unbind() }
+    })
+}
 
 /// The ContextVar holding the current span (or None).
 pub fn current_span_var(py: Python<'_>) -> &Bound<'_, PyAny> {
-    CURRENT_SPAN
-        .get_or_init(py, || {
-            py.import("contextvars")
-                .and_then(|m| m.getattr("ContextVar")?.call1(("dagnats_observe.current_span",)))
-                .map(Bound::unbind)
-                .expect("contextvars.ContextVar is always available")
-        })
-        .bind(py)
+    current(py).var.bind(py)
+}
+
+/// Makes `span` current; returns the token that undoes it.
+pub fn enter(span: &Bound<'_, Span>) -> PyResult<Py<PyAny>> {
+    Ok(current(span.py()).set.bind(span.py()).call1((span,))?.unbind())
+}
+
+/// Undoes `enter` with its token. A token made in another context (a generator resumed
+/// elsewhere) cannot be reset there; the current span is then cleared instead.
+pub fn exit(py: Python<'_>, token: Py<PyAny>) -> PyResult<()> {
+    let var = current(py);
+    if var.reset.bind(py).call1((token,)).is_err() {
+        var.set.bind(py).call1((py.None(),))?;
+    }
+    Ok(())
 }
 
 /// The current span, if any.
 pub fn current_span<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, Span>>> {
-    let current = current_span_var(py).call_method1("get", (py.None(),))?;
+    let current = current(py).get.bind(py).call1((py.None(),))?;
     Ok(current.cast_into::<Span>().ok())
 }
 

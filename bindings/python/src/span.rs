@@ -7,7 +7,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 
-use crate::context::current_span_var;
+use crate::context;
 use crate::convert;
 
 /// What kind of work a span stands for.
@@ -216,9 +216,8 @@ impl Span {
     }
 
     fn __enter__(slf: &Bound<'_, Self>) -> PyResult<Py<Self>> {
-        let py = slf.py();
-        let token = current_span_var(py).call_method1("set", (slf,))?;
-        slf.get().tokens.lock().unwrap_or_else(|p| p.into_inner()).push(token.unbind());
+        let token = context::enter(slf)?;
+        slf.get().tokens.lock().unwrap_or_else(|p| p.into_inner()).push(token);
         Ok(slf.clone().unbind())
     }
 
@@ -235,11 +234,7 @@ impl Span {
         this.end();
         let token = this.tokens.lock().unwrap_or_else(|p| p.into_inner()).pop();
         if let Some(token) = token {
-            // A token made in another context (a generator resumed elsewhere) cannot be
-            // reset there; the span has ended either way, so that is not the caller's error.
-            if current_span_var(slf.py()).call_method1("reset", (token,)).is_err() {
-                current_span_var(slf.py()).call_method1("set", (slf.py().None(),))?;
-            }
+            context::exit(slf.py(), token)?;
         }
         Ok(false)
     }
