@@ -10,10 +10,13 @@ use std::time::Instant;
 use async_nats::HeaderMap;
 use criterion::{criterion_group, Criterion};
 use dagnats_observe::propagation::{
-    extract_from_headers, extract_nats, format_traceparent, inject_nats, parse_traceparent,
+    extract_from_headers, extract_nats, format_traceparent, header_pairs, inject_nats, parse_traceparent,
     TraceFlags, TraceState,
 };
 use dagnats_observe::{SpanId, TraceId};
+
+#[path = "support/ratio.rs"]
+mod ratio;
 
 const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const TS: &str = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE,dd=s:1;t.dm:-4";
@@ -77,7 +80,49 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// The same carrier work beside opentelemetry_sdk's TraceContextPropagator: extract a
+/// parent from a header map holding traceparent + tracestate, and inject one into a map.
+fn versus_opentelemetry(c: &mut Criterion) {
+    use std::collections::HashMap;
+
+    use opentelemetry::propagation::TextMapPropagator;
+    use opentelemetry::trace::TraceContextExt;
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
+
+    let carrier: HashMap<String, String> =
+        [("traceparent".to_string(), TP.to_string()), ("tracestate".to_string(), TS.to_string())].into();
+    let otel = TraceContextPropagator::new();
+
+    let mut group = c.benchmark_group("extract_traceparent_and_tracestate");
+    group.bench_function("dagnats", |b| b.iter(|| extract_from_headers(black_box(&carrier))));
+    group.bench_function("opentelemetry_sdk", |b| {
+        b.iter(|| otel.extract(black_box(&carrier)).span().span_context().clone())
+    });
+    group.finish();
+
+    let ours = extract_from_headers(&carrier).expect("valid");
+    let theirs = otel.extract(&carrier);
+    let mut group = c.benchmark_group("inject_traceparent_and_tracestate");
+    group.bench_function("dagnats", |b| {
+        b.iter(|| {
+            let mut out: HashMap<String, String> = HashMap::with_capacity(2);
+            for (k, v) in header_pairs(black_box(&ours)) {
+                out.insert(k.to_owned(), v);
+            }
+            out
+        })
+    });
+    group.bench_function("opentelemetry_sdk", |b| {
+        b.iter(|| {
+            let mut out: HashMap<String, String> = HashMap::with_capacity(2);
+            otel.inject_context(black_box(&theirs), &mut out);
+            out
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, versus_opentelemetry);
 
 /// Mean time of `f` over a fixed number of calls, in nanoseconds.
 fn ns_per_op<R>(iters: u32, mut f: impl FnMut() -> R) -> f64 {
@@ -124,6 +169,24 @@ fn summary() {
     for (name, ns) in rows {
         println!("  {name:<32} {ns:>8.1} ns/op");
     }
+    for (label, op) in [("traceparent parse", "traceparent_parse"), ("traceparent format", "traceparent_format")] {
+        match ratio::mean_ns(op) {
+            Some(ns) => println!("TARGET {label}: {ns:.1} ns (target under 100 ns: {})", if ns < 100.0 { "met" } else { "NOT met" }),
+            None => println!("TARGET {label}: no estimate"),
+        }
+    }
+    ratio::print_ratio(
+        "extract traceparent+tracestate",
+        "extract_traceparent_and_tracestate/dagnats",
+        "extract_traceparent_and_tracestate/opentelemetry_sdk",
+        1.0,
+    );
+    ratio::print_ratio(
+        "inject traceparent+tracestate",
+        "inject_traceparent_and_tracestate/dagnats",
+        "inject_traceparent_and_tracestate/opentelemetry_sdk",
+        1.0,
+    );
 }
 
 fn main() {

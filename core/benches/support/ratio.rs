@@ -12,6 +12,7 @@ fn criterion_dir() -> PathBuf {
     target.join("criterion")
 }
 
+#[allow(dead_code)]
 /// Criterion's mean estimate, in nanoseconds, of benchmark `id` ("group/function").
 pub fn mean_ns(id: &str) -> Option<f64> {
     let path = criterion_dir().join(id).join("new/estimates.json");
@@ -21,6 +22,7 @@ pub fn mean_ns(id: &str) -> Option<f64> {
 }
 
 /// Prints `ours` beside `theirs` and the speed-up.
+#[allow(dead_code)] // each bench uses the helpers it needs
 pub fn print_ratio(label: &str, ours: &str, theirs: &str, target: f64) {
     match (mean_ns(ours), mean_ns(theirs)) {
         (Some(a), Some(b)) => {
