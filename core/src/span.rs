@@ -104,7 +104,7 @@ impl Span {
     /// example a Python class) in `exception.type`.
     pub fn record_exception(&mut self, message: String, type_name: Option<String>) {
         let Some(r) = self.record.as_mut() else { return };
-        let time = r.start_time.add(self.started.elapsed());
+        let time = r.start_time.saturating_add(self.started.elapsed());
         let mut attributes = Attributes::with_capacity(2);
         if let Some(t) = type_name {
             attributes.set(Attribute::string("exception.type", t));
@@ -121,7 +121,7 @@ impl Span {
     /// Adds a timestamped event.
     pub fn add_event(&mut self, name: impl Into<Str>, attributes: impl IntoIterator<Item = Attribute>) {
         let Some(r) = self.record.as_mut() else { return };
-        let time = r.start_time.add(self.started.elapsed());
+        let time = r.start_time.saturating_add(self.started.elapsed());
         r.events.push(EventRecord { name: name.into(), time, attributes: attributes.into_iter().collect() });
     }
 
@@ -137,7 +137,7 @@ impl Span {
     pub fn end(&mut self) {
         let Some(mut r) = self.record.take() else { return };
         let elapsed = self.started.elapsed();
-        r.end_time = r.start_time.add(elapsed);
+        r.end_time = r.start_time.saturating_add(elapsed);
         r.duration_ms = elapsed.as_millis() as u64;
         self.sink.export(Record::Span(r));
     }
