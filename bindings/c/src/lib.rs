@@ -19,16 +19,16 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)] // the safety contract of each export is in its C docs
 
-// Declaration order is the header's order.
-mod result;
+mod attribute;
+mod bench;
 mod cstr;
 mod handle;
-mod panic;
-mod attribute;
-mod telemetry;
-mod tracer;
-mod span;
-mod propagation;
+mod intern;
 mod log;
 mod metrics;
-mod bench;
+mod panic;
+mod propagation;
+mod result;
+mod span;
+mod telemetry;
+mod tracer;

@@ -1,0 +1,143 @@
+//! Strings across the boundary: NUL-terminated UTF-8 in, sized buffers out.
+//!
+//! Every `const char*` argument goes through [`str_arg`] (required) or [`opt_str_arg`]
+//! (NULL allowed), which check for NULL and for UTF-8 and name the argument in the
+//! failure message. Every string result goes through [`write_out`]: the caller's buffer
+//! receives the text and a NUL only when both fit; the size needed, NUL included, is
+//! reported either way.
+
+use std::ffi::{c_char, CStr};
+
+use crate::result::dagnats_result::*;
+use crate::result::{Failure, FfiResult};
+
+/// A required NUL-terminated UTF-8 argument.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that stays valid for `'a`.
+#[inline]
+pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &'static str) -> FfiResult<&'a str> {
+    if p.is_null() {
+        return Err(null(name));
+    }
+    utf8(CStr::from_ptr(p), name)
+}
+
+/// An optional NUL-terminated UTF-8 argument: NULL gives `None`.
+///
+/// # Safety
+/// As for [`str_arg`].
+#[inline]
+pub(crate) unsafe fn opt_str_arg<'a>(
+    p: *const c_char,
+    name: &'static str,
+) -> FfiResult<Option<&'a str>> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    utf8(CStr::from_ptr(p), name).map(Some)
+}
+
+#[inline]
+fn utf8<'a>(c: &'a CStr, name: &'static str) -> FfiResult<&'a str> {
+    c.to_str().map_err(|e| {
+        Failure::new(
+            DAGNATS_RESULT_INVALID_UTF8,
+            format!("{name}: invalid UTF-8 at byte {}", e.valid_up_to()),
+        )
+    })
+}
+
+/// The failure for a NULL required argument.
+#[cold]
+pub(crate) fn null(name: &'static str) -> Failure {
+    Failure::new(DAGNATS_RESULT_NULL_ARGUMENT, format!("{name} is NULL"))
+}
+
+/// Writes `text` and a NUL into `buf` of `len` bytes, and the size that needs into
+/// `needed` (when not NULL).
+///
+/// `buf` may be NULL only with `len == 0` (a size query). When the text does not fit,
+/// nothing is written into `buf` and the result is `DAGNATS_RESULT_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `buf` is NULL or valid for `len` bytes of writes; `needed` is NULL or valid for one
+/// write.
+pub(crate) unsafe fn write_out(
+    text: &[u8],
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> FfiResult<()> {
+    let need = text.len() + 1;
+    if !needed.is_null() {
+        *needed = need;
+    }
+    if buf.is_null() && len != 0 {
+        return Err(null("buf"));
+    }
+    if len < need {
+        return Err(Failure::new(
+            DAGNATS_RESULT_BUFFER_TOO_SMALL,
+            format!("buffer of {len} bytes is too small: {need} needed, NUL included"),
+        ));
+    }
+    std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+    *buf.add(text.len()) = 0;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_in() {
+        unsafe {
+            assert_eq!(str_arg(c"héllo".as_ptr(), "s").unwrap(), "héllo");
+            let f = str_arg(std::ptr::null(), "name").unwrap_err();
+            assert_eq!(
+                (f.code, f.message.as_ref()),
+                (DAGNATS_RESULT_NULL_ARGUMENT, "name is NULL")
+            );
+            let bad = b"ab\xffc\0";
+            let f = str_arg(bad.as_ptr().cast(), "key").unwrap_err();
+            assert_eq!(
+                (f.code, f.message.as_ref()),
+                (DAGNATS_RESULT_INVALID_UTF8, "key: invalid UTF-8 at byte 2")
+            );
+            assert_eq!(opt_str_arg(std::ptr::null(), "x").unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn sized_buffers_out() {
+        let mut buf = [b'x' as c_char; 4];
+        let mut needed = 0;
+        unsafe {
+            assert_eq!(
+                write_out(b"abcd", buf.as_mut_ptr(), 4, &mut needed)
+                    .unwrap_err()
+                    .code,
+                DAGNATS_RESULT_BUFFER_TOO_SMALL
+            );
+            assert_eq!(needed, 5);
+            assert_eq!(buf, [b'x' as c_char; 4], "nothing written on failure");
+            write_out(b"abc", buf.as_mut_ptr(), 4, &mut needed).unwrap();
+            assert_eq!(CStr::from_ptr(buf.as_ptr()).to_bytes(), b"abc");
+            assert_eq!(
+                write_out(b"", std::ptr::null_mut(), 0, &mut needed)
+                    .unwrap_err()
+                    .code,
+                DAGNATS_RESULT_BUFFER_TOO_SMALL
+            );
+            assert_eq!(needed, 1);
+            assert_eq!(
+                write_out(b"", std::ptr::null_mut(), 3, std::ptr::null_mut())
+                    .unwrap_err()
+                    .code,
+                DAGNATS_RESULT_NULL_ARGUMENT
+            );
+        }
+    }
+}

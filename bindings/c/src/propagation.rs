@@ -1,0 +1,553 @@
+//! `dagnats_span_context` and W3C Trace Context on message headers: extract a remote
+//! parent from headers (an array, or the caller's headers through a callback) and the
+//! DagNats event fields; inject `traceparent`/`tracestate` into headers and events.
+//!
+//! Carrier content comes from the wire, so it never fails a call: header names and
+//! values that are not UTF-8 (or not valid trace context) simply carry no parent, exactly
+//! as a malformed `traceparent` gives none, and an event body that is not a JSON object
+//! has no event fields.
+
+use std::borrow::Cow;
+use std::ffi::{c_char, c_int, c_void, CStr};
+
+use dagnats_observe::propagation::{
+    self, traceparent_bytes, SpanContext, TraceFlags, TraceState, TRACEPARENT, TRACESTATE,
+};
+use dagnats_observe::{SpanId, TraceId};
+use serde_json::{Map, Value};
+
+use crate::cstr::{null, opt_str_arg, str_arg, write_out};
+use crate::handle::{free_boxed, out_arg, to_boxed, try_ref, Castable};
+use crate::panic::ffi_boundary;
+use crate::result::dagnats_result::{self, *};
+use crate::result::{Failure, FfiResult};
+
+/// The identity of a span as it travels: trace id, span id, trace flags, tracestate, and
+/// whether it came from another process.
+///
+/// Owned contexts come from `dagnats_extract_headers`, `dagnats_extract_with`,
+/// `dagnats_span_context_from_ids` and `dagnats_span_context_clone`, and are freed with
+/// `dagnats_span_context_free`. `dagnats_span_context_of` lends a span's own context
+/// instead (never free that one).
+///
+/// Thread-safety: immutable; may be read from any number of threads at once.
+pub struct dagnats_span_context {
+    _private: [u8; 0],
+}
+
+impl Castable for dagnats_span_context {
+    type RustType = SpanContext;
+}
+
+/// One message header field: a name and a value, both NUL-terminated.
+///
+/// As input (`dagnats_extract_headers`) the caller owns the strings. As output
+/// (`dagnats_inject_headers`) `name` is a static string and `value` points into the
+/// caller's buffer.
+#[repr(C)]
+pub struct dagnats_header {
+    /// Field name; matched ASCII case-insensitively.
+    pub name: *const c_char,
+    /// Field value.
+    pub value: *const c_char,
+}
+
+/// Frees a context. NULL does nothing.
+///
+/// Ownership: takes `context`, which must be owned (not from `dagnats_span_context_of`)
+/// and must not be used afterwards.
+///
+/// Thread-safety: no other thread may be using the context.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_span_context_free(context: *mut dagnats_span_context) {
+    let _: dagnats_result = ffi_boundary!({
+        free_boxed(context);
+        Ok(())
+    });
+}
+
+/// Copies a context, for example to keep a span's context after the span ends.
+///
+/// Ownership: on success `*out` is a new context that the caller frees with
+/// `dagnats_span_context_free`. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_span_context_clone(
+    context: *const dagnats_span_context,
+    out: *mut *mut dagnats_span_context,
+) -> dagnats_result {
+    ffi_boundary!({
+        let sc = try_ref(context, "context")?;
+        let out = out_arg(out, "out")?;
+        *out = to_boxed::<dagnats_span_context>(sc.clone());
+        Ok(())
+    })
+}
+
+/// Builds a remote context from its parts, for ids received by other means than
+/// headers: `trace_id` (32 lowercase hex, not all zero), `span_id` (16 lowercase hex,
+/// not all zero), `flags` (the 8 W3C trace-flag bits, kept as given) and `tracestate`
+/// (NULL or empty for none; must be a valid list). Invalid parts give
+/// `DAGNATS_RESULT_INVALID_ARGUMENT`.
+///
+/// Ownership: the strings are copied. On success `*out` is a new context (marked remote)
+/// that the caller frees with `dagnats_span_context_free`.
+///
+/// Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_span_context_from_ids(
+    trace_id: *const c_char,
+    span_id: *const c_char,
+    flags: u8,
+    tracestate: *const c_char,
+    out: *mut *mut dagnats_span_context,
+) -> dagnats_result {
+    ffi_boundary!({
+        let trace_id = str_arg(trace_id, "trace_id")?;
+        let span_id = str_arg(span_id, "span_id")?;
+        let tracestate = opt_str_arg(tracestate, "tracestate")?.unwrap_or("");
+        let out = out_arg(out, "out")?;
+        let trace_id =
+            TraceId::from_hex(trace_id).map_err(|e| Failure::invalid(format!("trace_id: {e}")))?;
+        let span_id =
+            SpanId::from_hex(span_id).map_err(|e| Failure::invalid(format!("span_id: {e}")))?;
+        let trace_state = TraceState::parse(tracestate)
+            .map_err(|e| Failure::invalid(format!("tracestate: {e:?}")))?;
+        *out = to_boxed::<dagnats_span_context>(SpanContext {
+            trace_id,
+            span_id,
+            trace_flags: TraceFlags(flags),
+            trace_state,
+            is_remote: true,
+        });
+        Ok(())
+    })
+}
+
+/// Copies the trace id (32 lowercase hex characters and a NUL: 33 bytes) into `buf`.
+/// `needed` (may be NULL) receives the size needed including the NUL;
+/// `DAGNATS_RESULT_BUFFER_TOO_SMALL` when `len` is less, and `buf` is untouched.
+///
+/// Ownership: the caller owns `buf`. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_span_context_trace_id(
+    context: *const dagnats_span_context,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> dagnats_result {
+    ffi_boundary!({
+        write_out(
+            &try_ref(context, "context")?.trace_id.to_hex_bytes(),
+            buf,
+            len,
+            needed,
+        )
+    })
+}
+
+/// Copies the span id (16 lowercase hex characters and a NUL: 17 bytes) into `buf`;
+/// sizes as for `dagnats_span_context_trace_id`.
+///
+/// Ownership: the caller owns `buf`. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_span_context_span_id(
+    context: *const dagnats_span_context,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> dagnats_result {
+    ffi_boundary!({
+        write_out(
+            &try_ref(context, "context")?.span_id.to_hex_bytes(),
+            buf,
+            len,
+            needed,
+        )
+    })
+}
+
+/// Copies the `traceparent` value (version `00`, all flag bits as held: 55 characters
+/// and a NUL, so 56 bytes) into `buf`; sizes as for `dagnats_span_context_trace_id`.
+///
+/// Ownership: the caller owns `buf`. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_span_context_traceparent(
+    context: *const dagnats_span_context,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> dagnats_result {
+    ffi_boundary!({
+        let sc = try_ref(context, "context")?;
+        write_out(
+            &traceparent_bytes(sc.trace_id, sc.span_id, sc.trace_flags),
+            buf,
+            len,
+            needed,
+        )
+    })
+}
+
+/// Copies the normalized `tracestate` list (`""` when there is none) into `buf`; sizes
+/// as for `dagnats_span_context_trace_id` (a tracestate holds at most 32 members of at
+/// most 513 bytes, so 16,448 bytes always suffice).
+///
+/// Ownership: the caller owns `buf`. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_span_context_tracestate(
+    context: *const dagnats_span_context,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> dagnats_result {
+    ffi_boundary!({
+        write_out(
+            try_ref(context, "context")?.trace_state.as_str().as_bytes(),
+            buf,
+            len,
+            needed,
+        )
+    })
+}
+
+/// The 8 trace-flag bits (bit 0x01: sampled). 0 when `context` is NULL.
+///
+/// Thread-safety: any thread. Ownership: `context` is only read.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_span_context_flags(context: *const dagnats_span_context) -> u8 {
+    ffi_boundary!({ Ok(try_ref(context, "context")?.trace_flags.0) })
+}
+
+/// True when the context came from another process (extracted from a message), false
+/// for a local span's context and when `context` is NULL.
+///
+/// Thread-safety: any thread. Ownership: `context` is only read.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_span_context_is_remote(
+    context: *const dagnats_span_context,
+) -> bool {
+    ffi_boundary!({ Ok(try_ref(context, "context")?.is_remote) })
+}
+
+// ---------------------------------------------------------------------------------------
+// Extract
+
+/// A header field read from the caller; invalid UTF-8 is replaced, which no trace
+/// context grammar accepts.
+fn lossy<'a>(p: *const c_char) -> Option<Cow<'a, str>> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: the caller promised NUL-terminated strings that outlive the call.
+    Some(unsafe { CStr::from_ptr(p) }.to_string_lossy())
+}
+
+fn is_trace_field(name: &str) -> bool {
+    name.eq_ignore_ascii_case(TRACEPARENT) || name.eq_ignore_ascii_case(TRACESTATE)
+}
+
+/// The event object of a message body, when it is one.
+unsafe fn event_object(
+    event: *const u8,
+    event_len: usize,
+) -> FfiResult<Option<Map<String, Value>>> {
+    if event.is_null() {
+        return if event_len == 0 {
+            Ok(None)
+        } else {
+            Err(null("event"))
+        };
+    }
+    let bytes = std::slice::from_raw_parts(event, event_len);
+    Ok(match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    })
+}
+
+/// Reads the remote parent from header fields and, when the headers carry none, from
+/// the DagNats event in the message body.
+///
+/// - `headers`, `headers_len`: the message's header fields in order (NULL when
+///   `headers_len` is 0). Names match ASCII case-insensitively and may repeat; exactly one
+///   valid `traceparent` is required; every `tracestate` value is joined in order.
+/// - `event`, `event_len`: the message body holding the engine's event JSON with its
+///   `trace_parent`/`trace_state` fields, used when the headers carry no valid
+///   `traceparent`; NULL (with `event_len` 0) when there is none. Need not be
+///   NUL-terminated. A body that is not a JSON object has no event fields.
+///
+/// On success `*out` is the remote parent, or NULL when the message carries no valid
+/// trace context: pass `*out` as the `parent` of `dagnats_tracer_start_span` either way
+/// (NULL starts a new trace). Malformed header content never fails the call; only NULL
+/// arguments do (a NULL `name` or `value` inside `headers` included).
+///
+/// Ownership: the inputs are only read. A non-NULL `*out` is a new context that the
+/// caller frees with `dagnats_span_context_free`. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_extract_headers(
+    headers: *const dagnats_header,
+    headers_len: usize,
+    event: *const u8,
+    event_len: usize,
+    out: *mut *mut dagnats_span_context,
+) -> dagnats_result {
+    ffi_boundary!({
+        let out = out_arg(out, "out")?;
+        let headers: &[dagnats_header] = match (headers.is_null(), headers_len) {
+            (_, 0) => &[],
+            (true, _) => return Err(null("headers")),
+            (false, n) => std::slice::from_raw_parts(headers, n),
+        };
+        let mut fields = Vec::new();
+        for (i, h) in headers.iter().enumerate() {
+            let name = lossy(h.name).ok_or_else(|| {
+                Failure::new(
+                    DAGNATS_RESULT_NULL_ARGUMENT,
+                    format!("headers[{i}].name is NULL"),
+                )
+            })?;
+            let value = lossy(h.value).ok_or_else(|| {
+                Failure::new(
+                    DAGNATS_RESULT_NULL_ARGUMENT,
+                    format!("headers[{i}].value is NULL"),
+                )
+            })?;
+            if is_trace_field(&name) {
+                fields.push((name, value));
+            }
+        }
+        let event = event_object(event, event_len)?;
+        *out = match propagation::extract(fields, event.as_ref()) {
+            Some(sc) => to_boxed::<dagnats_span_context>(sc),
+            None => std::ptr::null_mut(),
+        };
+        Ok(())
+    })
+}
+
+/// Receives one header field from a `dagnats_header_foreach` callback. `name` and
+/// `value` are NUL-terminated and need only live for the duration of the call; NULLs are
+/// ignored.
+pub type dagnats_header_visitor = Option<
+    unsafe extern "C" fn(visit_state: *mut c_void, name: *const c_char, value: *const c_char),
+>;
+
+/// The caller's header enumeration: calls `visit(visit_state, name, value)` once for
+/// every field of `carrier`, in order, then returns 0 (non-zero aborts the extraction
+/// with `DAGNATS_RESULT_CALLBACK_FAILED`).
+pub type dagnats_header_foreach = Option<
+    unsafe extern "C" fn(
+        carrier: *mut c_void,
+        visit: dagnats_header_visitor,
+        visit_state: *mut c_void,
+    ) -> c_int,
+>;
+
+/// Fields collected by [`visit_field`].
+struct Collected(Vec<(String, String)>);
+
+unsafe extern "C" fn visit_field(state: *mut c_void, name: *const c_char, value: *const c_char) {
+    // Never unwinds into the caller's C frames.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let Some(collected) = state.cast::<Collected>().as_mut() else {
+            return;
+        };
+        if let (Some(name), Some(value)) = (lossy(name), lossy(value)) {
+            if is_trace_field(&name) {
+                collected.0.push((name.into_owned(), value.into_owned()));
+            }
+        }
+    }));
+}
+
+/// Like `dagnats_extract_headers`, with the headers enumerated by the caller's `foreach`
+/// callback (for example over a libnats `natsMsg` with `natsMsgHeader_Keys` and
+/// `natsMsgHeader_Values`). `foreach` is called once, on this thread, before this call
+/// returns; `carrier` is passed to it untouched.
+///
+/// Ownership: as for `dagnats_extract_headers`. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_extract_with(
+    foreach: dagnats_header_foreach,
+    carrier: *mut c_void,
+    event: *const u8,
+    event_len: usize,
+    out: *mut *mut dagnats_span_context,
+) -> dagnats_result {
+    ffi_boundary!({
+        let foreach = foreach.ok_or_else(|| null("foreach"))?;
+        let out = out_arg(out, "out")?;
+        let event = event_object(event, event_len)?;
+        let mut collected = Collected(Vec::new());
+        let rc = foreach(
+            carrier,
+            Some(visit_field),
+            (&mut collected as *mut Collected).cast(),
+        );
+        if rc != 0 {
+            return Err(Failure::new(
+                DAGNATS_RESULT_CALLBACK_FAILED,
+                format!("foreach returned {rc}"),
+            ));
+        }
+        *out = match propagation::extract(collected.0, event.as_ref()) {
+            Some(sc) => to_boxed::<dagnats_span_context>(sc),
+            None => std::ptr::null_mut(),
+        };
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Inject
+
+/// Sets one header field on the caller's carrier (replacing any field of that name);
+/// returns 0 on success, non-zero to abort with `DAGNATS_RESULT_CALLBACK_FAILED`. `name`
+/// and `value` are NUL-terminated and live only for the duration of the call.
+pub type dagnats_header_setter = Option<
+    unsafe extern "C" fn(carrier: *mut c_void, name: *const c_char, value: *const c_char) -> c_int,
+>;
+
+/// The header fields for `sc`, each NUL-terminated: (static name, value bytes with NUL).
+fn fields_for(sc: &SpanContext) -> impl Iterator<Item = (&'static CStr, Vec<u8>)> {
+    propagation::header_pairs(sc).map(|(name, value)| {
+        let name = if name == TRACEPARENT {
+            c"traceparent"
+        } else {
+            c"tracestate"
+        };
+        let mut bytes = value.into_bytes();
+        bytes.push(0);
+        (name, bytes)
+    })
+}
+
+/// Writes the context into the caller's headers through `set`: `traceparent`, then
+/// `tracestate` when the context has one. (Remove stale fields of other letter cases
+/// yourself if your carrier keeps them; libnats' `natsMsgHeader_Set` replaces exact
+/// names.)
+///
+/// Ownership: `carrier` is passed to `set` untouched. Thread-safety: any thread; `set`
+/// runs on the calling thread before this call returns.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_inject_with(
+    context: *const dagnats_span_context,
+    set: dagnats_header_setter,
+    carrier: *mut c_void,
+) -> dagnats_result {
+    ffi_boundary!({
+        let sc = try_ref(context, "context")?;
+        let set = set.ok_or_else(|| null("set"))?;
+        for (name, value) in fields_for(sc) {
+            let rc = set(carrier, name.as_ptr(), value.as_ptr().cast());
+            if rc != 0 {
+                return Err(Failure::new(
+                    DAGNATS_RESULT_CALLBACK_FAILED,
+                    format!("set({name:?}) returned {rc}"),
+                ));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Writes the header fields for the context into arrays the caller provides:
+/// `headers[0]` is `traceparent`, and `headers[1]` is `tracestate` when the context has
+/// one. `*headers_written` receives the number of fields (1 or 2). Each `name` points to
+/// a static string; each `value` points into `buf`, which receives the values one after
+/// the other, each NUL-terminated.
+///
+/// `buf_needed` (may be NULL) receives the bytes `buf` needs. When `headers_len` is less
+/// than the number of fields or `buf_len` less than the bytes needed, the result is
+/// `DAGNATS_RESULT_BUFFER_TOO_SMALL` and nothing is written but `*headers_written` and
+/// `*buf_needed`. Two entries and 1024 bytes suffice for a tracestate of up to 900
+/// bytes; two entries and 16,512 bytes for any (at most 32 members of 513 bytes).
+///
+/// Ownership: the caller owns both arrays; the values stay valid as long as `buf`.
+/// Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_inject_headers(
+    context: *const dagnats_span_context,
+    headers: *mut dagnats_header,
+    headers_len: usize,
+    headers_written: *mut usize,
+    buf: *mut c_char,
+    buf_len: usize,
+    buf_needed: *mut usize,
+) -> dagnats_result {
+    ffi_boundary!({
+        let sc = try_ref(context, "context")?;
+        let written = out_arg(headers_written, "headers_written")?;
+        let fields: Vec<_> = fields_for(sc).collect();
+        let need: usize = fields.iter().map(|(_, v)| v.len()).sum();
+        *written = fields.len();
+        if !buf_needed.is_null() {
+            *buf_needed = need;
+        }
+        if headers.is_null() && headers_len != 0 {
+            return Err(null("headers"));
+        }
+        if buf.is_null() && buf_len != 0 {
+            return Err(null("buf"));
+        }
+        if headers_len < fields.len() || buf_len < need {
+            return Err(Failure::new(
+                DAGNATS_RESULT_BUFFER_TOO_SMALL,
+                format!(
+                    "need {} header entries and {need} bytes; got {headers_len} and {buf_len}",
+                    fields.len()
+                ),
+            ));
+        }
+        let headers = std::slice::from_raw_parts_mut(headers, fields.len());
+        let mut at = 0usize;
+        for ((name, value), slot) in fields.iter().zip(headers) {
+            let dest = buf.add(at);
+            std::ptr::copy_nonoverlapping(value.as_ptr(), dest.cast::<u8>(), value.len());
+            *slot = dagnats_header {
+                name: name.as_ptr(),
+                value: dest,
+            };
+            at += value.len();
+        }
+        Ok(())
+    })
+}
+
+/// Writes the context into a DagNats event (the dual write beside the headers): reads the
+/// event JSON object `event`/`event_len` (NULL with 0 for a new empty object), sets
+/// `trace_parent` and `trace_state` (removing `trace_state` when the context has none),
+/// and copies the resulting JSON, NUL-terminated, into `buf`. Field order follows the
+/// JSON library's (keys sorted). An event that is not a JSON object gives
+/// `DAGNATS_RESULT_INVALID_ARGUMENT`. Sizes as for `dagnats_span_context_trace_id`.
+///
+/// Ownership: the caller owns every buffer. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_inject_event(
+    context: *const dagnats_span_context,
+    event: *const u8,
+    event_len: usize,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> dagnats_result {
+    ffi_boundary!({
+        let sc = try_ref(context, "context")?;
+        let mut map = if event.is_null() && event_len == 0 {
+            Map::new()
+        } else {
+            if event.is_null() {
+                return Err(null("event"));
+            }
+            match serde_json::from_slice::<Value>(std::slice::from_raw_parts(event, event_len)) {
+                Ok(Value::Object(map)) => map,
+                Ok(_) => return Err(Failure::invalid("event: not a JSON object")),
+                Err(e) => return Err(Failure::invalid(format!("event: not JSON: {e}"))),
+            }
+        };
+        propagation::inject_event(sc, &mut map);
+        let json = serde_json::to_vec(&Value::Object(map))
+            .map_err(|e| Failure::new(DAGNATS_RESULT_INTERNAL_ERROR, e.to_string()))?;
+        write_out(&json, buf, len, needed)
+    })
+}

@@ -1,0 +1,189 @@
+/*
+ * A traced task across a NATS message, in C.
+ *
+ * The "engine" starts a span, writes its trace context into the headers of a NATS message
+ * (and into the event in the body: the dual write), and publishes it with libnats. The
+ * "worker" receives the message, reads the remote parent from the headers, and does its
+ * work in a child span. Both spans reach the TELEMETRY stream with one trace id.
+ *
+ * Build (after scripts/build-c; libnats from Debian's libnats-dev):
+ *
+ *   export PKG_CONFIG_PATH=$PWD/target/dagnats-c/lib/pkgconfig
+ *   cc -std=c11 examples/c/traced_task.c $(pkg-config --cflags --libs dagnats_observe libnats) \
+ *      -Wl,-rpath,$PWD/target/dagnats-c/lib -o traced_task
+ *
+ * Run against a nats-server with JetStream (-js):
+ *
+ *   NATS_URL=nats://127.0.0.1:4222 ./traced_task
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <dagnats_observe.h>
+#include <nats/nats.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUBJECT "dagnats.tasks.c-example"
+
+/* Reports a failed dagnats call with the library's message and leaves. */
+static int failed(const char *what, dagnats_result r) {
+    char msg[512] = "";
+    dagnats_last_error_message(msg, sizeof msg, NULL);
+    fprintf(stderr, "traced_task: %s: %s (%s)\n", what, dagnats_result_text(r), msg);
+    return 1;
+}
+
+#define TRY(call)                                    \
+    do {                                             \
+        dagnats_result r_ = (call);                  \
+        if (r_ != DAGNATS_RESULT_OK) return failed(#call, r_); \
+    } while (0)
+
+#define TRY_NATS(call)                                                              \
+    do {                                                                            \
+        natsStatus s_ = (call);                                                     \
+        if (s_ != NATS_OK) {                                                        \
+            fprintf(stderr, "traced_task: %s: %s\n", #call, natsStatus_GetText(s_)); \
+            return 1;                                                               \
+        }                                                                           \
+    } while (0)
+
+/* dagnats_inject_with writes each header field through this: libnats replaces a field
+   of the same name. */
+static int set_nats_header(void *carrier, const char *name, const char *value) {
+    return natsMsgHeader_Set((natsMsg *)carrier, name, value) == NATS_OK ? 0 : 1;
+}
+
+/* dagnats_extract_with reads the message's header fields through this: every name and
+   every value, so that names match case-insensitively and repeats are seen. */
+static int each_nats_header(void *carrier, dagnats_header_visitor visit, void *state) {
+    natsMsg *msg = carrier;
+    const char **keys = NULL;
+    int nkeys = 0;
+    natsStatus s = natsMsgHeader_Keys(msg, &keys, &nkeys);
+    if (s == NATS_NOT_FOUND) return 0; /* no headers at all */
+    if (s != NATS_OK) return 1;
+    for (int i = 0; i < nkeys; i++) {
+        const char **values = NULL;
+        int nvalues = 0;
+        if (natsMsgHeader_Values(msg, keys[i], &values, &nvalues) != NATS_OK) continue;
+        for (int j = 0; j < nvalues; j++) visit(state, keys[i], values[j]);
+        free((void *)values);
+    }
+    free((void *)keys);
+    return 0;
+}
+
+static int connect_telemetry(const char *url, const char *service, dagnats_telemetry **out) {
+    dagnats_connect_options *options = NULL;
+    TRY(dagnats_connect_options_new(&options));
+    dagnats_result r = dagnats_connect_options_set_url(options, url);
+    if (r == DAGNATS_RESULT_OK) r = dagnats_connect_options_set_service(options, service);
+    if (r == DAGNATS_RESULT_OK) r = dagnats_telemetry_connect(options, out);
+    dagnats_connect_options_free(options);
+    return r == DAGNATS_RESULT_OK ? 0 : failed("connect", r);
+}
+
+/* The engine's side: a producer span, its context on the message, publish. */
+static int engine_dispatch(dagnats_telemetry *engine, natsConnection *nc) {
+    dagnats_tracer *tracer = NULL;
+    dagnats_span *dispatch = NULL;
+    TRY(dagnats_telemetry_tracer(engine, &tracer));
+    dagnats_attribute attrs[] = {
+        { .key = "run_id", .value_type = DAGNATS_VALUE_STRING, .string_value = "r-c-example" },
+        { .key = "step_id", .value_type = DAGNATS_VALUE_STRING, .string_value = "build" },
+    };
+    TRY(dagnats_tracer_start_span(tracer, "engine.dispatch", DAGNATS_SPAN_KIND_PRODUCER, NULL, attrs, 2, &dispatch));
+    const dagnats_span_context *cx = dagnats_span_context_of(dispatch);
+
+    /* The body: the engine's event, carrying the same trace context in its fields. */
+    const char *event = "{\"run_id\":\"r-c-example\",\"step_id\":\"build\"}";
+    char body[1024];
+    TRY(dagnats_inject_event(cx, (const uint8_t *)event, strlen(event), body, sizeof body, NULL));
+
+    natsMsg *msg = NULL;
+    TRY_NATS(natsMsg_Create(&msg, SUBJECT, NULL, body, (int)strlen(body)));
+    TRY(dagnats_inject_with(cx, set_nats_header, msg));
+    TRY_NATS(natsConnection_PublishMsg(nc, msg));
+    TRY_NATS(natsConnection_Flush(nc));
+    natsMsg_Destroy(msg);
+
+    char traceparent[56];
+    TRY(dagnats_span_traceparent(dispatch, traceparent, sizeof traceparent, NULL));
+    printf("engine: published %s with traceparent %s\n", SUBJECT, traceparent);
+    TRY(dagnats_span_end(&dispatch)); /* frees the span */
+    dagnats_tracer_free(tracer);
+    return 0;
+}
+
+/* The worker's side: receive, extract the remote parent, work in a child span. */
+static int worker_execute(dagnats_telemetry *worker, natsSubscription *sub) {
+    natsMsg *msg = NULL;
+    TRY_NATS(natsSubscription_NextMsg(&msg, sub, 5000));
+
+    dagnats_span_context *parent = NULL;
+    TRY(dagnats_extract_with(each_nats_header, msg, (const uint8_t *)natsMsg_GetData(msg),
+                             (size_t)natsMsg_GetDataLength(msg), &parent));
+    if (!parent) fprintf(stderr, "worker: the message carried no trace context; starting a new trace\n");
+
+    dagnats_tracer *tracer = NULL;
+    dagnats_logger *logger = NULL;
+    dagnats_counter *completed = NULL;
+    dagnats_span *task = NULL;
+    TRY(dagnats_telemetry_tracer(worker, &tracer));
+    TRY(dagnats_telemetry_logger(worker, &logger));
+    TRY(dagnats_telemetry_counter(worker, "tasks.completed", &completed));
+    dagnats_attribute attrs[] = {
+        { .key = "run_id", .value_type = DAGNATS_VALUE_STRING, .string_value = "r-c-example" },
+        { .key = "attempt", .value_type = DAGNATS_VALUE_INT64, .int_value = 1 },
+    };
+    TRY(dagnats_tracer_start_span(tracer, "worker.executeTask", DAGNATS_SPAN_KIND_CONSUMER, parent, attrs, 2, &task));
+    dagnats_span_context_free(parent); /* the span copied what it needs */
+
+    TRY(dagnats_logger_log(logger, DAGNATS_LEVEL_INFO, "task started", dagnats_span_context_of(task), NULL, 0, NULL));
+    TRY(dagnats_span_set_attribute_bool(task, "cached", false));
+    dagnats_tag tags[] = { { "queue", "default" } };
+    TRY(dagnats_counter_add(completed, 1, tags, 1));
+    TRY(dagnats_span_set_status(task, DAGNATS_STATUS_OK, NULL));
+
+    char trace_id[33], span_id[17];
+    TRY(dagnats_span_trace_id(task, trace_id, sizeof trace_id, NULL));
+    TRY(dagnats_span_span_id(task, span_id, sizeof span_id, NULL));
+    printf("worker: executed the task in span %s of trace %s\n", span_id, trace_id);
+    TRY(dagnats_span_end(&task));
+
+    dagnats_counter_free(completed);
+    dagnats_logger_free(logger);
+    dagnats_tracer_free(tracer);
+    natsMsg_Destroy(msg);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *url = argc > 1 ? argv[1] : getenv("NATS_URL");
+    if (!url || !*url) url = "nats://127.0.0.1:4222";
+
+    /* Two services in one program, to keep the example short; in real life they are two
+       processes. */
+    dagnats_telemetry *engine = NULL, *worker = NULL;
+    if (connect_telemetry(url, "c-engine", &engine) || connect_telemetry(url, "c-worker", &worker)) return 1;
+
+    natsConnection *nc = NULL;
+    natsSubscription *sub = NULL;
+    TRY_NATS(natsConnection_ConnectTo(&nc, url));
+    TRY_NATS(natsConnection_SubscribeSync(&sub, nc, SUBJECT));
+
+    if (engine_dispatch(engine, nc) || worker_execute(worker, sub)) return 1;
+
+    /* Deliver what is pending, then release everything. */
+    TRY(dagnats_telemetry_close(engine, 5000));
+    TRY(dagnats_telemetry_close(worker, 5000));
+    TRY(dagnats_telemetry_free(engine));
+    TRY(dagnats_telemetry_free(worker));
+    natsSubscription_Destroy(sub);
+    natsConnection_Destroy(nc);
+    nats_Close();
+    return 0;
+}
