@@ -183,7 +183,11 @@ impl NatsOptions {
         match first {
             Ok(client) => Ok(client),
             Err(e) => {
-                let unreachable = matches!(e.kind(), ConnectErrorKind::Io | ConnectErrorKind::TimedOut | ConnectErrorKind::Dns);
+                // An I/O failure may be a server that is down (retry) or one that answered
+                // and then refused us, e.g. TLS required but not offered (report it). A TCP
+                // probe tells the two apart.
+                let io_kind = matches!(e.kind(), ConnectErrorKind::Io | ConnectErrorKind::TimedOut | ConnectErrorKind::Dns);
+                let unreachable = io_kind && !self.any_server_accepts_tcp().await;
                 if unreachable && initial == InitialConnect::RetryInBackground {
                     tracing::warn!(url = %redact_url(&self.url), "NATS unreachable; reconnecting in the background");
                     self.connect_options(true)
@@ -197,6 +201,35 @@ impl NatsOptions {
             }
         }
     }
+}
+
+impl NatsOptions {
+    /// Whether any server of the URL list accepts a TCP connection right now.
+    async fn any_server_accepts_tcp(&self) -> bool {
+        for addr in self.url.split(',').filter_map(host_port) {
+            let probe = tokio::time::timeout(self.connect_timeout, tokio::net::TcpStream::connect(addr.as_str())).await;
+            if matches!(probe, Ok(Ok(_))) {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// `host:port` of one server URL (`nats://user:pass@host:4222`, `tls://host`, `host`).
+fn host_port(url: &str) -> Option<String> {
+    let url = url.trim();
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let host_port = rest.split(['/', '?']).next()?;
+    if host_port.is_empty() {
+        return None;
+    }
+    let has_port = match host_port.rfind(']') {
+        Some(close) => host_port[close..].contains(':'),
+        None => host_port.contains(':'),
+    };
+    Some(if has_port { host_port.to_owned() } else { format!("{host_port}:4222") })
 }
 
 /// A connect error's cause in words, with the URL's secrets removed.
@@ -224,6 +257,15 @@ mod tests {
         assert_eq!(redact_url("nats://u:p@h:4222"), "nats://***@h:4222");
         assert_eq!(redact_url("nats://tok@h,nats://h2"), "nats://***@h,nats://h2");
         assert_eq!(redact_url("nats://h:4222"), "nats://h:4222");
+    }
+
+    #[test]
+    fn host_port_of_server_urls() {
+        assert_eq!(host_port("nats://u:p@h:4223").as_deref(), Some("h:4223"));
+        assert_eq!(host_port("tls://h").as_deref(), Some("h:4222"));
+        assert_eq!(host_port(" 127.0.0.1 ").as_deref(), Some("127.0.0.1:4222"));
+        assert_eq!(host_port("nats://[::1]:4222").as_deref(), Some("[::1]:4222"));
+        assert_eq!(host_port("nats://"), None);
     }
 
     #[test]
