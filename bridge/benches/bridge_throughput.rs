@@ -1,0 +1,154 @@
+//! Bridge throughput: spans/s from a pre-filled TELEMETRY stream through the bridge
+//! library to a local OTLP/HTTP receiver answering 200 (which gunzips and decodes every
+//! request to count the spans), beside the raw consume rate of the same stream (fetch
+//! 100, explicit ack of each message, no export) measured in the same run.
+//!
+//! Run with `cargo bench -p dagnats-bridge --bench bridge_throughput`
+//! (`-- --spans N` to change the count; `--test` runs a small smoke version).
+
+#[path = "../tests/support/receiver.rs"]
+mod receiver;
+
+use std::future::IntoFuture;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, consumer, message::PublishMessage};
+use dagnats_bridge::{Bridge, Config, Signal};
+use dagnats_observe::collector::stream::{stream_config, STREAM_NAME};
+use dagnats_observe::collector::subject::{msg_id_for, subject_for};
+use dagnats_observe::{Attribute, Context, SpanKind, SpanOptions, Telemetry};
+use futures::stream::{FuturesUnordered, StreamExt};
+use receiver::Receiver;
+use testkit::NatsServer;
+
+const WINDOW: usize = 512;
+
+/// Fills TELEMETRY with `n` spans as a worker's collector writes them.
+async fn prefill(js: &jetstream::Context, n: usize) {
+    let _ = js.delete_stream(STREAM_NAME).await;
+    js.create_stream(stream_config()).await.expect("create stream");
+    let (tel, memory) = Telemetry::in_memory("bench-worker");
+    let mut in_flight = FuturesUnordered::new();
+    for i in 0..n {
+        let (_, mut s) = tel.tracer.start(
+            &Context::new(),
+            "worker.executeTask",
+            SpanOptions::new()
+                .kind(SpanKind::Server)
+                .attributes([Attribute::string("run_id", "r-bench"), Attribute::int("i", i as i64)]),
+        );
+        s.set_attribute(Attribute::string("step_id", "build"));
+        s.set_attribute(Attribute::bool("cached", false));
+        s.end();
+        for r in memory.take() {
+            if in_flight.len() >= WINDOW {
+                let acked: Result<_, _> = in_flight.next().await.unwrap();
+                acked.expect("ack");
+            }
+            let message = PublishMessage::build().payload(r.to_json().into()).message_id(msg_id_for(&r));
+            let ack = js.send_publish(subject_for(&r), message).await.expect("publish");
+            in_flight.push(ack.into_future());
+        }
+    }
+    while let Some(ack) = in_flight.next().await {
+        ack.expect("ack");
+    }
+}
+
+/// The raw rate: one durable pull consumer, fetches of 100 (the bridge's pull request),
+/// every message acknowledged, nothing else.
+async fn raw_rate(js: &jetstream::Context, name: &str, n: usize) -> f64 {
+    let stream = js.get_stream(STREAM_NAME).await.unwrap();
+    let c: consumer::PullConsumer = stream
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some(name.into()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let mut seen = 0;
+    while seen < n {
+        let mut batch = c.fetch().max_messages(100).expires(Duration::from_secs(1)).messages().await.unwrap();
+        while let Some(m) = batch.next().await {
+            m.unwrap().ack().await.unwrap();
+            seen += 1;
+        }
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The bridge with its defaults (but its own consumer name) until every span is exported.
+/// Its consumer is created beforehand, as the raw side's is; the time includes the
+/// bridge's connecting and looking the consumer up.
+async fn bridge_rate(js: &jetstream::Context, url: &str, receiver: &Receiver, name: &str, n: usize) -> f64 {
+    let before = receiver.span_count();
+    let mut config = Config::new(url, &receiver.base_url());
+    config.consumer = name.into();
+    config.stats_interval = Duration::ZERO;
+    let stream = js.get_stream(STREAM_NAME).await.unwrap();
+    stream.create_consumer(dagnats_bridge::consume::consumer_config(&config)).await.unwrap();
+    let bridge = Bridge::new(config);
+    let stats = bridge.stats();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let start = Instant::now();
+    let running = tokio::spawn(bridge.run(async {
+        let _ = stopped.await;
+    }));
+    while (stats.snapshot().signal(Signal::Spans).exported_records as usize) < n {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+
+        assert!(start.elapsed() < Duration::from_secs(300), "the bridge stalled");
+    }
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    let _ = stop.send(());
+    running.await.unwrap().expect("bridge");
+    let snap = stats.snapshot();
+    assert_eq!(snap.total().dead_lettered, 0);
+    assert_eq!(receiver.span_count() - before, n as u64, "the receiver counted every span once");
+    rate
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let smoke = args.iter().any(|a| a == "--test");
+    let n = args
+        .iter()
+        .position(|a| a == "--spans")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if smoke { 2_000 } else { 100_000 });
+    let rounds = if smoke { 1 } else { 3 };
+
+    let server = NatsServer::start();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let js = jetstream::new(async_nats::connect(server.url()).await.unwrap());
+        let receiver = Receiver::start_counting().await;
+        let fill = Instant::now();
+        prefill(&js, n).await;
+        println!("pre-filled TELEMETRY with {n} spans in {:.1}s", fill.elapsed().as_secs_f64());
+
+        let (mut best_raw, mut best_bridge) = (0f64, 0f64);
+        for round in 1..=rounds {
+            let raw = raw_rate(&js, &format!("raw-{round}"), n).await;
+            let bridge = bridge_rate(&js, &server.url(), &receiver, &format!("otlp-bridge-{round}"), n).await;
+            println!("round {round}: raw fetch+ack {raw:.0} msgs/s, bridge {bridge:.0} spans/s");
+            best_raw = best_raw.max(raw);
+            best_bridge = best_bridge.max(bridge);
+        }
+        let ratio = best_bridge / best_raw;
+        let met = ratio >= 0.6 && best_bridge >= 80_000.0;
+        println!(
+            "RATIO bridge throughput ({n} spans, best of {rounds}): bridge {best_bridge:.0} spans/s, raw fetch+ack {best_raw:.0} msgs/s -> {ratio:.2}x of raw (targets 0.6x and 80000 spans/s: {})",
+            if smoke {
+                "smoke run, too small to judge"
+            } else if met {
+                "met"
+            } else {
+                "NOT met"
+            }
+        );
+    });
+}

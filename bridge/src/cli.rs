@@ -1,0 +1,310 @@
+//! The command line: `dagnats otlp-bridge [OPTIONS]`.
+//!
+//! This module only declares the options; [`Config::from_args`](crate::Config::from_args)
+//! resolves them against the environment. The OTLP options follow the OpenTelemetry
+//! OTLP exporter specification: a flag wins over its `OTEL_EXPORTER_OTLP_*` variable, a
+//! per-signal setting wins over the general one, and the general endpoint is a base URL
+//! to which `/v1/traces`, `/v1/logs` and `/v1/metrics` are appended. Those variables are
+//! read by the resolver (not by clap) so that this precedence holds; the NATS variables
+//! are plain flag fallbacks and clap reads them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dagnats_observe::nats::DEFAULT_NATS_URL;
+
+/// The `dagnats` program.
+#[derive(Parser)]
+#[command(name = "dagnats", version, about = "DagNats observability tools", propagate_version = true)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Export the TELEMETRY stream (spans, logs, metrics) to an OTLP/HTTP backend.
+    ///
+    /// Reads with a durable pull consumer, converts the records to OTLP protobuf and
+    /// posts them; every message is acknowledged only after its own export succeeded,
+    /// and what cannot be exported goes to the TELEMETRY_DLQ stream with the reason.
+    OtlpBridge(OtlpBridgeArgs),
+}
+
+/// How request bodies are compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Compression {
+    /// gzip (`Content-Encoding: gzip`).
+    Gzip,
+    /// No compression.
+    None,
+}
+
+/// The format of the bridge's own logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines with key=value fields.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Options of `dagnats otlp-bridge`.
+#[derive(Args, Clone)]
+pub struct OtlpBridgeArgs {
+    /// Base URL of the OTLP/HTTP receiver; /v1/traces, /v1/logs and /v1/metrics are
+    /// appended [env: OTEL_EXPORTER_OTLP_ENDPOINT] [default: http://localhost:4318]
+    #[arg(long, value_name = "URL", help_heading = "OTLP export")]
+    pub endpoint: Option<String>,
+
+    /// Full URL for spans, used as given [env: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT]
+    /// [default: the base endpoint + /v1/traces]
+    #[arg(long, value_name = "URL", help_heading = "OTLP export")]
+    pub traces_endpoint: Option<String>,
+
+    /// Full URL for logs, used as given [env: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT]
+    /// [default: the base endpoint + /v1/logs]
+    #[arg(long, value_name = "URL", help_heading = "OTLP export")]
+    pub logs_endpoint: Option<String>,
+
+    /// Full URL for metrics, used as given [env: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT]
+    /// [default: the base endpoint + /v1/metrics]
+    #[arg(long, value_name = "URL", help_heading = "OTLP export")]
+    pub metrics_endpoint: Option<String>,
+
+    /// Extra HTTP header on every export request, repeatable; added to (and overriding)
+    /// OTEL_EXPORTER_OTLP_HEADERS and OTEL_EXPORTER_OTLP_{TRACES,LOGS,METRICS}_HEADERS
+    /// (`k1=v1,k2=v2`, values percent-decoded) [default: none]
+    #[arg(long = "header", value_name = "KEY=VALUE", help_heading = "OTLP export")]
+    pub headers: Vec<String>,
+
+    /// Request body compression [env: OTEL_EXPORTER_OTLP_COMPRESSION, and per signal]
+    /// [default: gzip]
+    #[arg(long, value_enum, value_name = "ALGORITHM", help_heading = "OTLP export")]
+    pub compression: Option<Compression>,
+
+    /// Same as --compression none
+    #[arg(long, conflicts_with = "compression", help_heading = "OTLP export")]
+    pub no_gzip: bool,
+
+    /// Longest wait for one export request [env: OTEL_EXPORTER_OTLP_TIMEOUT, in
+    /// milliseconds, and per signal] [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "OTLP export")]
+    pub timeout: Option<Duration>,
+
+    /// PEM file of the CA certificates that sign the receiver's certificate
+    /// [env: OTEL_EXPORTER_OTLP_CERTIFICATE] [default: the system's roots]
+    #[arg(long, value_name = "FILE", help_heading = "OTLP export")]
+    pub certificate: Option<PathBuf>,
+
+    /// PEM client certificate for mutual TLS with the receiver
+    /// [env: OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE] [default: none]
+    #[arg(long, value_name = "FILE", help_heading = "OTLP export")]
+    pub client_certificate: Option<PathBuf>,
+
+    /// PEM private key of --client-certificate [env: OTEL_EXPORTER_OTLP_CLIENT_KEY]
+    /// [default: none]
+    #[arg(long, value_name = "FILE", help_heading = "OTLP export")]
+    pub client_key: Option<PathBuf>,
+
+    /// NATS server URL(s), comma-separated
+    #[arg(long, env = "NATS_URL", default_value = DEFAULT_NATS_URL, value_name = "URL", help_heading = "NATS")]
+    pub nats_url: String,
+
+    /// NATS credentials file (user JWT and NKey seed) [default: none]
+    #[arg(long, env = "NATS_CREDS", value_name = "FILE", help_heading = "NATS")]
+    pub nats_creds: Option<PathBuf>,
+
+    /// NATS user name (with --nats-password) [default: none]
+    #[arg(long, env = "NATS_USER", value_name = "USER", help_heading = "NATS")]
+    pub nats_user: Option<String>,
+
+    /// NATS password [default: none]
+    #[arg(long, env = "NATS_PASSWORD", hide_env_values = true, value_name = "PASSWORD", help_heading = "NATS")]
+    pub nats_password: Option<String>,
+
+    /// NATS authentication token [default: none]
+    #[arg(long, env = "NATS_TOKEN", hide_env_values = true, value_name = "TOKEN", help_heading = "NATS")]
+    pub nats_token: Option<String>,
+
+    /// NATS NKey seed (SU...) [default: none]
+    #[arg(long, env = "NATS_NKEY", hide_env_values = true, value_name = "SEED", help_heading = "NATS")]
+    pub nats_nkey: Option<String>,
+
+    /// Require TLS towards NATS even for nats:// URLs [default: false]
+    #[arg(long, help_heading = "NATS")]
+    pub nats_tls_required: bool,
+
+    /// PEM file of the CA certificates that sign the NATS server's certificate [default: none]
+    #[arg(long, env = "NATS_CA", value_name = "FILE", help_heading = "NATS")]
+    pub nats_tls_ca: Option<PathBuf>,
+
+    /// PEM client certificate for mutual TLS with NATS [default: none]
+    #[arg(long, env = "NATS_CERT", value_name = "FILE", help_heading = "NATS")]
+    pub nats_tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --nats-tls-cert [default: none]
+    #[arg(long, env = "NATS_KEY", value_name = "FILE", help_heading = "NATS")]
+    pub nats_tls_key: Option<PathBuf>,
+
+    /// Durable consumer name; bridges sharing it share the work
+    #[arg(long, default_value = "otlp-bridge", value_name = "NAME", help_heading = "Consuming")]
+    pub consumer: String,
+
+    /// Messages fetched per batch
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Consuming")]
+    pub batch_size: u32,
+
+    /// Longest wait for a batch: a fetch returns the messages waiting (up to the batch
+    /// size) at once, and when none are, waits this long for the first
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration, help_heading = "Consuming")]
+    pub flush_interval: Duration,
+
+    /// Deliveries of a message before it is dead-lettered (consumer max_deliver)
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(i64).range(1..), help_heading = "Consuming")]
+    pub max_deliver: i64,
+
+    /// How long the server waits for an acknowledgement before redelivering
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration, help_heading = "Consuming")]
+    pub ack_wait: Duration,
+
+    /// Batches processed at once by this process (each holds up to --batch-size messages)
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Consuming")]
+    pub workers: u32,
+
+    /// service.name for records that name no service
+    #[arg(long, default_value = "dagnats", value_name = "NAME", help_heading = "Converting")]
+    pub service_name: String,
+
+    /// Larger messages are dead-lettered without being decoded
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES", help_heading = "Converting")]
+    pub max_message_bytes: usize,
+
+    /// Uncompressed records per export request, at most (a batch is split above it)
+    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES", help_heading = "Converting")]
+    pub max_request_bytes: usize,
+
+    /// Longest pause between two export attempts while the receiver is down
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration, help_heading = "Converting")]
+    pub max_backoff: Duration,
+
+    /// Serve the bridge's counters in Prometheus text format on this address (any path)
+    /// [default: not served]
+    #[arg(long, value_name = "ADDR", help_heading = "Operations")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// How often the counters are written to the log (0s: never)
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration, help_heading = "Operations")]
+    pub stats_interval: Duration,
+
+    /// Format of the bridge's own logs (filter with RUST_LOG, default info)
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, help_heading = "Operations")]
+    pub log_format: LogFormat,
+}
+
+impl fmt::Debug for OtlpBridgeArgs {
+    // Passwords, tokens, seeds and header values are secrets: only their presence shows.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |o: &Option<String>| o.as_ref().map(|_| "***");
+        let header_names: Vec<&str> = self.headers.iter().map(|h| h.split('=').next().unwrap_or("")).collect();
+        f.debug_struct("OtlpBridgeArgs")
+            .field("endpoint", &self.endpoint)
+            .field("traces_endpoint", &self.traces_endpoint)
+            .field("logs_endpoint", &self.logs_endpoint)
+            .field("metrics_endpoint", &self.metrics_endpoint)
+            .field("headers", &header_names)
+            .field("compression", &self.compression)
+            .field("no_gzip", &self.no_gzip)
+            .field("timeout", &self.timeout)
+            .field("nats_url", &dagnats_observe::nats::redact_url(&self.nats_url))
+            .field("nats_creds", &self.nats_creds)
+            .field("nats_user", &self.nats_user)
+            .field("nats_password", &hidden(&self.nats_password))
+            .field("nats_token", &hidden(&self.nats_token))
+            .field("nats_nkey", &hidden(&self.nats_nkey))
+            .field("consumer", &self.consumer)
+            .field("batch_size", &self.batch_size)
+            .field("flush_interval", &self.flush_interval)
+            .field("max_deliver", &self.max_deliver)
+            .field("ack_wait", &self.ack_wait)
+            .field("workers", &self.workers)
+            .field("service_name", &self.service_name)
+            .field("metrics_addr", &self.metrics_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses `250ms`, `5s`, `2m`, `1h` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: f64 = number.parse().map_err(|_| format!("{s:?} is not a duration (try 500ms, 5s, 2m)"))?;
+    let seconds = match unit.trim() {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        other => return Err(format!("unknown duration unit {other:?} (use ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{s:?} is out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn the_command_line_is_consistent_and_help_shows_every_default() {
+        Cli::command().debug_assert();
+        let mut cmd = Cli::command();
+        let help = cmd.find_subcommand_mut("otlp-bridge").unwrap().render_long_help().to_string();
+        for arg in Cli::command().find_subcommand("otlp-bridge").unwrap().get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" || id == "no_gzip" {
+                continue;
+            }
+            let long = arg.get_long().unwrap();
+            let start = help.find(&format!("--{long}")).unwrap_or_else(|| panic!("--{long} missing from help"));
+            let rest = &help[start..];
+            let end = rest[2..].find("\n  -").map(|i| i + 2).unwrap_or(rest.len());
+            assert!(rest[..end].contains("[default:"), "--{long} shows no default:\n{}", &rest[..end]);
+        }
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let cli = Cli::try_parse_from([
+            "dagnats",
+            "otlp-bridge",
+            "--nats-password=pw-secret",
+            "--nats-token=tok-secret",
+            "--header=Authorization=Bearer hdr-secret",
+            "--nats-url=nats://u:url-secret@h:4222",
+        ])
+        .unwrap();
+        let Command::OtlpBridge(args) = cli.command;
+        let s = format!("{args:?}");
+        for secret in ["pw-secret", "tok-secret", "hdr-secret", "url-secret"] {
+            assert!(!s.contains(secret), "{s}");
+        }
+        assert!(s.contains("Authorization"));
+    }
+}

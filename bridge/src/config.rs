@@ -1,0 +1,599 @@
+//! The bridge's resolved settings: endpoints, headers, NATS authentication, limits.
+//!
+//! [`Config::from_args`] applies the OTLP exporter specification's environment rules to
+//! the command line; [`Config::new`] gives the defaults to programs and tests that build
+//! a bridge without one. Secrets (header values, NATS passwords, tokens and seeds) never
+//! appear in `Debug` output.
+//!
+//! ```
+//! use dagnats_bridge::config::{Config, Signal};
+//!
+//! let config = Config::new("nats://127.0.0.1:4222", "http://collector:4318/");
+//! assert_eq!(config.endpoint(Signal::Spans).url, "http://collector:4318/v1/traces");
+//! assert_eq!(config.batch_size, 100);
+//! ```
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use dagnats_observe::nats::{NatsAuth, NatsOptions, TlsOptions};
+
+use crate::cli::{Compression, OtlpBridgeArgs};
+
+/// The default OTLP/HTTP base URL.
+pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
+/// The default per-request timeout (the OTLP exporter specification's 10 s).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The three kinds of telemetry, each with its subjects and its OTLP endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Signal {
+    /// `telemetry.spans.>` → `/v1/traces`.
+    Spans,
+    /// `telemetry.logs.>` → `/v1/logs`.
+    Logs,
+    /// `telemetry.metrics.>` → `/v1/metrics`.
+    Metrics,
+}
+
+impl Signal {
+    /// All signals, in the order used for arrays indexed by [`Signal::index`].
+    pub const ALL: [Signal; 3] = [Signal::Spans, Signal::Logs, Signal::Metrics];
+
+    /// Position in [`Signal::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The name used in logs and metric labels: `spans`, `logs` or `metrics`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Spans => "spans",
+            Signal::Logs => "logs",
+            Signal::Metrics => "metrics",
+        }
+    }
+
+    /// The path appended to the base endpoint.
+    pub fn path(self) -> &'static str {
+        match self {
+            Signal::Spans => "v1/traces",
+            Signal::Logs => "v1/logs",
+            Signal::Metrics => "v1/metrics",
+        }
+    }
+
+    /// The signal's word in `OTEL_EXPORTER_OTLP_{WORD}_*` variables.
+    fn env_word(self) -> &'static str {
+        match self {
+            Signal::Spans => "TRACES",
+            Signal::Logs => "LOGS",
+            Signal::Metrics => "METRICS",
+        }
+    }
+}
+
+/// HTTP headers whose values are secrets (authorization tokens): `Debug` shows the names.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    /// Sets `name` to `value`, replacing an earlier value of the same name (ignoring case).
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let name = name.into();
+        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        self.0.push((name, value.into()));
+    }
+
+    /// The headers in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.iter().map(|(n, _)| (n, "***"))).finish()
+    }
+}
+
+/// Where and how one signal is exported. `Debug` shows the URL without credentials or
+/// query.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Full URL of the OTLP/HTTP endpoint.
+    pub url: String,
+    /// Extra request headers.
+    pub headers: Headers,
+    /// Request body compression.
+    pub compression: Compression,
+    /// Longest wait for one request.
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &redact_url(&self.url))
+            .field("headers", &self.headers)
+            .field("compression", &self.compression)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// `url` without user, password or query, which may hold secrets, for logs.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let had_credentials = !u.username().is_empty() || u.password().is_some();
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            if u.query().is_some() {
+                u.set_query(Some("***"));
+            }
+            let text = u.to_string();
+            match (had_credentials, text.split_once("://")) {
+                (true, Some((scheme, rest))) => format!("{scheme}://***@{rest}"),
+                _ => text,
+            }
+        }
+        Err(_) => "(invalid URL)".into(),
+    }
+}
+
+/// TLS towards the OTLP receiver.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OtlpTls {
+    /// PEM CA certificates to trust in addition to the system's.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate (with `key_file`).
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    pub key_file: Option<PathBuf>,
+}
+
+/// Everything a bridge needs to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// How to reach NATS.
+    pub nats: NatsOptions,
+    /// Durable consumer name.
+    pub consumer: String,
+    /// Messages fetched per batch.
+    pub batch_size: usize,
+    /// Longest wait for a batch (when no message is waiting, for the first one).
+    pub flush_interval: Duration,
+    /// Deliveries of a message before it is dead-lettered (used when the consumer is
+    /// created; an existing consumer keeps its own).
+    pub max_deliver: i64,
+    /// Acknowledgement wait (used when the consumer is created).
+    pub ack_wait: Duration,
+    /// Batches processed at once.
+    pub workers: usize,
+    /// `service.name` for records that name no service.
+    pub service_name: String,
+    /// Messages larger than this are dead-lettered undecoded.
+    pub max_message_bytes: usize,
+    /// Message bytes per export request, at most.
+    pub max_request_bytes: usize,
+    /// First pause before retrying an export in process.
+    pub initial_backoff: Duration,
+    /// Longest pause between two export attempts.
+    pub max_backoff: Duration,
+    /// Span, log and metric endpoints, indexed by [`Signal::index`].
+    pub endpoints: [Endpoint; 3],
+    /// TLS towards the receiver.
+    pub otlp_tls: OtlpTls,
+    /// Where to serve the Prometheus counters.
+    pub metrics_addr: Option<SocketAddr>,
+    /// How often counters are logged (zero: never).
+    pub stats_interval: Duration,
+}
+
+/// A setting that cannot be used; the message names the setting, never a secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// `base` with the signal's path appended to its path as the OTLP specification says
+/// (one slash between; a query stays a query).
+fn signal_url(base: &str, signal: Signal) -> String {
+    match reqwest::Url::parse(base) {
+        Ok(mut u) if !u.cannot_be_a_base() => {
+            let path = format!("{}/{}", u.path().trim_end_matches('/'), signal.path());
+            u.set_path(&path);
+            u.to_string()
+        }
+        // Left as written: the URL check reports it.
+        _ => format!("{}/{}", base.trim_end_matches('/'), signal.path()),
+    }
+}
+
+impl Config {
+    /// The defaults of the command line, with `nats_url` and the base OTLP endpoint
+    /// `endpoint` (to which the signal paths are appended).
+    pub fn new(nats_url: &str, endpoint: &str) -> Config {
+        let endpoint_for = |signal| Endpoint {
+            url: signal_url(endpoint, signal),
+            headers: Headers::default(),
+            compression: Compression::Gzip,
+            timeout: DEFAULT_TIMEOUT,
+        };
+        Config {
+            nats: NatsOptions::new(nats_url),
+            consumer: "otlp-bridge".into(),
+            batch_size: 100,
+            flush_interval: Duration::from_secs(5),
+            max_deliver: 4,
+            ack_wait: Duration::from_secs(30),
+            workers: 4,
+            service_name: "dagnats".into(),
+            max_message_bytes: 1 << 20,
+            max_request_bytes: 4 << 20,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            endpoints: Signal::ALL.map(endpoint_for),
+            otlp_tls: OtlpTls::default(),
+            metrics_addr: None,
+            stats_interval: Duration::from_secs(60),
+        }
+    }
+
+    /// The endpoint of `signal`.
+    pub fn endpoint(&self, signal: Signal) -> &Endpoint {
+        &self.endpoints[signal.index()]
+    }
+
+    /// Mutable access to the endpoint of `signal`.
+    pub fn endpoint_mut(&mut self, signal: Signal) -> &mut Endpoint {
+        &mut self.endpoints[signal.index()]
+    }
+
+    /// Resolves the command line against the environment, which `env` reads (pass
+    /// `|k| std::env::var(k).ok()` in a program). Empty variables count as unset.
+    pub fn from_args(args: &OtlpBridgeArgs, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+        let mut config = Config::new(&args.nats_url, DEFAULT_ENDPOINT);
+
+        for var in ["OTEL_EXPORTER_OTLP_PROTOCOL"]
+            .into_iter()
+            .map(String::from)
+            .chain(Signal::ALL.map(|s| format!("OTEL_EXPORTER_OTLP_{}_PROTOCOL", s.env_word())))
+        {
+            if let Some(p) = env(&var) {
+                if p.trim() != "http/protobuf" {
+                    return Err(ConfigError(format!("{var}={p} is not supported: this bridge speaks http/protobuf")));
+                }
+            }
+        }
+
+        let base = args.endpoint.clone().or_else(|| env("OTEL_EXPORTER_OTLP_ENDPOINT"));
+        let general_headers = match env("OTEL_EXPORTER_OTLP_HEADERS") {
+            Some(h) => parse_header_list(&h, "OTEL_EXPORTER_OTLP_HEADERS")?,
+            None => Vec::new(),
+        };
+        let flag_headers = args.headers.iter().map(|h| parse_header_flag(h)).collect::<Result<Vec<_>, _>>()?;
+        let general_compression = env("OTEL_EXPORTER_OTLP_COMPRESSION");
+        let general_timeout = env("OTEL_EXPORTER_OTLP_TIMEOUT");
+
+        for signal in Signal::ALL {
+            let word = signal.env_word();
+            let flag = match signal {
+                Signal::Spans => &args.traces_endpoint,
+                Signal::Logs => &args.logs_endpoint,
+                Signal::Metrics => &args.metrics_endpoint,
+            };
+            // A flag beats the environment; a per-signal URL is used as given, a base
+            // URL gets the signal's path.
+            let url = match (flag, &args.endpoint) {
+                (Some(url), _) => url.clone(),
+                (None, Some(base)) => signal_url(base, signal),
+                (None, None) => match env(&format!("OTEL_EXPORTER_OTLP_{word}_ENDPOINT")) {
+                    Some(url) => url,
+                    None => signal_url(base.as_deref().unwrap_or(DEFAULT_ENDPOINT), signal),
+                },
+            };
+            check_url(&url, signal)?;
+
+            let mut headers = Headers::default();
+            let signal_var = format!("OTEL_EXPORTER_OTLP_{word}_HEADERS");
+            let signal_headers = match env(&signal_var) {
+                Some(h) => parse_header_list(&h, &signal_var)?,
+                None => Vec::new(),
+            };
+            for (k, v) in general_headers.iter().chain(&signal_headers).chain(&flag_headers) {
+                headers.set(k.clone(), v.clone());
+            }
+
+            let compression = if args.no_gzip {
+                Compression::None
+            } else if let Some(c) = args.compression {
+                c
+            } else {
+                let var = format!("OTEL_EXPORTER_OTLP_{word}_COMPRESSION");
+                match env(&var).map(|v| (var, v)).or_else(|| {
+                    general_compression.clone().map(|v| ("OTEL_EXPORTER_OTLP_COMPRESSION".to_string(), v))
+                }) {
+                    Some((var, v)) => match v.trim() {
+                        "gzip" => Compression::Gzip,
+                        "none" => Compression::None,
+                        other => return Err(ConfigError(format!("{var}={other} is not supported (gzip or none)"))),
+                    },
+                    None => Compression::Gzip,
+                }
+            };
+
+            let timeout = match args.timeout {
+                Some(t) => t,
+                None => {
+                    let var = format!("OTEL_EXPORTER_OTLP_{word}_TIMEOUT");
+                    match env(&var).map(|v| (var, v)).or_else(|| {
+                        general_timeout.clone().map(|v| ("OTEL_EXPORTER_OTLP_TIMEOUT".to_string(), v))
+                    }) {
+                        Some((var, v)) => v
+                            .trim()
+                            .parse::<u64>()
+                            .map(Duration::from_millis)
+                            .map_err(|_| ConfigError(format!("{var}={v} is not a number of milliseconds")))?,
+                        None => DEFAULT_TIMEOUT,
+                    }
+                }
+            };
+            config.endpoints[signal.index()] = Endpoint { url, headers, compression, timeout };
+        }
+
+        config.otlp_tls = OtlpTls {
+            ca_file: args.certificate.clone().or_else(|| env("OTEL_EXPORTER_OTLP_CERTIFICATE").map(PathBuf::from)),
+            cert_file: args
+                .client_certificate
+                .clone()
+                .or_else(|| env("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE").map(PathBuf::from)),
+            key_file: args.client_key.clone().or_else(|| env("OTEL_EXPORTER_OTLP_CLIENT_KEY").map(PathBuf::from)),
+        };
+
+        config.nats.auth = nats_auth(args)?;
+        config.nats.tls = TlsOptions {
+            required: args.nats_tls_required,
+            ca_file: args.nats_tls_ca.clone(),
+            cert_file: args.nats_tls_cert.clone(),
+            key_file: args.nats_tls_key.clone(),
+        };
+        config.nats.name = Some(format!("dagnats-bridge {}", args.consumer));
+        config.consumer = args.consumer.clone();
+        config.batch_size = args.batch_size as usize;
+        config.flush_interval = args.flush_interval;
+        config.max_deliver = args.max_deliver;
+        config.ack_wait = args.ack_wait;
+        config.workers = args.workers as usize;
+        config.service_name = args.service_name.clone();
+        config.max_message_bytes = args.max_message_bytes;
+        config.max_request_bytes = args.max_request_bytes;
+        config.max_backoff = args.max_backoff;
+        config.metrics_addr = args.metrics_addr;
+        config.stats_interval = args.stats_interval;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the settings that would make the bridge misbehave.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("--flush-interval", self.flush_interval),
+            ("--ack-wait", self.ack_wait),
+            ("--max-backoff", self.max_backoff),
+        ];
+        for (name, d) in positive {
+            if d.is_zero() {
+                return Err(ConfigError(format!("{name} must be more than zero")));
+            }
+        }
+        if self.batch_size == 0 || self.workers == 0 || self.max_deliver < 1 {
+            return Err(ConfigError("--batch-size, --workers and --max-deliver must be at least 1".into()));
+        }
+        if self.consumer.is_empty() || self.consumer.contains(['.', '*', '>', ' ', '\t']) {
+            return Err(ConfigError(format!("--consumer {:?} is not a valid consumer name", self.consumer)));
+        }
+        for signal in Signal::ALL {
+            check_url(&self.endpoint(signal).url, signal)?;
+            for (name, value) in self.endpoint(signal).headers.iter() {
+                reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| ConfigError(format!("{name:?} is not a valid HTTP header name")))?;
+                reqwest::header::HeaderValue::from_str(value)
+                    .map_err(|_| ConfigError(format!("the value of header {name:?} is not a valid HTTP header value")))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_url(url: &str, signal: Signal) -> Result<(), ConfigError> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        // The URL may hold credentials; name only the signal and the problem.
+        Ok(_) => Err(ConfigError(format!("the {} endpoint must be an http:// or https:// URL", signal.as_str()))),
+        Err(e) => Err(ConfigError(format!("the {} endpoint is not a valid URL: {e}", signal.as_str()))),
+    }
+}
+
+fn nats_auth(args: &OtlpBridgeArgs) -> Result<NatsAuth, ConfigError> {
+    let given = [args.nats_creds.is_some(), args.nats_user.is_some(), args.nats_token.is_some(), args.nats_nkey.is_some()];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(ConfigError(
+            "use one NATS authentication: credentials file, user/password, token or NKey".into(),
+        ));
+    }
+    if args.nats_password.is_some() && args.nats_user.is_none() {
+        return Err(ConfigError("--nats-password needs --nats-user".into()));
+    }
+    Ok(if let Some(path) = &args.nats_creds {
+        NatsAuth::CredentialsFile(path.clone())
+    } else if let Some(user) = &args.nats_user {
+        NatsAuth::UserPassword { user: user.clone(), password: args.nats_password.clone().unwrap_or_default() }
+    } else if let Some(token) = &args.nats_token {
+        NatsAuth::Token(token.clone())
+    } else if let Some(seed) = &args.nats_nkey {
+        NatsAuth::NKey(seed.clone())
+    } else {
+        NatsAuth::None
+    })
+}
+
+/// One `--header key=value`.
+fn parse_header_flag(h: &str) -> Result<(String, String), ConfigError> {
+    match h.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+        _ => Err(ConfigError(format!(
+            "--header {:?} is not KEY=VALUE",
+            h.split('=').next().unwrap_or_default()
+        ))),
+    }
+}
+
+/// An `OTEL_EXPORTER_OTLP_*HEADERS` value: the W3C Baggage list format without
+/// properties, `k1=v1,k2=v2`, keys and values percent-decoded, spaces around trimmed.
+pub fn parse_header_list(list: &str, var: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let decode = |s: &str| percent_encoding::percent_decode_str(s.trim()).decode_utf8().map(|c| c.into_owned());
+    let mut out = Vec::new();
+    for (i, member) in list.split(',').enumerate() {
+        if member.trim().is_empty() {
+            continue;
+        }
+        // The position, not the text, names a bad member: the text may be a secret.
+        let bad = || ConfigError(format!("{var}: entry {} is not key=value", i + 1));
+        let (k, v) = member.split_once('=').ok_or_else(bad)?;
+        let (k, v) = (decode(k).map_err(|_| bad())?, decode(v).map_err(|_| bad())?);
+        if k.is_empty() {
+            return Err(bad());
+        }
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+    use std::collections::HashMap;
+
+    fn resolve(flags: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let argv = ["dagnats", "otlp-bridge"].iter().chain(flags).copied().collect::<Vec<_>>();
+        let Command::OtlpBridge(args) = Cli::try_parse_from(argv).unwrap().command;
+        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_args(&args, |k| env.get(k).cloned())
+    }
+
+    fn urls(c: &Config) -> Vec<&str> {
+        c.endpoints.iter().map(|e| e.url.as_str()).collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = resolve(&[], &[]).unwrap();
+        assert_eq!(
+            urls(&c),
+            ["http://localhost:4318/v1/traces", "http://localhost:4318/v1/logs", "http://localhost:4318/v1/metrics"]
+        );
+        assert_eq!(c.endpoints[0].compression, Compression::Gzip);
+        assert_eq!(c.endpoints[0].timeout, Duration::from_secs(10));
+        assert_eq!((c.batch_size, c.max_deliver, c.consumer.as_str()), (100, 4, "otlp-bridge"));
+        assert_eq!((c.flush_interval, c.ack_wait), (Duration::from_secs(5), Duration::from_secs(30)));
+        assert_eq!(c.service_name, "dagnats");
+    }
+
+    #[test]
+    fn the_base_endpoint_gets_signal_paths_and_per_signal_endpoints_are_used_as_given() {
+        let c = resolve(
+            &[],
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://otel.example:4318/prefix/"),
+                ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs.example/custom"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            urls(&c),
+            ["https://otel.example:4318/prefix/v1/traces", "http://logs.example/custom", "https://otel.example:4318/prefix/v1/metrics"]
+        );
+    }
+
+    #[test]
+    fn flags_beat_the_environment() {
+        let env = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://env-traces/x"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+        ];
+        let c = resolve(&["--endpoint=http://flag:4318", "--metrics-endpoint=http://m/only", "--no-gzip"], &env).unwrap();
+        assert_eq!(urls(&c), ["http://flag:4318/v1/traces", "http://flag:4318/v1/logs", "http://m/only"]);
+        assert_eq!(c.endpoints[1].compression, Compression::None);
+        assert_eq!(c.endpoints[1].timeout, Duration::from_millis(2500));
+        let c = resolve(&["--timeout=3s", "--compression=none"], &env).unwrap();
+        assert_eq!(c.endpoints[0].url, "http://env-traces/x");
+        assert_eq!((c.endpoints[0].timeout, c.endpoints[0].compression), (Duration::from_secs(3), Compression::None));
+    }
+
+    #[test]
+    fn headers_merge_general_then_signal_then_flags() {
+        let c = resolve(
+            &["--header", "x-flag=1", "--header", "Authorization=Bearer from-flag"],
+            &[
+                ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Basic%20abc%3D%3D, tenant = t1"),
+                ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "tenant=metrics-tenant"),
+            ],
+        )
+        .unwrap();
+        let traces: Vec<_> = c.endpoints[0].headers.iter().collect();
+        assert_eq!(traces, [("tenant", "t1"), ("x-flag", "1"), ("Authorization", "Bearer from-flag")]);
+        let metrics: Vec<_> = c.endpoints[2].headers.iter().collect();
+        assert_eq!(metrics, [("tenant", "metrics-tenant"), ("x-flag", "1"), ("Authorization", "Bearer from-flag")]);
+        let only_env = resolve(&[], &[("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Basic%20abc%3D%3D")]).unwrap();
+        assert_eq!(only_env.endpoints[1].headers.iter().collect::<Vec<_>>(), [("authorization", "Basic abc==")]);
+        assert!(!format!("{c:?}").contains("from-flag"));
+        assert!(!format!("{only_env:?}").contains("abc"));
+    }
+
+    #[test]
+    fn bad_settings_are_reported_without_secrets() {
+        let e = resolve(&[], &[("OTEL_EXPORTER_OTLP_HEADERS", "ok=1,secret-without-equals")]).unwrap_err();
+        assert!(e.0.contains("entry 2") && !e.0.contains("secret"), "{e}");
+        assert!(resolve(&[], &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).is_err());
+        assert!(resolve(&[], &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]).is_ok());
+        assert!(resolve(&["--endpoint=ftp://x"], &[]).is_err());
+        assert!(resolve(&["--nats-token=t", "--nats-user=u"], &[]).is_err());
+        assert!(resolve(&["--header=bad name=1"], &[]).is_err());
+        assert!(resolve(&["--ack-wait=0s"], &[]).is_err());
+        let e = resolve(&[], &[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")]).unwrap_err();
+        assert!(e.0.contains("zstd"));
+    }
+
+    #[test]
+    fn endpoint_credentials_are_redacted() {
+        let c = resolve(&["--endpoint=https://user:s3cret@otel.example:4318/base?api_key=k3y"], &[]).unwrap();
+        let s = format!("{c:?}");
+        assert!(!s.contains("s3cret") && !s.contains("k3y") && !s.contains("user"), "{s}");
+        assert_eq!(c.endpoints[0].url, "https://user:s3cret@otel.example:4318/base/v1/traces?api_key=k3y");
+        assert_eq!(redact_url(&c.endpoints[0].url), "https://***@otel.example:4318/base/v1/traces?***");
+        assert_eq!(redact_url("http://h:4318/v1/logs?x=1"), "http://h:4318/v1/logs?***");
+    }
+
+    #[test]
+    fn nats_credentials_are_redacted() {
+        let c = resolve(&["--nats-user=bridge", "--nats-password=hunter2"], &[]).unwrap();
+        assert!(matches!(c.nats.auth, NatsAuth::UserPassword { .. }));
+        let s = format!("{c:?}");
+        assert!(!s.contains("hunter2") && s.contains("bridge"), "{s}");
+    }
+}

@@ -1,0 +1,143 @@
+//! Reading TELEMETRY: the streams made sure of, the durable pull consumer, batches, and
+//! routing by subject.
+//!
+//! The consumer is the contract's: durable, explicit acknowledgement, `max_deliver`,
+//! `ack_wait`, filter `telemetry.>`. A consumer that already exists keeps its settings
+//! (another bridge may rely on them); the bridge then works with the consumer's own
+//! `ack_wait` and `max_deliver` and warns when they differ from its flags.
+//!
+//! Batches are explicit pull requests ("no wait" with an expiry): the server answers at
+//! once with the messages available, up to the batch size, and only when none are does
+//! it wait, at most the flush interval, for the first. So a backlog moves in full
+//! batches, the end of a burst is exported without waiting, and only messages the bridge
+//! is ready to process are delivered to it: none sits in a client-side buffer while its
+//! ack-wait clock runs. The server ends each request itself, so no message can be sent
+//! to a request the bridge has already given up on.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, Message};
+use dagnats_observe::collector::stream::{ensure_stream, STREAM_NAME, STREAM_SUBJECTS};
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Signal};
+use crate::settle::ensure_dead_letter_stream;
+
+/// The durable pull consumer and the settings it really has.
+pub struct Consumer {
+    /// The consumer handle.
+    pub consumer: consumer::PullConsumer,
+    /// The consumer's acknowledgement wait.
+    pub ack_wait: Duration,
+    /// The consumer's delivery limit (`-1`: unlimited).
+    pub max_deliver: i64,
+}
+
+/// The signal carried on `subject`: `telemetry.spans.>`, `telemetry.logs.>` or
+/// `telemetry.metrics.>`; `None` for any other subject.
+pub fn route(subject: &str) -> Option<Signal> {
+    let rest = subject.strip_prefix("telemetry.")?;
+    let (kind, tail) = rest.split_once('.')?;
+    if tail.is_empty() {
+        return None;
+    }
+    match kind {
+        "spans" => Some(Signal::Spans),
+        "logs" => Some(Signal::Logs),
+        "metrics" => Some(Signal::Metrics),
+        _ => None,
+    }
+}
+
+/// The consumer configuration the bridge creates.
+pub fn consumer_config(config: &Config) -> consumer::pull::Config {
+    consumer::pull::Config {
+        durable_name: Some(config.consumer.clone()),
+        description: Some("dagnats otlp-bridge".into()),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: config.ack_wait,
+        max_deliver: config.max_deliver,
+        filter_subject: STREAM_SUBJECTS.into(),
+        deliver_policy: consumer::DeliverPolicy::All,
+        ..Default::default()
+    }
+}
+
+/// Makes sure TELEMETRY and the dead-letter stream exist, and gets or creates the
+/// durable consumer.
+pub async fn prepare(js: &jetstream::Context, config: &Config) -> Result<Consumer, String> {
+    ensure_stream(js).await.map_err(|e| format!("cannot make sure stream {STREAM_NAME} exists: {e}"))?;
+    ensure_dead_letter_stream(js).await?;
+    let stream = js.get_stream(STREAM_NAME).await.map_err(|e| format!("cannot open stream {STREAM_NAME}: {e}"))?;
+    let mut pull = match stream.get_consumer::<consumer::pull::Config>(&config.consumer).await {
+        Ok(c) => c,
+        Err(_) => match stream.create_consumer(consumer_config(config)).await {
+            Ok(c) => c,
+            // Another bridge may have created it between the two calls.
+            Err(create) => stream
+                .get_consumer(&config.consumer)
+                .await
+                .map_err(|_| format!("cannot create consumer {}: {create}", config.consumer))?,
+        },
+    };
+    let info = pull.info().await.map_err(|e| format!("cannot read consumer {}: {e}", config.consumer))?.clone();
+    let c = &info.config;
+    if c.ack_wait != config.ack_wait || c.max_deliver != config.max_deliver {
+        tracing::warn!(
+            consumer = %config.consumer,
+            ack_wait = ?c.ack_wait,
+            max_deliver = c.max_deliver,
+            "the consumer exists with other settings than the flags; keeping its settings (delete the consumer to change them)"
+        );
+    }
+    if c.ack_policy != consumer::AckPolicy::Explicit {
+        return Err(format!("consumer {} exists without explicit acknowledgement; it cannot be used", config.consumer));
+    }
+    Ok(Consumer { ack_wait: c.ack_wait, max_deliver: c.max_deliver, consumer: pull })
+}
+
+/// Fetches the messages available, up to `max`; when there are none, waits at most
+/// `wait` for the first. When `stop` is cancelled the messages that already arrived are
+/// returned.
+pub async fn fetch(
+    consumer: &consumer::PullConsumer,
+    max: usize,
+    wait: Duration,
+    stop: &CancellationToken,
+) -> Result<Vec<Message>, String> {
+    let mut batch = tokio::select! {
+        b = consumer.fetch().max_messages(max).expires(wait).messages() => b.map_err(|e| e.to_string())?,
+        _ = stop.cancelled() => return Ok(Vec::new()),
+    };
+    let mut out = Vec::with_capacity(max);
+    loop {
+        tokio::select! {
+            next = batch.next() => match next {
+                Some(Ok(m)) => out.push(m),
+                Some(Err(e)) if out.is_empty() => return Err(e.to_string()),
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "batch ended early");
+                    return Ok(out);
+                }
+                None => return Ok(out),
+            },
+            _ = stop.cancelled() => return Ok(out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_route_by_their_second_token() {
+        assert_eq!(route("telemetry.spans.py-worker.r-42"), Some(Signal::Spans));
+        assert_eq!(route("telemetry.logs.engine.warn"), Some(Signal::Logs));
+        assert_eq!(route("telemetry.metrics.engine.dagnats.tasks.completed"), Some(Signal::Metrics));
+        assert_eq!(route("telemetry.events.x"), None);
+        assert_eq!(route("telemetry.spans"), None);
+        assert_eq!(route("other.spans.x"), None);
+    }
+}

@@ -1,0 +1,318 @@
+//! Message bodies into records: the Go engine's JSON records, and OTLP-JSON bodies.
+//!
+//! A body on `telemetry.spans.>`, `.logs.>` or `.metrics.>` is first read as that
+//! subject's record (the core's lenient readers: what the Go engine writes). A body that
+//! is not such a record but holds `resourceSpans`, `resourceLogs` or `resourceMetrics`
+//! is read as OTLP-JSON (hex ids, 64-bit integers as strings, enums as numbers, as the
+//! OTLP/JSON encoding says), whatever its subject; its signal is the one it holds.
+//!
+//! Anything else is a [`DecodeError`] whose text says why, for the dead-letter headers:
+//! not JSON, a wrong type, a bad id, an empty span or metric name, too large. Decoding
+//! never panics on any input; a panic in a dependency is caught and reported the same way.
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use dagnats_observe::otlp::proto::common::v1::{any_value, AnyValue};
+use dagnats_observe::otlp::proto::logs::v1::ResourceLogs;
+use dagnats_observe::otlp::proto::metrics::v1::ResourceMetrics;
+use dagnats_observe::otlp::proto::trace::v1::ResourceSpans;
+use dagnats_observe::record::{LogRecord, MetricPoint, SpanRecord};
+use serde::Deserialize;
+
+use crate::config::Signal;
+
+/// One decoded message.
+#[derive(Debug)]
+pub enum Decoded {
+    /// A span record.
+    Span(Box<SpanRecord>),
+    /// A log record.
+    Log(Box<LogRecord>),
+    /// A metric point.
+    Metric(Box<MetricPoint>),
+    /// An OTLP-JSON traces body.
+    Traces(Vec<ResourceSpans>),
+    /// An OTLP-JSON logs body.
+    Logs(Vec<ResourceLogs>),
+    /// An OTLP-JSON metrics body.
+    Metrics(Vec<ResourceMetrics>),
+}
+
+impl Decoded {
+    /// The signal, which decides the endpoint.
+    pub fn signal(&self) -> Signal {
+        match self {
+            Decoded::Span(_) | Decoded::Traces(_) => Signal::Spans,
+            Decoded::Log(_) | Decoded::Logs(_) => Signal::Logs,
+            Decoded::Metric(_) | Decoded::Metrics(_) => Signal::Metrics,
+        }
+    }
+
+    /// Spans, log records or metric data points held.
+    pub fn record_count(&self) -> usize {
+        match self {
+            Decoded::Span(_) | Decoded::Log(_) | Decoded::Metric(_) => 1,
+            Decoded::Traces(r) => r.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum(),
+            Decoded::Logs(r) => r.iter().flat_map(|r| &r.scope_logs).map(|s| s.log_records.len()).sum(),
+            Decoded::Metrics(r) => r.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics).map(data_points).sum(),
+        }
+    }
+}
+
+/// Data points in one OTLP metric.
+fn data_points(m: &dagnats_observe::otlp::proto::metrics::v1::Metric) -> usize {
+    use dagnats_observe::otlp::proto::metrics::v1::metric::Data;
+    match &m.data {
+        Some(Data::Gauge(g)) => g.data_points.len(),
+        Some(Data::Sum(s)) => s.data_points.len(),
+        Some(Data::Histogram(h)) => h.data_points.len(),
+        Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+        Some(Data::Summary(s)) => s.data_points.len(),
+        None => 0,
+    }
+}
+
+/// Why a message cannot be decoded; the text goes into the dead-letter reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeError(pub String);
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err(s: impl Into<String>) -> DecodeError {
+    DecodeError(s.into())
+}
+
+/// Decodes one message body that arrived on a subject of `signal` (`None`: a subject
+/// of no known signal, where only OTLP-JSON is accepted). Bodies longer than
+/// `max_bytes` are refused unread.
+pub fn decode(signal: Option<Signal>, body: &[u8], max_bytes: usize) -> Result<Decoded, DecodeError> {
+    if body.len() > max_bytes {
+        return Err(err(format!("message of {} bytes exceeds the limit of {max_bytes}", body.len())));
+    }
+    match catch_unwind(AssertUnwindSafe(|| decode_unchecked(signal, body))) {
+        Ok(result) => result,
+        Err(_) => Err(err("the decoder panicked on this message")),
+    }
+}
+
+fn decode_unchecked(signal: Option<Signal>, body: &[u8]) -> Result<Decoded, DecodeError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(err(if body.is_empty() { "empty message".to_string() } else { "not a JSON object".to_string() }));
+    }
+    let record_error = match signal.map(|s| decode_record(s, body)) {
+        Some(Ok(d)) => return Ok(d),
+        Some(Err(e)) => Some(e),
+        None => None,
+    };
+    if looks_like_otlp(body) {
+        return decode_otlp(body);
+    }
+    Err(record_error.unwrap_or_else(|| err("not on a spans, logs or metrics subject, and not an OTLP-JSON body")))
+}
+
+fn decode_record(signal: Signal, body: &[u8]) -> Result<Decoded, DecodeError> {
+    let what = signal.as_str();
+    let bad = |e: serde_json::Error| err(format!("not a valid {what} record: {e}"));
+    match signal {
+        Signal::Spans => {
+            let s: SpanRecord = serde_json::from_slice(body).map_err(bad)?;
+            if s.name.trim().is_empty() {
+                return Err(err("span name is empty"));
+            }
+            Ok(Decoded::Span(Box::new(s)))
+        }
+        Signal::Logs => Ok(Decoded::Log(Box::new(serde_json::from_slice(body).map_err(bad)?))),
+        Signal::Metrics => {
+            let m: MetricPoint = serde_json::from_slice(body).map_err(bad)?;
+            if m.name.trim().is_empty() {
+                return Err(err("metric name is empty"));
+            }
+            Ok(Decoded::Metric(Box::new(m)))
+        }
+    }
+}
+
+fn looks_like_otlp(body: &[u8]) -> bool {
+    const KEYS: [&[u8]; 3] = [b"\"resourceSpans\"", b"\"resourceLogs\"", b"\"resourceMetrics\""];
+    KEYS.iter().any(|k| body.windows(k.len()).any(|w| w == *k))
+}
+
+/// The three OTLP-JSON top-level shapes in one reader (`TracesData`, `LogsData`,
+/// `MetricsData`, which are also the export requests' shapes).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OtlpBody {
+    resource_spans: Option<Vec<ResourceSpans>>,
+    resource_logs: Option<Vec<ResourceLogs>>,
+    resource_metrics: Option<Vec<ResourceMetrics>>,
+}
+
+fn decode_otlp(body: &[u8]) -> Result<Decoded, DecodeError> {
+    let b: OtlpBody = serde_json::from_slice(body).map_err(|e| err(format!("not a valid OTLP-JSON body: {e}")))?;
+    let decoded = match (b.resource_spans, b.resource_logs, b.resource_metrics) {
+        (Some(s), None, None) => Decoded::Traces(s),
+        (None, Some(l), None) => Decoded::Logs(l),
+        (None, None, Some(m)) => Decoded::Metrics(m),
+        _ => return Err(err("an OTLP-JSON body must hold exactly one of resourceSpans, resourceLogs, resourceMetrics")),
+    };
+    validate_otlp(&decoded)?;
+    Ok(decoded)
+}
+
+fn id_ok(id: &[u8], len: usize, optional: bool) -> bool {
+    (optional && id.is_empty()) || (id.len() == len && id.iter().any(|b| *b != 0))
+}
+
+/// What a receiver would reject for the whole request, caught per message instead.
+fn validate_otlp(d: &Decoded) -> Result<(), DecodeError> {
+    match d {
+        Decoded::Traces(rs) => {
+            for s in rs.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
+                if !id_ok(&s.trace_id, 16, false) || !id_ok(&s.span_id, 8, false) || !id_ok(&s.parent_span_id, 8, true) {
+                    return Err(err(format!("OTLP span {:?} has an invalid trace, span or parent id", s.name)));
+                }
+                if s.name.trim().is_empty() {
+                    return Err(err("OTLP span name is empty"));
+                }
+                for l in &s.links {
+                    if !id_ok(&l.trace_id, 16, false) || !id_ok(&l.span_id, 8, false) {
+                        return Err(err(format!("OTLP span {:?} has a link with an invalid id", s.name)));
+                    }
+                }
+            }
+        }
+        Decoded::Logs(rl) => {
+            for l in rl.iter().flat_map(|r| &r.scope_logs).flat_map(|s| &s.log_records) {
+                if !id_ok(&l.trace_id, 16, true) || !id_ok(&l.span_id, 8, true) {
+                    return Err(err("OTLP log record has an invalid trace or span id"));
+                }
+            }
+        }
+        Decoded::Metrics(rm) => {
+            for m in rm.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics) {
+                if m.name.trim().is_empty() {
+                    return Err(err("OTLP metric name is empty"));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The service named by an OTLP resource's `service.name`, when it names one.
+pub fn resource_service(resource: Option<&dagnats_observe::otlp::proto::resource::v1::Resource>) -> Option<&str> {
+    resource?.attributes.iter().find(|kv| kv.key == "service.name").and_then(|kv| match &kv.value {
+        Some(AnyValue { value: Some(any_value::Value::StringValue(s)) }) => Some(s.as_str()),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dagnats_observe::otlp::proto::common::v1::any_value::Value as Any;
+
+    const MAX: usize = 1 << 20;
+    const GO_SPAN: &str = include_str!("../../testdata/records/go-span.json");
+    const GO_LOG: &str = include_str!("../../testdata/records/go-log.json");
+    const GO_METRIC: &str = include_str!("../../testdata/records/go-metric.json");
+
+    const OTLP_TRACES: &str = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"node-worker"}}]},
+      "scopeSpans":[{"scope":{"name":"x"},"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174",
+      "parentSpanId":"eee19b7ec3c1b173","name":"otlp span","kind":2,"startTimeUnixNano":"1544712660000000000",
+      "endTimeUnixNano":"1544712661000000000","attributes":[{"key":"n","value":{"intValue":"42"}}],
+      "status":{"code":2,"message":"boom"}}]}]}]}"#;
+
+    #[test]
+    fn go_records_decode_by_subject() {
+        assert!(matches!(decode(Some(Signal::Spans), GO_SPAN.as_bytes(), MAX), Ok(Decoded::Span(_))));
+        assert!(matches!(decode(Some(Signal::Logs), GO_LOG.as_bytes(), MAX), Ok(Decoded::Log(_))));
+        assert!(matches!(decode(Some(Signal::Metrics), GO_METRIC.as_bytes(), MAX), Ok(Decoded::Metric(_))));
+    }
+
+    #[test]
+    fn otlp_json_decodes_with_hex_ids_and_string_integers() {
+        let Ok(Decoded::Traces(rs)) = decode(Some(Signal::Spans), OTLP_TRACES.as_bytes(), MAX) else { panic!() };
+        let s = &rs[0].scope_spans[0].spans[0];
+        assert_eq!(s.trace_id.len(), 16);
+        assert_eq!(s.span_id, [0xee, 0xe1, 0x9b, 0x7e, 0xc3, 0xc1, 0xb1, 0x74]);
+        assert_eq!(s.start_time_unix_nano, 1544712660000000000);
+        assert_eq!(s.attributes[0].value.as_ref().unwrap().value, Some(Any::IntValue(42)));
+        assert_eq!(resource_service(rs[0].resource.as_ref()), Some("node-worker"));
+        // Its own signal decides, whatever the subject.
+        assert_eq!(decode(None, OTLP_TRACES.as_bytes(), MAX).unwrap().signal(), Signal::Spans);
+        assert_eq!(decode(Some(Signal::Logs), OTLP_TRACES.as_bytes(), MAX).unwrap().record_count(), 1);
+    }
+
+    #[test]
+    fn otlp_logs_and_metrics_decode() {
+        let logs = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"1","severityNumber":9,
+          "body":{"stringValue":"hi"},"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174"}]}]}]}"#;
+        assert!(matches!(decode(Some(Signal::Logs), logs.as_bytes(), MAX), Ok(Decoded::Logs(_))));
+        let metrics = r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","sum":{"dataPoints":
+          [{"asInt":"7","timeUnixNano":"2"}],"aggregationTemporality":1,"isMonotonic":true}}]}]}]}"#;
+        let decoded = decode(Some(Signal::Metrics), metrics.as_bytes(), MAX).unwrap();
+        assert!(matches!(decoded, Decoded::Metrics(_)));
+        assert_eq!(decoded.record_count(), 1);
+    }
+
+    #[test]
+    fn poison_is_refused_with_a_reason() {
+        let cases: Vec<(Option<Signal>, Vec<u8>, &str)> = vec![
+            (Some(Signal::Spans), b"".to_vec(), "empty"),
+            (Some(Signal::Spans), b"not json at all".to_vec(), "not a JSON object"),
+            (Some(Signal::Spans), b"[1,2]".to_vec(), "not a JSON object"),
+            (Some(Signal::Spans), b"{\"trace_id\":".to_vec(), "not a valid spans record"),
+            (Some(Signal::Spans), GO_SPAN.replace("\"worker.executeTask\"", "\"\"").into_bytes(), "span name is empty"),
+            (Some(Signal::Spans), GO_SPAN.replace("4bf92f3577b34da6a3ce929d0e0e4736", "zz").into_bytes(), "invalid"),
+            (Some(Signal::Spans), GO_SPAN.replace("00f067aa0ba902b7", "0000000000000000").into_bytes(), "all-zero"),
+            (Some(Signal::Spans), GO_SPAN.replace("\"duration_ms\":1234", "\"duration_ms\":\"long\"").into_bytes(), "not a valid"),
+            (Some(Signal::Spans), GO_SPAN.replace("\"attempt\":2", "\"attempt\":[2]").into_bytes(), "not a valid"),
+            (Some(Signal::Metrics), GO_METRIC.replace("\"value\":1", "\"value\":\"one\"").into_bytes(), "not a valid"),
+            (Some(Signal::Metrics), GO_METRIC.replace("dagnats.tasks.completed", "").into_bytes(), "metric name is empty"),
+            (Some(Signal::Logs), GO_LOG.replace("00f067aa0ba902b7", "xyz").into_bytes(), "invalid"),
+            (None, GO_SPAN.as_bytes().to_vec(), "not on a spans"),
+            (Some(Signal::Spans), OTLP_TRACES.replace("eee19b7ec3c1b174", "00").into_bytes(), "invalid trace, span or parent id"),
+            (Some(Signal::Spans), OTLP_TRACES.replace("eee19b7ec3c1b174", "nothex").into_bytes(), "OTLP-JSON"),
+            (Some(Signal::Spans), OTLP_TRACES.replace("\"otlp span\"", "\"\"").into_bytes(), "name is empty"),
+            (Some(Signal::Spans), br#"{"resourceSpans":[],"resourceLogs":[]}"#.to_vec(), "exactly one"),
+            (Some(Signal::Spans), vec![b' '; MAX + 1], "exceeds the limit"),
+        ];
+        for (signal, body, expected) in cases {
+            let e = decode(signal, &body, MAX).unwrap_err();
+            assert!(e.0.contains(expected), "{:?} -> {e} (expected {expected:?})", String::from_utf8_lossy(&body[..body.len().min(80)]));
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let seeds = [GO_SPAN, GO_LOG, GO_METRIC, OTLP_TRACES];
+        for i in 0..3000 {
+            let mut body = seeds[i % seeds.len()].as_bytes().to_vec();
+            for _ in 0..rng.usize(1..6) {
+                let at = rng.usize(..body.len());
+                match rng.u8(..3) {
+                    0 => body[at] = rng.u8(..),
+                    1 => {
+                        body.remove(at);
+                    }
+                    _ => body.truncate(at),
+                }
+                if body.is_empty() {
+                    break;
+                }
+            }
+            for signal in [Some(Signal::Spans), Some(Signal::Logs), Some(Signal::Metrics), None] {
+                let _ = decode(signal, &body, MAX);
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Settling messages one by one: acknowledge, negatively acknowledge with a delay, keep
+//! in progress, or dead-letter.
+//!
+//! A dead-lettered message is published to the `TELEMETRY_DLQ` stream (subject
+//! `telemetry_dlq.` + the original subject without its `telemetry.` prefix) with its
+//! body, its own headers (except the server's `Nats-*` ones) and headers naming the
+//! original subject, stream, sequence, delivery count and the reason; only once the
+//! stream has stored it is the original acknowledged. The publish carries a
+//! `Nats-Msg-Id` of the original stream and sequence, so a message dead-lettered twice
+//! (the bridge stopped between the two steps) is stored once. A body too large to fit
+//! beside the headers is truncated, and a header says from which size.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_nats::header::{HeaderMap, HeaderValue};
+use async_nats::jetstream::{self, message::AckKind, stream, Message};
+use dagnats_observe::collector::stream::STREAM_NAME;
+
+/// The dead-letter stream.
+pub const DLQ_STREAM: &str = "TELEMETRY_DLQ";
+/// Subjects of the dead-letter stream.
+pub const DLQ_SUBJECTS: &str = "telemetry_dlq.>";
+/// Header: the subject the message was published on.
+pub const HEADER_SUBJECT: &str = "Dagnats-Original-Subject";
+/// Header: the stream it was read from.
+pub const HEADER_STREAM: &str = "Dagnats-Original-Stream";
+/// Header: its sequence in that stream.
+pub const HEADER_SEQUENCE: &str = "Dagnats-Original-Sequence";
+/// Header: how often it had been delivered.
+pub const HEADER_DELIVERIES: &str = "Dagnats-Deliveries";
+/// Header: why it was dead-lettered.
+pub const HEADER_REASON: &str = "Dagnats-Dead-Letter-Reason";
+/// Header: the original body size, present when the stored body was truncated.
+pub const HEADER_TRUNCATED_FROM: &str = "Dagnats-Truncated-From";
+
+/// Longest reason kept in the header.
+const MAX_REASON_CHARS: usize = 500;
+/// Room left for headers when a body must be truncated to fit the server's limit.
+const HEADER_ROOM: usize = 8 * 1024;
+
+/// The dead-letter stream's settings: limits retention, file storage, 30 days, 1 GiB,
+/// and a two-minute duplicate window for the `Nats-Msg-Id` of repeated dead-letterings.
+pub fn dead_letter_stream_config() -> stream::Config {
+    stream::Config {
+        name: DLQ_STREAM.into(),
+        subjects: vec![DLQ_SUBJECTS.into()],
+        retention: stream::RetentionPolicy::Limits,
+        storage: stream::StorageType::File,
+        max_age: Duration::from_secs(30 * 24 * 3600),
+        max_bytes: 1 << 30,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    }
+}
+
+/// Creates the dead-letter stream when it is missing; an existing one is left as it is.
+pub async fn ensure_dead_letter_stream(js: &jetstream::Context) -> Result<(), String> {
+    if js.get_stream(DLQ_STREAM).await.is_ok() {
+        return Ok(());
+    }
+    match js.create_stream(dead_letter_stream_config()).await {
+        Ok(_) => Ok(()),
+        Err(e) => js
+            .get_stream(DLQ_STREAM)
+            .await
+            .map(|_| ())
+            .map_err(|_| format!("cannot make sure stream {DLQ_STREAM} exists: {e}")),
+    }
+}
+
+/// The dead-letter subject of an original subject.
+pub fn dead_letter_subject(subject: &str) -> String {
+    format!("telemetry_dlq.{}", subject.strip_prefix("telemetry.").unwrap_or(subject))
+}
+
+/// A message the bridge holds, with what settling it needs.
+pub struct InHand {
+    /// The message.
+    pub msg: Message,
+    /// Its sequence in the stream.
+    pub stream_sequence: u64,
+    /// How often it has been delivered, this time included.
+    pub delivered: i64,
+    settled: AtomicBool,
+}
+
+impl InHand {
+    /// Wraps a fetched message.
+    pub fn new(msg: Message) -> InHand {
+        let (stream_sequence, delivered) = msg.info().map(|i| (i.stream_sequence, i.delivered)).unwrap_or((0, 1));
+        InHand { msg, stream_sequence, delivered, settled: AtomicBool::new(false) }
+    }
+
+    /// True once acknowledged, negatively acknowledged or dead-lettered.
+    pub fn is_settled(&self) -> bool {
+        self.settled.load(Ordering::Acquire)
+    }
+
+    fn mark_settled(&self) {
+        self.settled.store(true, Ordering::Release);
+    }
+}
+
+/// Sends acknowledgements and dead-letters.
+#[derive(Clone)]
+pub struct Settler {
+    js: jetstream::Context,
+    consumer: String,
+}
+
+impl Settler {
+    /// A settler publishing dead letters through `js`, naming `consumer` in its logs.
+    pub fn new(js: jetstream::Context, consumer: &str) -> Settler {
+        Settler { js, consumer: consumer.to_owned() }
+    }
+
+    /// Acknowledges. A lost acknowledgement means a redelivery, hence a duplicate, not
+    /// a loss; it is logged.
+    pub async fn ack(&self, m: &InHand) {
+        m.mark_settled();
+        if let Err(e) = m.msg.ack().await {
+            tracing::warn!(sequence = m.stream_sequence, error = %e, "acknowledgement not sent; the message will come again");
+        }
+    }
+
+    /// Negatively acknowledges, asking for redelivery after `delay`.
+    pub async fn nak(&self, m: &InHand, delay: Option<Duration>) {
+        m.mark_settled();
+        if let Err(e) = m.msg.ack_with(AckKind::Nak(delay)).await {
+            tracing::warn!(sequence = m.stream_sequence, error = %e, "negative acknowledgement not sent");
+        }
+    }
+
+    /// Tells the server work is going on, restarting the message's ack-wait clock.
+    pub async fn progress(&self, m: &InHand) {
+        if let Err(e) = m.msg.ack_with(AckKind::Progress).await {
+            tracing::debug!(sequence = m.stream_sequence, error = %e, "in-progress acknowledgement not sent");
+        }
+    }
+
+    /// Publishes the message to the dead-letter stream, then acknowledges it. When the
+    /// dead-letter stream cannot store it after a few tries, the message is negatively
+    /// acknowledged with a delay instead, to be dead-lettered on a later delivery.
+    /// Returns whether it was dead-lettered.
+    pub async fn dead_letter(&self, m: &InHand, reason: &str) -> bool {
+        let subject = dead_letter_subject(&m.msg.subject);
+        let mut headers = HeaderMap::new();
+        if let Some(original) = &m.msg.headers {
+            for (name, values) in original.iter() {
+                if AsRef::<str>::as_ref(name).to_ascii_lowercase().starts_with("nats-") {
+                    continue;
+                }
+                for v in values {
+                    headers.append(name.clone(), v.clone());
+                }
+            }
+        }
+        headers.insert(HEADER_SUBJECT, header_value(&m.msg.subject));
+        headers.insert(HEADER_STREAM, STREAM_NAME);
+        headers.insert(HEADER_SEQUENCE, HeaderValue::from(m.stream_sequence));
+        headers.insert(HEADER_DELIVERIES, HeaderValue::from(m.delivered));
+        headers.insert(HEADER_REASON, header_value(reason));
+        headers.insert("Nats-Msg-Id", header_value(&format!("{STREAM_NAME}:{}", m.stream_sequence)));
+
+        let max_payload = self.js.client().max_payload();
+        let mut body = m.msg.payload.clone();
+        if body.len() + HEADER_ROOM > max_payload {
+            headers.insert(HEADER_TRUNCATED_FROM, HeaderValue::from(body.len()));
+            body.truncate(max_payload.saturating_sub(HEADER_ROOM));
+        }
+
+        let mut last_error = String::new();
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+            }
+            match self.js.publish_with_headers(subject.clone(), headers.clone(), body.clone()).await {
+                Ok(ack) => match ack.await {
+                    Ok(_) => {
+                        tracing::warn!(
+                            subject = %m.msg.subject,
+                            sequence = m.stream_sequence,
+                            deliveries = m.delivered,
+                            reason,
+                            "dead-lettered"
+                        );
+                        self.ack(m).await;
+                        return true;
+                    }
+                    Err(e) => last_error = e.to_string(),
+                },
+                Err(e) => last_error = e.to_string(),
+            }
+        }
+        tracing::error!(
+            consumer = %self.consumer,
+            sequence = m.stream_sequence,
+            error = %last_error,
+            reason,
+            "cannot store a dead letter; the message will come again"
+        );
+        self.nak(m, Some(Duration::from_secs(5))).await;
+        false
+    }
+}
+
+/// A header value without line breaks or other control characters, and not too long.
+fn header_value(text: &str) -> HeaderValue {
+    let clean: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(MAX_REASON_CHARS).collect();
+    HeaderValue::from(clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_letter_subjects_mirror_the_original() {
+        assert_eq!(dead_letter_subject("telemetry.spans.svc.r-1"), "telemetry_dlq.spans.svc.r-1");
+        assert_eq!(dead_letter_subject("telemetry.x"), "telemetry_dlq.x");
+    }
+
+    #[test]
+    fn reasons_become_safe_header_values() {
+        let v = header_value("line one\r\nline two");
+        assert_eq!(v.as_str(), "line one  line two");
+        assert_eq!(header_value(&"x".repeat(2000)).as_str().len(), MAX_REASON_CHARS);
+    }
+}

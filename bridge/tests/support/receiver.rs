@@ -1,0 +1,291 @@
+//! A real OTLP/HTTP receiver for tests and the benchmark: hyper on 127.0.0.1, gunzips
+//! and decodes request bodies with opentelemetry-proto's prost messages, answers the
+//! status the test sets, and keeps what it accepted. It can be stopped (its port closed,
+//! its open connections cut) and started again on the same port.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+use opentelemetry_proto::tonic::common::v1::AnyValue;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::Metric;
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use tokio::task::JoinHandle;
+
+/// A span as received, with its resource's service and its scope name.
+#[derive(Clone, Debug)]
+pub struct ReceivedSpan {
+    pub service: String,
+    pub scope: String,
+    pub span: Span,
+}
+
+/// A log record as received, with its resource's service.
+#[derive(Clone, Debug)]
+pub struct ReceivedLog {
+    pub service: String,
+    pub log: LogRecord,
+}
+
+/// A metric as received, with its resource's service.
+#[derive(Clone, Debug)]
+pub struct ReceivedMetric {
+    pub service: String,
+    pub metric: Metric,
+}
+
+/// One request, however it was answered.
+#[derive(Clone, Debug)]
+pub struct RequestLog {
+    pub path: String,
+    pub status: u16,
+    pub content_type: String,
+    pub content_encoding: String,
+}
+
+#[derive(Default)]
+struct Accepted {
+    spans: Vec<ReceivedSpan>,
+    logs: Vec<ReceivedLog>,
+    metrics: Vec<ReceivedMetric>,
+    requests: Vec<RequestLog>,
+}
+
+struct State {
+    status: AtomicU16,
+    /// Only count spans instead of keeping everything (the benchmark).
+    count_only: bool,
+    span_count: AtomicU64,
+    partial_rejects: AtomicU64,
+    accepted: Mutex<Accepted>,
+}
+
+/// The receiver. Dropping it stops it.
+pub struct Receiver {
+    addr: SocketAddr,
+    state: Arc<State>,
+    server: Mutex<Option<JoinHandle<()>>>,
+}
+
+pub fn service_of(resource: Option<&Resource>) -> String {
+    resource
+        .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
+        .and_then(|kv| match &kv.value {
+            Some(AnyValue { value: Some(Any::StringValue(s)) }) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+impl Receiver {
+    /// Starts on a free loopback port, answering 200.
+    pub async fn start() -> Receiver {
+        Self::start_with(false).await
+    }
+
+    /// Starts in count-only mode (spans are decoded and counted, nothing is kept).
+    pub async fn start_counting() -> Receiver {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(count_only: bool) -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(State {
+            status: AtomicU16::new(200),
+            count_only,
+            span_count: AtomicU64::new(0),
+            partial_rejects: AtomicU64::new(0),
+            accepted: Mutex::new(Accepted::default()),
+        });
+        let r = Receiver { addr, state, server: Mutex::new(None) };
+        r.serve(listener);
+        r
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let state = Arc::clone(&self.state);
+        let task = tokio::spawn(async move {
+            // Connections live in this set: aborting the server task drops it and cuts them.
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let state = Arc::clone(&state);
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |req| handle(Arc::clone(&state), req));
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                });
+                while connections.try_join_next().is_some() {}
+            }
+        });
+        *self.server.lock().unwrap() = Some(task);
+    }
+
+    /// The base URL to give the bridge (`/v1/traces` and so on are appended).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Answers `status` from now on (200: accept).
+    pub fn set_status(&self, status: u16) {
+        self.state.status.store(status, Ordering::SeqCst);
+    }
+
+    /// From now on, 200 answers to span exports carry a partial success rejecting `n`.
+    pub fn set_partial_rejects(&self, n: u64) {
+        self.state.partial_rejects.store(n, Ordering::SeqCst);
+    }
+
+    /// Closes the port and cuts every open connection.
+    pub async fn stop(&self) {
+        let task = self.server.lock().unwrap().take();
+        if let Some(t) = task {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+
+    /// Listens again on the same port.
+    pub async fn restart(&self) {
+        let listener = loop {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        };
+        self.serve(listener);
+    }
+
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        self.state.accepted.lock().unwrap().spans.clone()
+    }
+    pub fn logs(&self) -> Vec<ReceivedLog> {
+        self.state.accepted.lock().unwrap().logs.clone()
+    }
+    pub fn metrics(&self) -> Vec<ReceivedMetric> {
+        self.state.accepted.lock().unwrap().metrics.clone()
+    }
+    pub fn requests(&self) -> Vec<RequestLog> {
+        self.state.accepted.lock().unwrap().requests.clone()
+    }
+    /// Spans accepted (in count-only mode, the only record).
+    pub fn span_count(&self) -> u64 {
+        self.state.span_count.load(Ordering::SeqCst)
+    }
+    /// Requests answered with `status`.
+    pub fn answered(&self, status: u16) -> usize {
+        self.requests().iter().filter(|r| r.status == status).count()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(t) = self.server.lock().unwrap().take() {
+            t.abort();
+        }
+    }
+}
+
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let path = req.uri().path().to_owned();
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let (content_type, content_encoding) = (header("content-type"), header("content-encoding"));
+    let body = req.into_body().collect().await?.to_bytes();
+    let status = state.status.load(Ordering::SeqCst);
+    if !state.count_only {
+        state.accepted.lock().unwrap().requests.push(RequestLog {
+            path: path.clone(),
+            status,
+            content_type,
+            content_encoding: content_encoding.clone(),
+        });
+    }
+    if status != 200 {
+        return Ok(Response::builder().status(status).body(Full::new(Bytes::from_static(b"not now"))).unwrap());
+    }
+    let raw = if content_encoding == "gzip" {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut out).expect("gzip body");
+        out
+    } else {
+        body.to_vec()
+    };
+    let mut reply = Vec::new();
+    match path.as_str() {
+        "/v1/traces" => {
+            let r = ExportTraceServiceRequest::decode(&raw[..]).expect("ExportTraceServiceRequest");
+            let n: usize = r.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
+            state.span_count.fetch_add(n as u64, Ordering::SeqCst);
+            if !state.count_only {
+                let mut acc = state.accepted.lock().unwrap();
+                for rs in r.resource_spans {
+                    let service = service_of(rs.resource.as_ref());
+                    for ss in rs.scope_spans {
+                        let scope = ss.scope.map(|s| s.name).unwrap_or_default();
+                        for span in ss.spans {
+                            acc.spans.push(ReceivedSpan { service: service.clone(), scope: scope.clone(), span });
+                        }
+                    }
+                }
+            }
+            let rejects = state.partial_rejects.load(Ordering::SeqCst);
+            if rejects > 0 {
+                reply = ExportTraceServiceResponse {
+                    partial_success: Some(opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess {
+                        rejected_spans: rejects as i64,
+                        error_message: "some spans were too old".into(),
+                    }),
+                }
+                .encode_to_vec();
+            }
+        }
+        "/v1/logs" => {
+            let r = ExportLogsServiceRequest::decode(&raw[..]).expect("ExportLogsServiceRequest");
+            let mut acc = state.accepted.lock().unwrap();
+            for rl in r.resource_logs {
+                let service = service_of(rl.resource.as_ref());
+                for sl in rl.scope_logs {
+                    for log in sl.log_records {
+                        acc.logs.push(ReceivedLog { service: service.clone(), log });
+                    }
+                }
+            }
+        }
+        "/v1/metrics" => {
+            let r = ExportMetricsServiceRequest::decode(&raw[..]).expect("ExportMetricsServiceRequest");
+            let mut acc = state.accepted.lock().unwrap();
+            for rm in r.resource_metrics {
+                let service = service_of(rm.resource.as_ref());
+                for sm in rm.scope_metrics {
+                    for metric in sm.metrics {
+                        acc.metrics.push(ReceivedMetric { service: service.clone(), metric });
+                    }
+                }
+            }
+        }
+        _ => return Ok(Response::builder().status(404).body(Full::new(Bytes::new())).unwrap()),
+    }
+    Ok(Response::builder()
+        .status(200)
+        .header("content-type", "application/x-protobuf")
+        .body(Full::new(Bytes::from(reply)))
+        .unwrap())
+}

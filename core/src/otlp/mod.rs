@@ -1,0 +1,228 @@
+//! TELEMETRY records as OTLP protobuf messages (behind the `otlp` feature).
+//!
+//! A [`Converter`] turns a batch of [`SpanRecord`]s, [`LogRecord`]s or [`MetricPoint`]s
+//! into the request message of the matching OTLP/HTTP endpoint, as the wire contract
+//! says the bridge must:
+//!
+//! - one OTLP `Resource` per record `service` (`service.name` = that service; the
+//!   configured fallback only when a record names none), one instrumentation scope naming
+//!   the converting program and its version;
+//! - ids from hex to bytes; kinds, statuses and severities mapped as the contract says;
+//!   integer attributes stay integers; events, links and trace state are kept; the error
+//!   text becomes the status message unless a `status_message` was set; a remote parent
+//!   sets the OTLP span flags that say so;
+//! - counter increments become monotonic delta sums, gauges stay gauges, and histogram
+//!   observations become real histograms; points of one series (same service, name and
+//!   tags) in one batch are aggregated into one data point (see [`metrics`]).
+//!
+//! Records are taken by value so that their strings move into the protobuf messages
+//! without being copied.
+//!
+//! ```
+//! use dagnats_observe::otlp::Converter;
+//! use dagnats_observe::record::SpanRecord;
+//!
+//! let span: SpanRecord = serde_json::from_str(r#"{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736",
+//!   "span_id":"00f067aa0ba902b7","name":"work","service":"py-worker","kind":"server",
+//!   "start_time":"2026-11-24T10:30:00Z","end_time":"2026-11-24T10:30:01Z","duration_ms":1000,
+//!   "status":"ok","attributes":{"attempt":2}}"#).unwrap();
+//! let request = Converter::new("dagnats", "dagnats-bridge", "0.1.0").traces([span]);
+//! let rs = &request.resource_spans[0];
+//! let otlp_span = &rs.scope_spans[0].spans[0];
+//! assert_eq!(otlp_span.kind, 2); // SPAN_KIND_SERVER
+//! assert_eq!(otlp_span.span_id, [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]);
+//! ```
+
+pub mod logs;
+pub mod metrics;
+pub mod traces;
+
+use std::sync::Arc;
+
+pub use opentelemetry_proto::tonic as proto;
+use proto::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use proto::resource::v1::Resource;
+
+use crate::attribute::{Attribute, Attributes, Value};
+use crate::record::{LogRecord, MetricPoint, SpanRecord};
+
+pub use logs::severity_number;
+pub use metrics::DEFAULT_HISTOGRAM_BOUNDS;
+pub use traces::{span_flags, span_kind, status_code};
+
+/// The resource attribute that names the producing service.
+pub const SERVICE_NAME: &str = "service.name";
+
+/// Converts records into OTLP export requests. Cheap to clone; holds only the fallback
+/// service name and the instrumentation scope.
+#[derive(Clone, Debug)]
+pub struct Converter {
+    fallback_service: Arc<str>,
+    scope: InstrumentationScope,
+}
+
+impl Converter {
+    /// A converter that names `fallback_service` on records without a service, and stamps
+    /// the scope `scope_name`/`scope_version` (the converting program) on everything.
+    pub fn new(fallback_service: &str, scope_name: &str, scope_version: &str) -> Self {
+        Converter {
+            fallback_service: Arc::from(fallback_service),
+            scope: InstrumentationScope { name: scope_name.to_owned(), version: scope_version.to_owned(), ..Default::default() },
+        }
+    }
+
+    /// The service name used for records that name none.
+    pub fn fallback_service(&self) -> &str {
+        &self.fallback_service
+    }
+
+    /// The instrumentation scope stamped on every converted record.
+    pub fn scope(&self) -> &InstrumentationScope {
+        &self.scope
+    }
+
+    /// Spans as one traces request, one resource per service.
+    pub fn traces(&self, spans: impl IntoIterator<Item = SpanRecord>) -> proto::collector::trace::v1::ExportTraceServiceRequest {
+        traces::convert(self, spans)
+    }
+
+    /// Log records as one logs request, one resource per service.
+    pub fn logs(&self, logs: impl IntoIterator<Item = LogRecord>) -> proto::collector::logs::v1::ExportLogsServiceRequest {
+        logs::convert(self, logs)
+    }
+
+    /// Metric points as one metrics request, one resource per service, with the points
+    /// of each counter and histogram series aggregated.
+    pub fn metrics(
+        &self,
+        points: impl IntoIterator<Item = MetricPoint>,
+    ) -> proto::collector::metrics::v1::ExportMetricsServiceRequest {
+        metrics::convert(self, points)
+    }
+
+    /// The service a record belongs to: its own, or the fallback when it names none.
+    pub(crate) fn service_of(&self, service: &Arc<str>) -> Arc<str> {
+        if service.is_empty() {
+            Arc::clone(&self.fallback_service)
+        } else {
+            Arc::clone(service)
+        }
+    }
+
+    /// A resource naming `service`.
+    pub fn resource(&self, service: &str) -> Resource {
+        Resource { attributes: vec![string_key_value(SERVICE_NAME, service.to_owned())], ..Default::default() }
+    }
+
+    /// Makes sure `resource` names a service, adding the fallback `service.name` when it
+    /// has none (used for OTLP-JSON bodies, which carry their own resources).
+    pub fn ensure_service_name(&self, resource: &mut Option<Resource>) {
+        let resource = resource.get_or_insert_with(Resource::default);
+        let named = resource.attributes.iter().any(|kv| {
+            kv.key == SERVICE_NAME
+                && matches!(&kv.value, Some(AnyValue { value: Some(any_value::Value::StringValue(s)) }) if !s.is_empty())
+        });
+        if !named {
+            resource.attributes.retain(|kv| kv.key != SERVICE_NAME);
+            resource.attributes.push(string_key_value(SERVICE_NAME, self.fallback_service.to_string()));
+        }
+    }
+}
+
+/// Groups items under one entry per service, in first-seen order. A batch rarely holds
+/// more than a handful of services, so a linear scan beats hashing here.
+pub(crate) struct ByService<T> {
+    groups: Vec<(Arc<str>, T)>,
+}
+
+impl<T> ByService<T> {
+    pub(crate) fn new() -> Self {
+        ByService { groups: Vec::new() }
+    }
+
+    /// The entry for `service`, created with `make` when it is new.
+    pub(crate) fn entry(&mut self, service: Arc<str>, make: impl FnOnce() -> T) -> &mut T {
+        let found = self.groups.iter().position(|(s, _)| Arc::ptr_eq(s, &service) || **s == *service);
+        let index = match found {
+            Some(i) => i,
+            None => {
+                self.groups.push((service, make()));
+                self.groups.len() - 1
+            }
+        };
+        &mut self.groups[index].1
+    }
+
+    pub(crate) fn into_groups(self) -> impl Iterator<Item = (Arc<str>, T)> {
+        self.groups.into_iter()
+    }
+}
+
+/// One attribute value as an OTLP `AnyValue`; integers stay integers.
+pub fn any_value(value: Value) -> AnyValue {
+    let v = match value {
+        Value::String(s) => any_value::Value::StringValue(s.into_owned()),
+        Value::Int(i) => any_value::Value::IntValue(i),
+        Value::Float(f) => any_value::Value::DoubleValue(f),
+        Value::Bool(b) => any_value::Value::BoolValue(b),
+    };
+    AnyValue { value: Some(v) }
+}
+
+/// One attribute as an OTLP `KeyValue`.
+pub fn key_value(attribute: Attribute) -> KeyValue {
+    KeyValue { key: attribute.key.into_owned(), value: Some(any_value(attribute.value)), ..Default::default() }
+}
+
+/// Attributes as OTLP `KeyValue`s, in order.
+pub fn key_values(attributes: Attributes) -> Vec<KeyValue> {
+    attributes.into_iter().map(key_value).collect()
+}
+
+pub(crate) fn string_key_value(key: &str, value: String) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value)) }),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_keep_their_kind() {
+        let kvs = key_values(
+            [Attribute::int("attempt", 2), Attribute::float("ratio", 0.5), Attribute::bool("cached", false), Attribute::string("s", "x")]
+                .into_iter()
+                .collect(),
+        );
+        let kinds: Vec<_> = kvs.iter().map(|kv| kv.value.as_ref().unwrap().value.clone().unwrap()).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                any_value::Value::IntValue(2),
+                any_value::Value::DoubleValue(0.5),
+                any_value::Value::BoolValue(false),
+                any_value::Value::StringValue("x".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_resource_without_a_service_gets_the_fallback() {
+        let c = Converter::new("dagnats", "t", "1");
+        let mut none = None;
+        c.ensure_service_name(&mut none);
+        assert_eq!(none.unwrap().attributes, vec![string_key_value(SERVICE_NAME, "dagnats".into())]);
+
+        let mut empty = Some(Resource { attributes: vec![string_key_value(SERVICE_NAME, String::new())], ..Default::default() });
+        c.ensure_service_name(&mut empty);
+        assert_eq!(empty.unwrap().attributes, vec![string_key_value(SERVICE_NAME, "dagnats".into())]);
+
+        let mut named = Some(c.resource("engine"));
+        c.ensure_service_name(&mut named);
+        assert_eq!(named.unwrap().attributes, vec![string_key_value(SERVICE_NAME, "engine".into())]);
+    }
+}
