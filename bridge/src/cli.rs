@@ -1,4 +1,4 @@
-//! The command line: `dagnats otlp-bridge [OPTIONS]`.
+//! The command line: `dagnats otlp-bridge [OPTIONS]`, `dagnats trace` and `dagnats tail`.
 //!
 //! This module only declares the options; [`Config::from_args`](crate::Config::from_args)
 //! resolves them against the environment. The OTLP options follow the OpenTelemetry
@@ -26,6 +26,8 @@ pub struct Cli {
 }
 
 /// The subcommands.
+// Parsed once per process: the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum Command {
     /// Export the TELEMETRY stream (spans, logs, metrics) to an OTLP/HTTP backend.
@@ -34,6 +36,69 @@ pub enum Command {
     /// posts them; every message is acknowledged only after its own export succeeded,
     /// and what cannot be exported goes to the TELEMETRY_DLQ stream with the reason.
     OtlpBridge(OtlpBridgeArgs),
+
+    /// Print the span tree of one trace, or of every trace of a run, read from TELEMETRY.
+    ///
+    /// Reads the span records stored in the TELEMETRY stream (Go-style JSON records and
+    /// OTLP-JSON bodies) up to the last one stored when the command started, and prints
+    /// each trace as a tree: service, name, kind, duration, status and error of every
+    /// span, children under their parent in start order. Spans whose parent never arrived
+    /// are shown as extra roots. Exit status: 0 when spans were found, 1 when none were,
+    /// 2 when the command cannot run (options, NATS, the output file).
+    Trace(TraceArgs),
+
+    /// Follow new spans live, one line per span, until interrupted (SIGINT or SIGTERM).
+    ///
+    /// Reads the spans stored in TELEMETRY after it starts (Go-style JSON records and
+    /// OTLP-JSON bodies) with an ordered consumer, which leaves nothing behind on the
+    /// server, and prints `HH:MM:SS.mmm [service] name  kind  duration  status` (then the
+    /// error, the trace id and the run) for each one that passes the filters. Creates the
+    /// TELEMETRY stream with the contract's settings when it does not exist yet. Exit
+    /// status: 0 after SIGINT or SIGTERM (or when the reader of the output goes away), 2
+    /// when it cannot follow.
+    Tail(TailArgs),
+}
+
+/// Options of `dagnats trace`.
+#[derive(Args, Clone, Debug)]
+pub struct TraceArgs {
+    /// The trace to show: 32 hex digits (W3C trace id)
+    #[arg(value_name = "TRACE_ID", required_unless_present = "run", conflicts_with = "run")]
+    pub trace_id: Option<String>,
+
+    /// Show the run RUN_ID instead: every trace holding a span whose `run_id` attribute is
+    /// RUN_ID, with all of the spans of those traces [default: none]
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
+
+    /// Also write a self-contained waterfall page (HTML, no network) to FILE [default: none]
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Only read records stored in the last DURATION (500ms, 5s, 2m, 1h)
+    /// [default: the whole stream]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<Duration>,
+
+    /// How to reach NATS.
+    #[command(flatten)]
+    pub nats: crate::nats_args::NatsArgs,
+}
+
+/// Options of `dagnats tail`.
+#[derive(Args, Clone, Debug)]
+pub struct TailArgs {
+    /// Only spans of this service (the record's `service` field) [default: every service]
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+
+    /// Only spans whose `run_id` attribute is RUN_ID [default: every run]
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
+
+    /// How to reach NATS.
+    #[command(flatten)]
+    pub nats: crate::nats_args::NatsArgs,
 }
 
 /// How request bodies are compressed.
@@ -290,6 +355,42 @@ mod tests {
     }
 
     #[test]
+    fn trace_and_tail_help_show_every_default() {
+        for sub in ["trace", "tail"] {
+            let mut cmd = Cli::command();
+            let help = cmd.find_subcommand_mut(sub).unwrap().render_long_help().to_string();
+            for arg in Cli::command().find_subcommand(sub).unwrap().get_arguments() {
+                let id = arg.get_id().as_str();
+                let Some(long) = arg.get_long() else { continue };
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                let start = help.find(&format!("--{long}")).unwrap_or_else(|| panic!("{sub}: --{long} missing from help"));
+                let rest = &help[start..];
+                let end = rest[2..].find("\n  -").map(|i| i + 2).unwrap_or(rest.len());
+                assert!(rest[..end].contains("[default:"), "{sub} --{long} shows no default:\n{}", &rest[..end]);
+            }
+        }
+    }
+
+    #[test]
+    fn trace_takes_an_id_or_a_run_not_both() {
+        assert!(Cli::try_parse_from(["dagnats", "trace"]).is_err());
+        assert!(Cli::try_parse_from(["dagnats", "trace", "abc", "--run", "r"]).is_err());
+        let Command::Trace(a) = Cli::try_parse_from(["dagnats", "trace", "--run", "r-1", "--html", "w.html"]).unwrap().command
+        else {
+            panic!()
+        };
+        assert_eq!(a.run.as_deref(), Some("r-1"));
+        assert_eq!(a.html, Some(PathBuf::from("w.html")));
+        let Command::Trace(a) = Cli::try_parse_from(["dagnats", "trace", "4bf92f3577b34da6a3ce929d0e0e4736", "--since=1h"]).unwrap().command
+        else {
+            panic!()
+        };
+        assert_eq!(a.since, Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
     fn debug_hides_secrets() {
         let cli = Cli::try_parse_from([
             "dagnats",
@@ -300,7 +401,7 @@ mod tests {
             "--nats-url=nats://u:url-secret@h:4222",
         ])
         .unwrap();
-        let Command::OtlpBridge(args) = cli.command;
+        let Command::OtlpBridge(args) = cli.command else { panic!("not otlp-bridge") };
         let s = format!("{args:?}");
         for secret in ["pw-secret", "tok-secret", "hdr-secret", "url-secret"] {
             assert!(!s.contains(secret), "{s}");

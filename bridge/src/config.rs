@@ -489,7 +489,7 @@ mod tests {
 
     fn resolve(flags: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let argv = ["dagnats", "otlp-bridge"].iter().chain(flags).copied().collect::<Vec<_>>();
-        let Command::OtlpBridge(args) = Cli::try_parse_from(argv).unwrap().command;
+        let Command::OtlpBridge(args) = Cli::try_parse_from(argv).unwrap().command else { unreachable!() };
         let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_args(&args, |k| env.get(k).cloned())
     }

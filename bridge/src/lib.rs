@@ -24,6 +24,10 @@
 //! Modules, one stage each: [`consume`] (streams, consumer, batches, routing),
 //! [`decode`] (bodies into records), [`export`] (OTLP/HTTP), [`settle`] (ack, delayed
 //! nak, dead letter), [`shutdown`], [`stats`]; [`cli`] and [`config`] for settings.
+//!
+//! The same binary reads TELEMETRY back for people: [`trace`] (`dagnats trace`: the span
+//! tree of a trace or a run, and its waterfall page) and [`tail`] (`dagnats tail`: new
+//! spans live), connecting with [`nats_args`].
 
 #![warn(missing_docs)]
 
@@ -32,10 +36,13 @@ pub mod config;
 pub mod consume;
 pub mod decode;
 pub mod export;
+pub mod nats_args;
 mod pipeline;
 pub mod settle;
 pub mod shutdown;
 pub mod stats;
+pub mod tail;
+pub mod trace;
 
 use std::fmt;
 use std::future::Future;

@@ -1,14 +1,25 @@
 //! `dagnats`: parses the command line, sets up logging, runs the library; nothing else.
 
+use std::io::{self, Write};
+use std::process::ExitCode;
+
 use clap::Parser;
-use dagnats_bridge::cli::{Cli, Command, LogFormat};
-use dagnats_bridge::{run, shutdown, Config};
+use dagnats_bridge::cli::{Cli, Command, LogFormat, OtlpBridgeArgs, TailArgs, TraceArgs};
+use dagnats_bridge::trace::render::{color_for_stdout, Paint};
+use dagnats_bridge::trace::{Outcome, TraceError};
+use dagnats_bridge::{run, shutdown, tail, trace, Config};
 use tracing_subscriber::EnvFilter;
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Command::OtlpBridge(args) = cli.command;
+    match cli.command {
+        Command::OtlpBridge(args) => otlp_bridge(args),
+        Command::Trace(args) => trace(args),
+        Command::Tail(args) => tail(args),
+    }
+}
 
+fn otlp_bridge(args: OtlpBridgeArgs) -> ExitCode {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match args.log_format {
@@ -20,21 +31,73 @@ fn main() -> std::process::ExitCode {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "invalid configuration");
-            return std::process::ExitCode::from(2);
+            return ExitCode::from(2);
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");
-            return std::process::ExitCode::FAILURE;
+            return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(config, shutdown::signal())) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "the bridge cannot run");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The reading commands log only warnings (RUST_LOG overrides), to stderr.
+fn quiet_logs() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn runtime(command: &str) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("dagnats {command}: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
+/// Exit status 0: shown; 1: nothing found; 2: cannot run.
+fn trace(args: TraceArgs) -> ExitCode {
+    quiet_logs();
+    let Some(rt) = runtime("trace") else { return ExitCode::from(2) };
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let result = rt.block_on(trace::command(&args, &mut out, &mut io::stderr(), Paint::new(color_for_stdout())));
+    let flushed = out.flush();
+    match (result, flushed) {
+        (Ok(Outcome::Shown), Ok(())) => ExitCode::SUCCESS,
+        (Ok(Outcome::NotFound), _) => ExitCode::from(1),
+        (Err(TraceError::Io(e)), _) | (_, Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        (Err(e), _) => {
+            eprintln!("dagnats trace: {e}");
+            ExitCode::from(2)
+        }
+        (Ok(_), Err(e)) => {
+            eprintln!("dagnats trace: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Exit status 0 after SIGINT or SIGTERM; 2 when it cannot follow.
+fn tail(args: TailArgs) -> ExitCode {
+    quiet_logs();
+    let Some(rt) = runtime("tail") else { return ExitCode::from(2) };
+    let mut out = io::stdout().lock();
+    match rt.block_on(tail::command(&args, &mut out, &mut io::stderr(), Paint::new(color_for_stdout()), shutdown::signal())) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dagnats tail: {e}");
+            ExitCode::from(2)
         }
     }
 }
