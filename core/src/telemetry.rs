@@ -76,6 +76,23 @@ impl Telemetry {
         self.collector.as_ref().map(|c| c.stats())
     }
 
+    /// The NATS collector, when this bundle publishes to NATS.
+    pub fn collector(&self) -> Option<&Arc<Collector>> {
+        self.collector.as_ref()
+    }
+
+    /// In a forked child process: gives the collector its own connection and thread
+    /// (see [`Collector::after_fork_in_child`]); otherwise only reseeds the id generator.
+    pub fn after_fork_in_child(&self) -> Result<()> {
+        match &self.collector {
+            Some(c) => c.after_fork_in_child(),
+            None => {
+                crate::id::reseed_after_fork();
+                Ok(())
+            }
+        }
+    }
+
     /// Waits until every record so far is delivered, at most `timeout`.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
         self.sink.flush(timeout)

@@ -27,8 +27,9 @@ pub fn header_pairs(context: &SpanContext) -> Vec<(&'static str, String)> {
     propagation::header_pairs(&context.0).collect()
 }
 
-/// Reseeds the id generator in a forked child.
+/// In a forked child (called from `os.register_at_fork`): reseeds the id generator and
+/// gives every connected Telemetry its own connection and publisher thread.
 #[pyfunction]
 pub fn after_fork_in_child() {
-    dagnats_observe::id::reseed_after_fork();
+    crate::telemetry::after_fork_in_child();
 }

@@ -1,11 +1,11 @@
 //! The Telemetry bundle, the logger and the metric instruments.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use dagnats_observe::nats::NatsAuth;
-use dagnats_observe::{CollectorOptions, Level, MemorySink};
+use dagnats_observe::{Collector, CollectorOptions, Level, MemorySink};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -14,6 +14,28 @@ use crate::context::resolve_parent;
 use crate::convert;
 use crate::errors::to_py;
 use crate::tracer::Tracer;
+
+/// Collectors of this process, so that a forked child can give each its own publisher.
+static CONNECTED: Mutex<Vec<Weak<Collector>>> = Mutex::new(Vec::new());
+
+fn remember(collector: &Arc<Collector>) {
+    let mut list = CONNECTED.lock().unwrap_or_else(|p| p.into_inner());
+    list.retain(|w| w.strong_count() > 0);
+    list.push(Arc::downgrade(collector));
+}
+
+/// Runs in a forked child, where only the forking thread exists. The list's lock could
+/// have been held by another thread at the fork; then it is never released here, and
+/// the child keeps the parent's (dead) publishers rather than deadlocking.
+pub fn after_fork_in_child() {
+    dagnats_observe::id::reseed_after_fork();
+    let Ok(list) = CONNECTED.try_lock() else { return };
+    for collector in list.iter().filter_map(Weak::upgrade) {
+        if let Err(e) = collector.after_fork_in_child() {
+            eprintln!("dagnats_observe: the forked child could not reconnect its telemetry: {e}");
+        }
+    }
+}
 
 fn timeout(seconds: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(seconds).map_err(|_| PyValueError::new_err(format!("timeout must be a non-negative number of seconds, got {seconds}")))
@@ -112,6 +134,9 @@ impl Telemetry {
         options.nats.connect_timeout = timeout(connect_timeout)?;
         options.nats.name = name;
         let inner = py.detach(move || dagnats_observe::Telemetry::connect(options)).map_err(to_py)?;
+        if let Some(collector) = inner.collector() {
+            remember(collector);
+        }
         Telemetry::build(py, inner, None)
     }
 

@@ -25,7 +25,7 @@ mod queue;
 pub mod stream;
 pub mod subject;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -107,6 +107,15 @@ pub struct CollectorStats {
 
 /// Publishes records to TELEMETRY from a background thread. See the module docs.
 pub struct Collector {
+    options: CollectorOptions,
+    /// The running engine. Replaced only by [`Collector::after_fork_in_child`], in a
+    /// child process where no other thread exists; an engine is never freed while the
+    /// collector lives, so a reference to it stays valid.
+    engine: AtomicPtr<Engine>,
+}
+
+/// The queue and the publisher thread behind a collector.
+struct Engine {
     queue: Arc<RecordQueue>,
     shared: Arc<Shared>,
     stop: Mutex<Option<oneshot::Sender<Instant>>>,
@@ -119,6 +128,34 @@ impl Collector {
     /// A server that cannot be reached yet is not an error: records wait in the queue
     /// until it is. Bad credentials, a TLS failure or a bad URL are errors.
     pub fn connect(options: &CollectorOptions) -> Result<Collector> {
+        let engine = Engine::start(options)?;
+        Ok(Collector { options: options.clone(), engine: AtomicPtr::new(Box::into_raw(Box::new(engine))) })
+    }
+
+    fn engine(&self) -> &Engine {
+        // SAFETY: the pointer always comes from Box::into_raw, and no engine is freed
+        // before the collector itself (see the field's comment and Drop).
+        unsafe { &*self.engine.load(Ordering::Acquire) }
+    }
+
+    /// Gives a forked child process its own publisher: a new connection and thread,
+    /// with fresh counters and an empty queue, and reseeds the id generator.
+    ///
+    /// Call it in the child right after `fork()` (the Python package does so from
+    /// `os.register_at_fork`), before any other thread starts. The parent's engine is
+    /// left untouched, on purpose: its thread does not exist in the child, and its locks
+    /// may have been held at the moment of the fork. Records queued but not yet published
+    /// at the fork are published by the parent, not again by the child.
+    pub fn after_fork_in_child(&self) -> Result<()> {
+        crate::id::reseed_after_fork();
+        let engine = Engine::start(&self.options)?;
+        let _parents_engine = self.engine.swap(Box::into_raw(Box::new(engine)), Ordering::AcqRel);
+        Ok(())
+    }
+}
+
+impl Engine {
+    fn start(options: &CollectorOptions) -> Result<Engine> {
         if options.buffer_capacity == 0 || options.max_in_flight == 0 {
             return Err(Error::Config("buffer_capacity and max_in_flight must be at least 1".into()));
         }
@@ -160,19 +197,7 @@ impl Collector {
             }
             Err(_) => return Err(Error::Connect("the collector thread stopped while connecting".into())),
         }
-        Ok(Collector { queue, shared, stop: Mutex::new(Some(stop)), thread: Mutex::new(Some(thread)) })
-    }
-
-    /// Delivery counters.
-    pub fn stats(&self) -> CollectorStats {
-        let s = &self.shared;
-        CollectorStats {
-            published: s.published.load(Ordering::Relaxed),
-            pending: s.pending.load(Ordering::Relaxed),
-            dropped_overflow: s.dropped_overflow.load(Ordering::Relaxed),
-            dropped_failed: s.dropped_failed.load(Ordering::Relaxed),
-            retried: s.retried.load(Ordering::Relaxed),
-        }
+        Ok(Engine { queue, shared, stop: Mutex::new(Some(stop)), thread: Mutex::new(Some(thread)) })
     }
 
     fn stop_publisher(&self, deadline: Instant) {
@@ -183,23 +208,39 @@ impl Collector {
     }
 }
 
+impl Collector {
+    /// Delivery counters.
+    pub fn stats(&self) -> CollectorStats {
+        let s = &self.engine().shared;
+        CollectorStats {
+            published: s.published.load(Ordering::Relaxed),
+            pending: s.pending.load(Ordering::Relaxed),
+            dropped_overflow: s.dropped_overflow.load(Ordering::Relaxed),
+            dropped_failed: s.dropped_failed.load(Ordering::Relaxed),
+            retried: s.retried.load(Ordering::Relaxed),
+        }
+    }
+}
+
 impl Sink for Collector {
     fn export(&self, record: Record) {
-        let s = &self.shared;
+        let engine = self.engine();
+        let s = &engine.shared;
         if s.closed.load(Ordering::Relaxed) {
             s.dropped_failed.fetch_add(1, Ordering::Relaxed);
             return;
         }
         s.pending.fetch_add(1, Ordering::AcqRel);
-        if self.queue.push(record).is_err() {
+        if engine.queue.push(record).is_err() {
             s.pending.fetch_sub(1, Ordering::AcqRel);
             s.dropped_overflow.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     fn flush(&self, timeout: Duration) -> Result<()> {
-        self.queue.wake();
-        match self.shared.wait_idle(Instant::now() + timeout) {
+        let engine = self.engine();
+        engine.queue.wake();
+        match engine.shared.wait_idle(Instant::now() + timeout) {
             0 => Ok(()),
             pending => Err(Error::Timeout { pending }),
         }
@@ -209,15 +250,16 @@ impl Sink for Collector {
     /// publisher thread. What could not be delivered in time is counted as dropped.
     fn shutdown(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
-        if self.shared.closed.swap(true, Ordering::AcqRel) {
+        let engine = self.engine();
+        if engine.shared.closed.swap(true, Ordering::AcqRel) {
             return Err(Error::Closed);
         }
-        self.queue.wake();
-        let pending = self.shared.wait_idle(deadline);
-        self.stop_publisher(deadline);
+        engine.queue.wake();
+        let pending = engine.shared.wait_idle(deadline);
+        engine.stop_publisher(deadline);
         // The publisher gives up at the deadline; a little grace lets it count what it
         // abandoned and close the connection.
-        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let thread = engine.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(t) = thread {
             let grace = Instant::now() + Duration::from_secs(1);
             while !t.is_finished() && Instant::now() < deadline.max(grace) {
@@ -234,7 +276,8 @@ impl Sink for Collector {
     }
 
     fn dropped(&self) -> u64 {
-        self.shared.dropped_overflow.load(Ordering::Relaxed) + self.shared.dropped_failed.load(Ordering::Relaxed)
+        let s = &self.engine().shared;
+        s.dropped_overflow.load(Ordering::Relaxed) + s.dropped_failed.load(Ordering::Relaxed)
     }
 }
 
@@ -242,7 +285,10 @@ impl Drop for Collector {
     fn drop(&mut self) {
         // Not shut down explicitly: give the publisher a short, bounded chance to drain
         // without blocking the dropping thread.
-        self.stop_publisher(Instant::now() + Duration::from_secs(2));
+        self.engine().stop_publisher(Instant::now() + Duration::from_secs(2));
+        // SAFETY: the pointer came from Box::into_raw and nothing else frees it; the
+        // engines of a parent process replaced after a fork are leaked on purpose.
+        drop(unsafe { Box::from_raw(self.engine.load(Ordering::Acquire)) });
     }
 }
 
