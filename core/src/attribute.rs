@@ -41,6 +41,18 @@ pub enum Value {
 }
 
 impl Value {
+    /// Shortens a string value to at most `max_chars` characters; returns whether it did.
+    pub fn truncate(&mut self, max_chars: usize) -> bool {
+        let Value::String(s) = self else { return false };
+        match s.char_indices().nth(max_chars) {
+            Some((cut, _)) => {
+                s.to_mut().truncate(cut);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The string, when this is a string value.
     pub fn as_str(&self) -> Option<&str> {
         match self {
@@ -205,6 +217,30 @@ impl Attributes {
             None => self.0.push(attr),
         }
     }
+    /// Sets one attribute unless that would make more than `max` distinct keys; returns
+    /// whether it was kept. A key already present is always updated.
+    pub fn set_limited(&mut self, attr: Attribute, max: usize) -> bool {
+        if let Some(existing) = self.0.iter_mut().find(|a| a.key == attr.key) {
+            existing.value = attr.value;
+            return true;
+        }
+        if self.0.len() >= max {
+            return false;
+        }
+        self.0.push(attr);
+        true
+    }
+
+    /// Removes and returns the attribute at `index`.
+    pub fn remove(&mut self, index: usize) -> Attribute {
+        self.0.remove(index)
+    }
+
+    /// The attributes, mutably (keys and values may be shortened; keys stay unique).
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
+        self.0.iter_mut().map(|a| &mut a.value)
+    }
+
     /// Sets every attribute of `attrs` in order.
     pub fn extend(&mut self, attrs: impl IntoIterator<Item = Attribute>) {
         for a in attrs {

@@ -179,7 +179,7 @@ impl NatsOptions {
 
     /// Connects. Must run inside a Tokio runtime.
     pub async fn connect(&self, initial: InitialConnect) -> Result<async_nats::Client> {
-        let first = self.connect_options(false).await?.connect(self.url.as_str()).await;
+        let first = self.connect_with(self.connect_options(false).await?).await;
         match first {
             Ok(client) => Ok(client),
             Err(e) => {
@@ -190,9 +190,7 @@ impl NatsOptions {
                 let unreachable = io_kind && !self.any_server_accepts_tcp().await;
                 if unreachable && initial == InitialConnect::RetryInBackground {
                     tracing::warn!(url = %redact_url(&self.url), "NATS unreachable; reconnecting in the background");
-                    self.connect_options(true)
-                        .await?
-                        .connect(self.url.as_str())
+                    self.connect_with(self.connect_options(true).await?)
                         .await
                         .map_err(|e| Error::Connect(describe(&e, &self.url)))
                 } else {
@@ -204,6 +202,31 @@ impl NatsOptions {
 }
 
 impl NatsOptions {
+    /// The servers of the URL list, when every part parses. async-nats reads a string as
+    /// one URL, so a list is split here.
+    fn servers(&self) -> Option<Vec<async_nats::ServerAddr>> {
+        let addrs = self
+            .url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| u.parse::<async_nats::ServerAddr>().ok())
+            .collect::<Option<Vec<_>>>()?;
+        (!addrs.is_empty()).then_some(addrs)
+    }
+
+    /// Connects to every server of the URL list; a list with a part that does not parse
+    /// is handed over whole, so that async-nats reports the invalid URL.
+    async fn connect_with(
+        &self,
+        options: async_nats::ConnectOptions,
+    ) -> std::result::Result<async_nats::Client, async_nats::ConnectError> {
+        match self.servers() {
+            Some(addrs) => options.connect(addrs).await,
+            None => options.connect(self.url.as_str()).await,
+        }
+    }
+
     /// Whether any server of the URL list accepts a TCP connection right now.
     async fn any_server_accepts_tcp(&self) -> bool {
         for addr in self.url.split(',').filter_map(host_port) {
@@ -266,6 +289,14 @@ mod tests {
         assert_eq!(host_port(" 127.0.0.1 ").as_deref(), Some("127.0.0.1:4222"));
         assert_eq!(host_port("nats://[::1]:4222").as_deref(), Some("[::1]:4222"));
         assert_eq!(host_port("nats://"), None);
+    }
+
+    #[test]
+    fn several_urls_are_several_servers() {
+        let servers = |url: &str| NatsOptions::new(url).servers().map(|a| a.len());
+        assert_eq!(servers("nats://127.0.0.1:4222"), Some(1));
+        assert_eq!(servers("nats://127.0.0.1:4222, nats://127.0.0.1:4223,nats://u:p@h:4224"), Some(3));
+        assert_eq!(servers("nats://127.0.0.1:4222,nats://h:notaport"), None, "reported by async-nats as invalid");
     }
 
     #[test]

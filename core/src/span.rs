@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::attribute::{Attribute, Attributes, Str};
+use crate::limits::SpanLimits;
 use crate::propagation::SpanContext;
 use crate::record::{EventRecord, Record, SpanRecord, StatusCode};
 use crate::sink::Sink;
@@ -32,14 +33,15 @@ use crate::sink::Sink;
 pub struct Span {
     /// `None` once ended.
     record: Option<Box<SpanRecord>>,
+    limits: SpanLimits,
     started: Instant,
     context: SpanContext,
     sink: Arc<dyn Sink>,
 }
 
 impl Span {
-    pub(crate) fn new(record: Box<SpanRecord>, started: Instant, context: SpanContext, sink: Arc<dyn Sink>) -> Self {
-        Span { record: Some(record), started, context, sink }
+    pub(crate) fn new(record: Box<SpanRecord>, limits: SpanLimits, started: Instant, context: SpanContext, sink: Arc<dyn Sink>) -> Self {
+        Span { record: Some(record), limits, started, context, sink }
     }
 
     /// The span's identity, to propagate or to parent other spans.
@@ -70,14 +72,16 @@ impl Span {
     /// Sets one attribute, replacing an earlier value of the same key.
     pub fn set_attribute(&mut self, attribute: Attribute) {
         if let Some(r) = self.record.as_mut() {
-            r.attributes.set(attribute);
+            self.limits.set_attribute(r, attribute);
         }
     }
 
     /// Sets several attributes.
     pub fn set_attributes(&mut self, attributes: impl IntoIterator<Item = Attribute>) {
         if let Some(r) = self.record.as_mut() {
-            r.attributes.extend(attributes);
+            for attribute in attributes {
+                self.limits.set_attribute(r, attribute);
+            }
         }
     }
 
@@ -110,7 +114,7 @@ impl Span {
             attributes.set(Attribute::string("exception.type", t));
         }
         attributes.set(Attribute::string("exception.message", message.clone()));
-        r.events.push(EventRecord { name: Str::Borrowed("exception"), time, attributes });
+        self.limits.add_event(r, EventRecord { name: Str::Borrowed("exception"), time, attributes, dropped_attributes_count: 0 });
         r.status = StatusCode::Error;
         if r.status_message.is_empty() {
             r.status_message = message.clone();
@@ -122,7 +126,8 @@ impl Span {
     pub fn add_event(&mut self, name: impl Into<Str>, attributes: impl IntoIterator<Item = Attribute>) {
         let Some(r) = self.record.as_mut() else { return };
         let time = r.start_time.saturating_add(self.started.elapsed());
-        r.events.push(EventRecord { name: name.into(), time, attributes: attributes.into_iter().collect() });
+        let event = EventRecord { name: name.into(), time, attributes: attributes.into_iter().collect(), dropped_attributes_count: 0 };
+        self.limits.add_event(r, event);
     }
 
     /// Renames the span.

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use crate::attribute::{Attribute, Attributes, Str};
 use crate::clock;
 use crate::context::Context;
+use crate::limits::SpanLimits;
 use crate::id::{SpanId, TraceId};
 use crate::propagation::{SpanContext, TraceFlags, TraceState};
 use crate::record::{self, SpanKind, SpanRecord, StatusCode, Timestamp};
@@ -72,12 +73,24 @@ impl SpanOptions {
 pub struct Tracer {
     service: Arc<str>,
     sink: Arc<dyn Sink>,
+    limits: SpanLimits,
 }
 
 impl Tracer {
     /// A tracer for `service` delivering to `sink`.
     pub fn new(service: impl Into<Arc<str>>, sink: Arc<dyn Sink>) -> Self {
-        Tracer { service: service.into(), sink }
+        Tracer { service: service.into(), sink, limits: SpanLimits::default() }
+    }
+
+    /// The same tracer with other span limits.
+    pub fn with_limits(mut self, limits: SpanLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The span limits.
+    pub fn limits(&self) -> SpanLimits {
+        self.limits
     }
 
     /// The service name stamped on every span.
@@ -116,7 +129,9 @@ impl Tracer {
                 r.kind = options.kind;
                 r.start_time = start_time;
                 r.status = StatusCode::Unset;
-                r.attributes.extend(options.attributes);
+                for attribute in options.attributes {
+                    self.limits.set_attribute(&mut r, attribute);
+                }
                 if !trace_state.is_empty() {
                     r.trace_state.push_str(trace_state.as_str());
                 }
@@ -124,7 +139,8 @@ impl Tracer {
                 r.parent_is_remote = parent_is_remote;
                 r
             }
-            None => Box::new(SpanRecord {
+            None => {
+                let mut r = Box::new(SpanRecord {
                 trace_id,
                 span_id,
                 parent_id,
@@ -136,17 +152,25 @@ impl Tracer {
                 duration_ms: 0,
                 status: StatusCode::Unset,
                 status_message: String::new(),
-                attributes: options.attributes,
+                attributes: Attributes::new(),
                 events: Vec::new(),
                 error: String::new(),
                 trace_state: trace_state.as_str().to_owned(),
                 links: Vec::new(),
                 flags: Some(flags.0),
                 parent_is_remote,
-            }),
+                dropped_attributes_count: 0,
+                dropped_events_count: 0,
+                truncated_values_count: 0,
+            });
+                for attribute in options.attributes {
+                    self.limits.set_attribute(&mut r, attribute);
+                }
+                r
+            }
         };
         let context = SpanContext { trace_id, span_id, trace_flags: flags, trace_state, is_remote: false };
-        Span::new(record, started, context, Arc::clone(&self.sink))
+        Span::new(record, self.limits, started, context, Arc::clone(&self.sink))
     }
 }
 

@@ -96,12 +96,16 @@ fn writes_spans_exactly() {
             name: Cow::Borrowed("exception"),
             time: ts("2026-11-24T10:30:01Z"),
             attributes: [Attribute::string("exception.message", "disk full")].into_iter().collect(),
+            dropped_attributes_count: 0,
         }],
         error: "disk full".into(),
         trace_state: "congo=t61rcWkgMzE".into(),
         links: vec![],
         flags: Some(1),
         parent_is_remote: true,
+        dropped_attributes_count: 0,
+        dropped_events_count: 0,
+        truncated_values_count: 0,
     };
     assert_eq!(serde_json::to_string(&span).unwrap(), golden("ours-span.json"));
     let back: SpanRecord = serde_json::from_str(&golden("ours-span.json")).unwrap();

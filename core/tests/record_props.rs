@@ -72,12 +72,18 @@ prop_compose! {
             status,
             status_message,
             attributes,
-            events: events.into_iter().map(|(n, t, a)| EventRecord { name: Cow::Owned(n), time: t, attributes: a }).collect(),
+            events: events
+                .into_iter()
+                .map(|(n, t, a)| EventRecord { name: Cow::Owned(n), time: t, attributes: a, dropped_attributes_count: 0 })
+                .collect(),
             error,
             trace_state: String::new(),
             links: vec![],
             flags,
             parent_is_remote,
+            dropped_attributes_count: 0,
+            dropped_events_count: 0,
+            truncated_values_count: 0,
         }
     }
 }

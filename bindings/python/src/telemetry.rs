@@ -201,6 +201,7 @@ impl Telemetry {
         d.set_item("dropped_overflow", s.dropped_overflow)?;
         d.set_item("dropped_failed", s.dropped_failed)?;
         d.set_item("retried", s.retried)?;
+        d.set_item("shortened", s.shortened)?;
         Ok(Some(d))
     }
 

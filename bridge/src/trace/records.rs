@@ -99,7 +99,12 @@ fn span_record(s: Span, service: &Arc<str>) -> Option<SpanRecord> {
         events: s
             .events
             .into_iter()
-            .map(|e| EventRecord { name: Cow::Owned(e.name), time: Timestamp(e.time_unix_nano), attributes: attributes(e.attributes) })
+            .map(|e| EventRecord {
+                name: Cow::Owned(e.name),
+                time: Timestamp(e.time_unix_nano),
+                attributes: attributes(e.attributes),
+                dropped_attributes_count: e.dropped_attributes_count,
+            })
             .collect(),
         error,
         trace_state: s.trace_state,
@@ -111,6 +116,9 @@ fn span_record(s: Span, service: &Arc<str>) -> Option<SpanRecord> {
             })
             .collect(),
         flags: (s.flags != 0).then_some((s.flags & 0xff) as u8),
+        dropped_attributes_count: s.dropped_attributes_count,
+        dropped_events_count: s.dropped_events_count,
+        truncated_values_count: 0,
     })
 }
 

@@ -20,6 +20,7 @@
 //! # Ok::<(), dagnats_observe::Error>(())
 //! ```
 
+mod fit;
 mod publisher;
 mod queue;
 pub mod stream;
@@ -103,6 +104,9 @@ pub struct CollectorStats {
     pub dropped_failed: u64,
     /// Publish attempts that failed and were retried.
     pub retried: u64,
+    /// Records shortened to fit the server's max_payload (what was cut is counted on
+    /// the record itself).
+    pub shortened: u64,
 }
 
 /// Publishes records to TELEMETRY from a background thread. See the module docs.
@@ -218,6 +222,7 @@ impl Collector {
             dropped_overflow: s.dropped_overflow.load(Ordering::Relaxed),
             dropped_failed: s.dropped_failed.load(Ordering::Relaxed),
             retried: s.retried.load(Ordering::Relaxed),
+            shortened: s.shortened.load(Ordering::Relaxed),
         }
     }
 }

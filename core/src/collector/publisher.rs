@@ -15,6 +15,7 @@ use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::{self, message::PublishMessage};
 use futures::stream::{FuturesUnordered, StreamExt};
 
+use super::fit::encode_within;
 use super::queue::{RecordQueue, IDLE_SLEEP};
 use super::stream::ensure_stream;
 use super::subject::{msg_id_for, subject_for};
@@ -29,6 +30,8 @@ pub(crate) struct Shared {
     pub dropped_overflow: AtomicU64,
     pub dropped_failed: AtomicU64,
     pub retried: AtomicU64,
+    /// Records shortened to fit the server's max_payload.
+    pub shortened: AtomicU64,
     pub closed: AtomicBool,
     idle_lock: Mutex<()>,
     idle: Condvar,
@@ -73,13 +76,12 @@ struct Outgoing {
 }
 
 impl Outgoing {
-    fn encode(record: Record) -> Outgoing {
-        let out = Outgoing {
-            subject: subject_for(&record),
-            msg_id: msg_id_for(&record),
-            payload: record.to_json().into(),
-            failures: 0,
-        };
+    fn encode(mut record: Record, max_payload: usize, shared: &Shared) -> Outgoing {
+        let (payload, shortened) = encode_within(&mut record, max_payload);
+        if shortened {
+            shared.shortened.fetch_add(1, Ordering::Relaxed);
+        }
+        let out = Outgoing { subject: subject_for(&record), msg_id: msg_id_for(&record), payload: payload.into(), failures: 0 };
         if let Record::Span(span) = record {
             crate::record::recycle(span);
         }
@@ -109,10 +111,12 @@ pub(crate) async fn run(
     let mut pause_until: Option<Instant> = None;
     let mut deadline: Option<Instant> = None;
     let mut last_activity = Instant::now();
+    let mut max_payload = payload_room(&client);
 
     loop {
         let connected = client.connection_state() == State::Connected;
         if connected && !stream_checked {
+            max_payload = payload_room(&client);
             if let Err(e) = ensure_stream(&js).await {
                 tracing::warn!(error = %e, "cannot ensure the TELEMETRY stream; publishing anyway");
             }
@@ -126,7 +130,7 @@ pub(crate) async fn run(
             let next = match staged.pop_front() {
                 Some(m) => m,
                 None => match queue.pop() {
-                    Some(r) => Outgoing::encode(r),
+                    Some(r) => Outgoing::encode(r, max_payload, &shared),
                     None => break,
                 },
             };
@@ -195,6 +199,17 @@ pub(crate) async fn run(
     }
     let _ = tokio::time::timeout(Duration::from_millis(500), client.flush()).await;
 }
+
+/// Room for a record's JSON: the server's max_payload less what the headers take.
+fn payload_room(client: &async_nats::Client) -> usize {
+    match client.server_info().max_payload {
+        0 => 1024 * 1024 - HEADER_ROOM, // not connected yet: the server default
+        max => max.saturating_sub(HEADER_ROOM).max(1024),
+    }
+}
+
+/// Bytes kept for the message headers (`Nats-Msg-Id` and the framing).
+const HEADER_ROOM: usize = 512;
 
 async fn await_ack(msg: Outgoing, ack: PublishAckFuture) -> (Outgoing, Result<(), PublishErrorKind>) {
     let result = ack.await.map(|_| ()).map_err(|e| e.kind());

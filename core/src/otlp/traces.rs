@@ -63,7 +63,7 @@ impl Converter {
             start_time_unix_nano: r.start_time.unix_nanos(),
             end_time_unix_nano: r.end_time.unix_nanos(),
             attributes: key_values(r.attributes),
-            dropped_attributes_count: 0,
+            dropped_attributes_count: r.dropped_attributes_count,
             events: r
                 .events
                 .into_iter()
@@ -71,10 +71,10 @@ impl Converter {
                     time_unix_nano: e.time.unix_nanos(),
                     name: e.name.into_owned(),
                     attributes: key_values(e.attributes),
-                    dropped_attributes_count: 0,
+                    dropped_attributes_count: e.dropped_attributes_count,
                 })
                 .collect(),
-            dropped_events_count: 0,
+            dropped_events_count: r.dropped_events_count,
             links: r
                 .links
                 .into_iter()

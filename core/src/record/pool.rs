@@ -41,5 +41,8 @@ pub fn recycle(mut record: Box<SpanRecord>) {
     record.status_message.clear();
     record.error.clear();
     record.trace_state.clear();
+    record.dropped_attributes_count = 0;
+    record.dropped_events_count = 0;
+    record.truncated_values_count = 0;
     let _ = pool().push(record);
 }

@@ -100,6 +100,13 @@ pub struct EventRecord {
     /// Event attributes.
     #[serde(default, skip_serializing_if = "Attributes::is_empty")]
     pub attributes: Attributes,
+    /// Attributes left out by the span limits (extension).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped_attributes_count: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A link to another span (an extension field).
@@ -166,6 +173,17 @@ pub struct SpanRecord {
     /// True when the parent came from a message (extension).
     #[serde(default, skip_serializing_if = "lenient::is_false")]
     pub parent_is_remote: bool,
+    /// Attributes left out by the span limits or to fit the server's max_payload
+    /// (extension).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped_attributes_count: u32,
+    /// Events left out by the span limits or to fit the server's max_payload (extension).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped_events_count: u32,
+    /// String values shortened by the span limits or to fit the server's max_payload
+    /// (extension).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub truncated_values_count: u32,
 }
 
 impl SpanRecord {

@@ -1,0 +1,124 @@
+//! Making a record fit the server's max_payload: a record too large to publish is
+//! shortened (long strings first, then the oldest events, then the last attributes), and
+//! what was cut is counted on the record. A publish never fails for size.
+
+use crate::record::{Record, SpanRecord};
+
+/// What long string values are cut to first.
+const SHORT_STRING: usize = 256;
+/// What messages, errors and names are cut to first.
+const SHORT_TEXT: usize = 1024;
+
+/// The record's JSON, at most `max` bytes when it can be made so; and whether the
+/// record had to be shortened.
+pub(crate) fn encode_within(record: &mut Record, max: usize) -> (Vec<u8>, bool) {
+    let json = record.to_json();
+    if json.len() <= max {
+        return (json, false);
+    }
+    let json = match record {
+        Record::Span(span) => shrink_span(span, max),
+        Record::Log(log) => {
+            truncate_string(&mut log.message, SHORT_TEXT);
+            truncate_string(&mut log.error, SHORT_TEXT);
+            for v in log.fields.values_mut() {
+                v.truncate(SHORT_STRING);
+            }
+            let mut json = record.to_json();
+            while json.len() > max {
+                let Record::Log(log) = record else { break };
+                if log.fields.is_empty() {
+                    break;
+                }
+                let last = log.fields.len() - 1;
+                log.fields.remove(last);
+                json = record.to_json();
+            }
+            json
+        }
+        Record::Metric(metric) => {
+            metric.tags.clear();
+            record.to_json()
+        }
+    };
+    (json, true)
+}
+
+fn truncate_string(s: &mut String, max_chars: usize) -> bool {
+    match s.char_indices().nth(max_chars) {
+        Some((cut, _)) => {
+            s.truncate(cut);
+            true
+        }
+        None => false,
+    }
+}
+
+fn shrink_span(span: &mut SpanRecord, max: usize) -> Vec<u8> {
+    let json = |s: &SpanRecord| serde_json::to_vec(s).unwrap_or_default();
+    let mut shortened = 0u32;
+    for v in span.attributes.values_mut() {
+        shortened += u32::from(v.truncate(SHORT_STRING));
+    }
+    for e in &mut span.events {
+        for v in e.attributes.values_mut() {
+            shortened += u32::from(v.truncate(SHORT_STRING));
+        }
+    }
+    for s in [&mut span.error, &mut span.status_message] {
+        shortened += u32::from(truncate_string(s, SHORT_TEXT));
+    }
+    if span.name.chars().count() > SHORT_TEXT {
+        let mut name = span.name.to_string();
+        truncate_string(&mut name, SHORT_TEXT);
+        span.name = name.into();
+        shortened += 1;
+    }
+    span.truncated_values_count += shortened;
+    let mut out = json(span);
+    while out.len() > max && !span.events.is_empty() {
+        span.events.remove(0);
+        span.dropped_events_count += 1;
+        out = json(span);
+    }
+    while out.len() > max && !span.attributes.is_empty() {
+        let last = span.attributes.len() - 1;
+        span.attributes.remove(last);
+        span.dropped_attributes_count += 1;
+        out = json(span);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Attribute, Context, SpanOptions, Telemetry};
+
+    #[test]
+    fn an_oversized_span_is_cut_to_fit_and_marked() {
+        let (tel, memory) = Telemetry::in_memory("svc");
+        let (_, mut span) = tel.tracer.start(&Context::new(), "big", SpanOptions::new());
+        for i in 0..100 {
+            span.set_attribute(Attribute::string(format!("k{i}"), "x".repeat(1000)));
+            span.add_event("e", [Attribute::string("v", "y".repeat(1000))]);
+        }
+        span.end();
+        let mut record = memory.take().remove(0);
+        let (json, shortened) = encode_within(&mut record, 8 * 1024);
+        assert!(shortened && json.len() <= 8 * 1024, "{}", json.len());
+        let back: SpanRecord = serde_json::from_slice(&json).unwrap();
+        assert!(back.truncated_values_count >= 100);
+        assert_eq!(back.dropped_events_count, 100);
+        assert_eq!(back.attributes.len() as u32 + back.dropped_attributes_count, 100);
+    }
+
+    #[test]
+    fn a_record_that_fits_is_untouched() {
+        let (tel, memory) = Telemetry::in_memory("svc");
+        tel.logger.info(&Context::new(), "small", []);
+        let mut record = memory.take().remove(0);
+        let before = record.to_json();
+        assert_eq!(encode_within(&mut record, 1 << 20), (before, false));
+    }
+}
