@@ -192,9 +192,9 @@ impl NatsOptions {
                     tracing::warn!(url = %redact_url(&self.url), "NATS unreachable; reconnecting in the background");
                     self.connect_with(self.connect_options(true).await?)
                         .await
-                        .map_err(|e| Error::Connect(describe(&e, &self.url)))
+                        .map_err(|e| Error::Connect(describe(&e, &self.url, false)))
                 } else {
-                    Err(Error::Connect(describe(&e, &self.url)))
+                    Err(Error::Connect(describe(&e, &self.url, io_kind && !unreachable)))
                 }
             }
         }
@@ -256,8 +256,11 @@ fn host_port(url: &str) -> Option<String> {
 }
 
 /// A connect error's cause in words, with the URL's secrets removed.
-fn describe(e: &async_nats::ConnectError, url: &str) -> String {
+fn describe(e: &async_nats::ConnectError, url: &str, reachable: bool) -> String {
     let cause = match e.kind() {
+        ConnectErrorKind::Io | ConnectErrorKind::TimedOut if reachable => {
+            "the server answered but the connection failed (TLS required on one side only, an untrusted certificate, or not a NATS server)"
+        }
         ConnectErrorKind::Authentication | ConnectErrorKind::AuthorizationViolation => {
             "authentication failed (check user/password, token, NKey or credentials file)"
         }
@@ -268,7 +271,16 @@ fn describe(e: &async_nats::ConnectError, url: &str) -> String {
         ConnectErrorKind::Io => "server unreachable",
         ConnectErrorKind::MaxReconnects => "gave up reconnecting",
     };
-    format!("{cause} ({}): {}", redact_url(url), e.kind())
+    // The source chain names the real cause (a certificate error, say); these are I/O,
+    // TLS and server messages, which never contain our credentials.
+    let mut detail = e.kind().to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    format!("{cause} ({}): {detail}", redact_url(url))
 }
 
 #[cfg(test)]
