@@ -39,13 +39,23 @@ def _nats_server_bin() -> str:
 @pytest.fixture
 def nats_url() -> Iterator[str]:
     """A nats-server with JetStream on a free loopback port and a temporary store."""
+    yield from _nats_server([])
+
+
+@pytest.fixture
+def nats_url_with_token() -> Iterator[str]:
+    """A nats-server that requires the token ``tok-right-42``."""
+    yield from _nats_server(["--auth", "tok-right-42"])
+
+
+def _nats_server(extra: list) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     store = tempfile.mkdtemp(prefix="dagnats-nats-")
     log = open(os.path.join(store, "server.log"), "w+")
     proc = subprocess.Popen(
-        [_nats_server_bin(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store],
+        [_nats_server_bin(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store, *extra],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
