@@ -1,23 +1,27 @@
 //! The Node.js binding of dagnats-observe: the npm package `dagnats-observe`.
 //!
-//! A thin skin over the Rust core. Each module holds one class family and its
-//! conversions; parsing, ids, records and publishing are the core's. The package's
-//! `index.js` adds what is JavaScript's own: AsyncLocalStorage for the current span,
-//! `startActiveSpan`, carriers for `inject`/`extract`, and promise wrappers.
+//! A thin skin over the Rust core. Parsing, ids, records and publishing are the core's;
+//! the package's `index.js` adds what is JavaScript's own: AsyncLocalStorage for the
+//! current span, `startActiveSpan`, carriers for `inject`/`extract`, type checks, and
+//! promise wrappers.
+//!
+//! Spans are the hot path, so they are not napi classes: a span lives in a per-thread
+//! table and JavaScript holds its handle ([`handles`]); see there for why.
 //!
 //! Every exported function and method is `catch_unwind`: a Rust panic becomes a JS
 //! `Error`, never an aborted process. Wrong argument types raise a `TypeError` naming the
-//! argument or key; a bigint outside int64 raises a `RangeError` (see [`convert`]).
+//! argument or key; a bigint outside int64 raises a `RangeError` ([`convert`], [`error`]).
 
 #![deny(clippy::all)]
 
 mod convert;
 mod error;
+mod handles;
 mod kind;
 mod logger;
 mod metrics;
 mod propagation;
+mod raw;
 mod span;
 mod span_context;
 mod telemetry;
-mod tracer;

@@ -144,11 +144,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     if let (Some(p), Ok(s)) = (&summary_path, summary.lock()) {
                         write_summary(p, &s);
                     }
-                    let response = Response::builder()
+                    Response::builder()
                         .status(status)
                         .header("content-type", "application/x-protobuf")
-                        .body(Full::new(Bytes::new()));
-                    Ok::<_, hyper::http::Error>(response?)
+                        .body(Full::new(Bytes::new()))
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;

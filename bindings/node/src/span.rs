@@ -1,0 +1,223 @@
+//! Spans: start, record, end. JavaScript's `Span` (index.js) holds a handle into the
+//! span table ([`crate::handles`]) and calls these bare Node-API callbacks
+//! ([`crate::raw`]); the recording itself is the core's [`dagnats_observe::Span`].
+//!
+//! `setAttribute` is buffered on the JavaScript side (after checking the value's type
+//! there), and the buffered attributes are applied here before the next call on the
+//! span, so that attributes, status, errors and events keep their order at a fraction
+//! of the boundary crossings. They arrive as `count` plus the *attribute buffer* (a
+//! `Float64Array` bound once per thread, [`handles::bind_buffers`]): `count` triples
+//! `[key, kind, number]`, with any text as trailing string arguments, in order:
+//!
+//! - key: the number of a name interned with `internName` (the core then borrows it), or
+//!   `-1`: the key is the next trailing argument;
+//! - kind 0: the value is the next trailing argument (a string); 1: a number, in the
+//!   triple's third slot (a safe integer becomes an int64, any other number a float64);
+//!   2: a boolean (third slot 0 or 1); 3: a bigint, the next trailing argument.
+//!
+//! Numbers and booleans thus cross without a Node-API call.
+//!
+//! JavaScript signatures (`SpanFunctions` in native-header.d.ts):
+//!
+//! - `spanStart(telemetry, name, kind?, attributes?, hasParent?, parentTraceState?) -> handle`
+//! - `spanSetAttributes(handle, count, ...text)`
+//! - `spanAddEvent(handle, name, attributes?, count, ...text)`
+//! - `spanSetStatus(handle, code, description?, count, ...text)`
+//! - `spanRecordError(handle, error, count, ...text)`
+//! - `spanUpdateName(handle, name, count, ...text)`
+//! - `spanEnd(handle, count, ...text)`
+//! - `spanRelease(handle)`
+
+use dagnats_observe as core;
+use napi::sys;
+
+use crate::convert;
+use crate::error::type_error;
+use crate::handles;
+use crate::kind;
+use crate::raw::{args, boundary, undefined, Arguments, Callback};
+
+/// The callbacks of this module, by JavaScript name.
+pub const CALLBACKS: &[(&str, Callback)] = &[
+    ("spanStart", span_start),
+    ("spanSetAttributes", span_set_attributes),
+    ("spanAddEvent", span_add_event),
+    ("spanSetStatus", span_set_status),
+    ("spanRecordError", span_record_error),
+    ("spanUpdateName", span_update_name),
+    ("spanEnd", span_end),
+    ("spanRelease", span_release),
+];
+
+/// Applies the attributes set since the last call: `count` (an argument) triples of the
+/// attribute buffer, with their text in `text` (see the module docs).
+fn apply_pending(
+    env: sys::napi_env,
+    span: &mut core::Span,
+    count: sys::napi_value,
+    text: &[sys::napi_value],
+) -> napi::Result<()> {
+    let mut n = 0.0;
+    unsafe { sys::napi_get_value_double(env, count, &mut n) };
+    let count = n as usize;
+    if count == 0 {
+        return Ok(());
+    }
+    let words = handles::attribute_words().ok_or_else(|| type_error(env, "the attribute buffer is not bound"))?;
+    if count > handles::ATTRIBUTE_BUFFER_LEN {
+        return Err(type_error(env, "too many pending attributes for one call"));
+    }
+    let mut text = text.iter();
+    let mut next_text = |what: &dyn Fn() -> String| {
+        text.next().copied().ok_or_else(|| type_error(env, format!("{} is missing", what())))
+    };
+    for triple in words[..3 * count].chunks_exact(3) {
+        let [key, kind, number] = [triple[0], triple[1], triple[2]];
+        let key = if key >= 0.0 {
+            handles::interned(key as u32)
+                .map(std::borrow::Cow::Borrowed)
+                .ok_or_else(|| type_error(env, "attribute key number is not an interned name"))?
+        } else {
+            convert::name(env, next_text(&|| "attribute key".to_owned())?, &|| "attribute key".to_owned())?
+        };
+        let value = match kind as u32 {
+            1 => convert::number_value(number),
+            2 => core::Value::Bool(number != 0.0),
+            _ => convert::attribute_value(env, &key, next_text(&|| format!("attribute {key:?}"))?)?,
+        };
+        span.set_attribute(core::Attribute { key, value });
+    }
+    Ok(())
+}
+
+/// Applies the buffered attributes to the live span of `handle` (first thing in every
+/// call, before converting arguments can run JavaScript that reuses the attribute
+/// buffer); returns the handle, `None` when the span has ended.
+fn flush(env: sys::napi_env, args: &Arguments, count_at: usize) -> napi::Result<Option<f64>> {
+    let handle = convert::number(env, args.get(0, env), &|| "span handle".to_owned())?;
+    let count = args.get(count_at, env);
+    match handles::with_span(handle, |span| apply_pending(env, span, count, args.rest(count_at + 1))) {
+        Some(applied) => applied.map(|()| Some(handle)),
+        None => Ok(None),
+    }
+}
+
+/// Runs `f` on the live span of `handle`, if it has not ended.
+fn on_span(env: sys::napi_env, handle: Option<f64>, f: impl FnOnce(&mut core::Span)) -> napi::Result<sys::napi_value> {
+    if let Some(handle) = handle {
+        handles::with_span(handle, f);
+    }
+    Ok(undefined(env))
+}
+
+/// Starts a span for the telemetry handle and returns the span's handle (`-1` when this
+/// thread holds too many live spans: the span is then recorded at once). With
+/// `hasParent`, the parent's identity is read from the id buffer (with
+/// `parentTraceState`); the new span's identity is written to the id buffer.
+unsafe extern "C" fn span_start(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    boundary(env, || {
+        let [telemetry, name, kind, attributes, has_parent, parent_trace_state] = args::<6>(env, info);
+        // The parent's identity first: converting the other arguments may run JavaScript
+        // (getters) that uses the id buffer.
+        let parent = if convert::truthy_bool(env, has_parent)? {
+            let state = convert::optional_string(env, parent_trace_state, &|| "parentTraceState".to_owned())?;
+            Some(handles::read_ids(state.as_deref()).ok_or_else(|| type_error(env, "parent has no valid span identity"))?)
+        } else {
+            None
+        };
+        let telemetry = convert::number(env, telemetry, &|| "telemetry handle".to_owned())?;
+        let name = convert::name(env, name, &|| "span name".to_owned())?;
+        let mut options = core::SpanOptions::new();
+        options = options.kind(kind::span_kind(env, kind)?);
+        if !convert::is_nullish(env, attributes)? {
+            options = options.attributes(convert::attributes(env, attributes, "attributes")?);
+        }
+        let span = handles::with_tracer(telemetry as u32, |tracer| tracer.start_span(name, parent.as_ref(), options))
+            .ok_or_else(|| type_error(env, "telemetry handle is not valid"))?;
+        handles::write_ids(span.span_context());
+        convert::js_number(env, handles::insert_span(span).unwrap_or(-1.0))
+    })
+}
+
+/// Applies buffered attributes (more than one call's worth, ahead of the call that
+/// carries the rest).
+unsafe extern "C" fn span_set_attributes(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    boundary(env, || {
+        let args = Arguments::read(env, info);
+        flush(env, &args, 1)?;
+        Ok(undefined(env))
+    })
+}
+
+/// Adds a timestamped event with optional attributes.
+unsafe extern "C" fn span_add_event(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    boundary(env, || {
+        let args = Arguments::read(env, info);
+        let handle = flush(env, &args, 3)?;
+        let name = convert::name(env, args.get(1, env), &|| "event name".to_owned())?;
+        let attributes = convert::attributes(env, args.get(2, env), "event attributes")?;
+        on_span(env, handle, |span| span.add_event(name, attributes))
+    })
+}
+
+/// Sets the status (OpenTelemetry's rules: `Unset` never overrides, `Ok` is final); the
+/// description is kept in the record's `status_message`.
+unsafe extern "C" fn span_set_status(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    boundary(env, || {
+        let args = Arguments::read(env, info);
+        let handle = flush(env, &args, 3)?;
+        let code = kind::status_code(env, args.get(1, env))?;
+        let description = convert::optional_string(env, args.get(2, env), &|| "description".to_owned())?;
+        on_span(env, handle, |span| span.set_status(code, description.unwrap_or_default()))
+    })
+}
+
+/// Records anything thrown: error status, its message in the record's `error`, and an
+/// `exception` event with `exception.message` and `exception.type` (the class name).
+unsafe extern "C" fn span_record_error(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    boundary(env, || {
+        let args = Arguments::read(env, info);
+        let handle = flush(env, &args, 2)?;
+        if handle.is_none() {
+            return Ok(undefined(env));
+        }
+        let (message, type_name) = convert::error_description(env, args.get(1, env));
+        on_span(env, handle, |span| span.record_exception(message, type_name))
+    })
+}
+
+/// Renames the span.
+unsafe extern "C" fn span_update_name(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    boundary(env, || {
+        let args = Arguments::read(env, info);
+        let handle = flush(env, &args, 2)?;
+        let name = convert::name(env, args.get(1, env), &|| "name".to_owned())?;
+        on_span(env, handle, |span| span.update_name(name))
+    })
+}
+
+/// Applies the buffered attributes, ends the span and hands its record to the sink (never waits for
+/// the network). A handle that has already ended does nothing.
+unsafe extern "C" fn span_end(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    boundary(env, || {
+        let args = Arguments::read(env, info);
+        let handle = convert::number(env, args.get(0, env), &|| "span handle".to_owned())?;
+        if let Some(mut span) = handles::remove_span(handle) {
+            let applied = apply_pending(env, &mut span, args.get(1, env), args.rest(2));
+            span.end();
+            applied?;
+        }
+        Ok(undefined(env))
+    })
+}
+
+/// Releases a span that JavaScript collected without ending it: the core ends it then,
+/// as it ends a dropped span. A handle that has already ended does nothing.
+unsafe extern "C" fn span_release(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    boundary(env, || {
+        let [handle] = args::<1>(env, info);
+        let handle = convert::number(env, handle, &|| "span handle".to_owned())?;
+        drop(handles::remove_span(handle));
+        Ok(undefined(env))
+    })
+}

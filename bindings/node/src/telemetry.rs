@@ -1,0 +1,392 @@
+//! `NativeTelemetry`: the core's tracer, logger and metrics over one sink, with connect,
+//! flush and close running on libuv's thread pool so they never block the event loop.
+//! The package's `Telemetry` wraps it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dagnats_observe as core;
+use dagnats_observe::nats::{NatsAuth, TlsOptions};
+use dagnats_observe::record::Record;
+use dagnats_observe::{CollectorOptions, MemorySink};
+use napi::bindgen_prelude::{AsyncTask, Unknown};
+use napi::{sys, Env, Task};
+use napi_derive::napi;
+
+use crate::convert::{self, raw};
+use crate::error::{catch_panic, core_error, range_error, type_error};
+use crate::handles;
+use crate::metrics::Metrics;
+
+/// How long flush and close wait by default.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The core's bundle, plus the in-memory sink when there is one. Its tracer and logger
+/// are registered under [`handle`](NativeTelemetry::handle) for the span and log
+/// functions.
+#[napi]
+pub struct NativeTelemetry {
+    inner: core::Telemetry,
+    memory: Option<Arc<MemorySink>>,
+    handle: u32,
+}
+
+impl NativeTelemetry {
+    fn new(inner: core::Telemetry, memory: Option<Arc<MemorySink>>) -> Self {
+        let handle = handles::register_telemetry(inner.tracer.clone(), inner.logger.clone());
+        NativeTelemetry { inner, memory, handle }
+    }
+}
+
+impl Drop for NativeTelemetry {
+    fn drop(&mut self) {
+        handles::unregister_telemetry(self.handle);
+    }
+}
+
+/// Delivery counters of a NATS-connected telemetry.
+#[napi(object)]
+pub struct CollectorStats {
+    /// Records acknowledged by the stream.
+    pub published: f64,
+    /// Records accepted and not yet acknowledged.
+    pub pending: f64,
+    /// Records dropped because the queue was full.
+    pub dropped_overflow: f64,
+    /// Records given up: rejected by the server, or still pending at shutdown.
+    pub dropped_failed: f64,
+    /// Publish attempts that failed and were retried.
+    pub retried: f64,
+}
+
+/// Discards every record, handing span records back to the core's record pool for the
+/// next span (as the NATS collector does once it has published one), so that switched-off
+/// telemetry allocates nothing per span.
+struct DiscardSink;
+
+impl core::Sink for DiscardSink {
+    fn export(&self, record: Record) {
+        if let Record::Span(span) = record {
+            core::record::recycle(span);
+        }
+    }
+}
+
+/// Connects on the thread pool; resolves to a `NativeTelemetry`.
+pub struct ConnectTask {
+    options: Option<CollectorOptions>,
+}
+
+impl Task for ConnectTask {
+    type Output = Result<core::Telemetry, core::Error>;
+    type JsValue = NativeTelemetry;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let options = self.options.take().expect("compute runs once");
+        catch_panic(move || core::Telemetry::connect(options))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<NativeTelemetry> {
+        match output {
+            Ok(inner) => Ok(NativeTelemetry::new(inner, None)),
+            Err(e) => Err(core_error(env.raw(), e)),
+        }
+    }
+}
+
+/// What a [`SettleTask`] does.
+#[derive(Clone, Copy)]
+enum Settle {
+    Flush,
+    Close,
+}
+
+/// Flushes or closes on the thread pool; resolves to `undefined`.
+pub struct SettleTask {
+    telemetry: core::Telemetry,
+    timeout: Duration,
+    settle: Settle,
+}
+
+impl Task for SettleTask {
+    type Output = Result<(), core::Error>;
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let (telemetry, timeout) = (&self.telemetry, self.timeout);
+        match self.settle {
+            Settle::Flush => catch_panic(|| telemetry.flush(timeout)),
+            Settle::Close => catch_panic(|| telemetry.shutdown(timeout)),
+        }
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<()> {
+        output.map_err(|e| core_error(env.raw(), e))
+    }
+}
+
+#[napi]
+impl NativeTelemetry {
+    /// Connects to NATS and publishes to TELEMETRY. Options (all optional): `servers`
+    /// (a URL or a list; else `NATS_URL`, else `nats://127.0.0.1:4222`), `service` (else
+    /// `OTEL_SERVICE_NAME`), `name` (connection name), `user`/`pass`, `token`,
+    /// `nkeySeed`, `credentialsFile`, `tls` (`{ required?, caFile?, certFile?, keyFile? }`),
+    /// `timeout` (connect timeout in ms), `bufferCapacity`, `maxInFlight`.
+    ///
+    /// An unreachable server is not an error (records wait in the queue); bad
+    /// credentials, TLS failures and bad URLs reject.
+    #[napi(catch_unwind, ts_args_type = "options?: ConnectOptions | null", ts_return_type = "Promise<NativeTelemetry>")]
+    pub fn connect(env: Env, options: Option<Unknown>) -> napi::Result<AsyncTask<ConnectTask>> {
+        let options = match options {
+            Some(o) => collector_options(env.raw(), raw(&o).1)?,
+            None => CollectorOptions::from_env(),
+        };
+        Ok(AsyncTask::new(ConnectTask { options: Some(options) }))
+    }
+
+    /// A telemetry that keeps every record in memory, for tests: nothing leaves the
+    /// process. Read the records with `finishedSpansJson` and friends.
+    #[napi(factory, catch_unwind, ts_args_type = "service: string")]
+    pub fn in_memory(service: Unknown) -> napi::Result<Self> {
+        let (env, service) = raw(&service);
+        let service = convert::string(env, service, &|| "service".to_owned())?;
+        let (inner, memory) = core::Telemetry::in_memory(&service);
+        Ok(NativeTelemetry::new(inner, Some(memory)))
+    }
+
+    /// A telemetry that discards every record (telemetry switched off).
+    #[napi(factory, catch_unwind, ts_args_type = "service: string")]
+    pub fn noop(service: Unknown) -> napi::Result<Self> {
+        let (env, service) = raw(&service);
+        let service = convert::string(env, service, &|| "service".to_owned())?;
+        Ok(NativeTelemetry::new(core::Telemetry::with_sink(&service, Arc::new(DiscardSink)), None))
+    }
+
+    /// The service name stamped on every record.
+    #[napi(getter, catch_unwind)]
+    pub fn service(&self) -> String {
+        self.inner.tracer.service().to_owned()
+    }
+
+    /// The number under which this telemetry's tracer and logger are registered, for
+    /// `spanStart` and `logEmit`.
+    #[napi(getter, catch_unwind)]
+    pub fn handle(&self) -> u32 {
+        self.handle
+    }
+
+    /// Metric instruments sharing this telemetry's sink.
+    #[napi(catch_unwind)]
+    pub fn metrics(&self) -> Metrics {
+        Metrics { inner: self.inner.metrics.clone() }
+    }
+
+    /// Waits until every record so far is delivered, at most `timeoutMs` (default 5000).
+    /// Rejects with code `ERR_DAGNATS_TIMEOUT` (and `pending`) when time runs out.
+    #[napi(catch_unwind, ts_args_type = "timeoutMs?: number | null", ts_return_type = "Promise<void>")]
+    pub fn flush(&self, env: Env, timeout_ms: Option<Unknown>) -> napi::Result<AsyncTask<SettleTask>> {
+        let timeout = timeout(env.raw(), timeout_ms)?;
+        Ok(AsyncTask::new(SettleTask { telemetry: self.inner.clone(), timeout, settle: Settle::Flush }))
+    }
+
+    /// Delivers what is pending (at most `timeoutMs`, default 5000) and stops; records
+    /// after this are dropped. Rejects with `ERR_DAGNATS_TIMEOUT` when records were left,
+    /// `ERR_DAGNATS_CLOSED` when already closed.
+    #[napi(catch_unwind, ts_args_type = "timeoutMs?: number | null", ts_return_type = "Promise<void>")]
+    pub fn close(&self, env: Env, timeout_ms: Option<Unknown>) -> napi::Result<AsyncTask<SettleTask>> {
+        let timeout = timeout(env.raw(), timeout_ms)?;
+        Ok(AsyncTask::new(SettleTask { telemetry: self.inner.clone(), timeout, settle: Settle::Close }))
+    }
+
+    /// Records dropped so far (queue overflow, failed publishes, after close).
+    #[napi(getter, catch_unwind)]
+    pub fn dropped(&self) -> f64 {
+        self.inner.dropped() as f64
+    }
+
+    /// The collector's counters; `null` unless connected to NATS.
+    #[napi(getter, catch_unwind)]
+    pub fn stats(&self) -> Option<CollectorStats> {
+        self.inner.collector_stats().map(|s| CollectorStats {
+            published: s.published as f64,
+            pending: s.pending as f64,
+            dropped_overflow: s.dropped_overflow as f64,
+            dropped_failed: s.dropped_failed as f64,
+            retried: s.retried as f64,
+        })
+    }
+
+    /// True for a telemetry made by `inMemory`.
+    #[napi(getter, catch_unwind)]
+    pub fn is_in_memory(&self) -> bool {
+        self.memory.is_some()
+    }
+
+    /// The finished spans as a JSON array of wire records, in end order.
+    #[napi(catch_unwind)]
+    pub fn finished_spans_json(&self, env: Env) -> napi::Result<String> {
+        self.records_json(env, |r| r.as_span().is_some())
+    }
+
+    /// The log records as a JSON array of wire records.
+    #[napi(catch_unwind)]
+    pub fn finished_logs_json(&self, env: Env) -> napi::Result<String> {
+        self.records_json(env, |r| r.as_log().is_some())
+    }
+
+    /// The metric points as a JSON array of wire records.
+    #[napi(catch_unwind)]
+    pub fn finished_metrics_json(&self, env: Env) -> napi::Result<String> {
+        self.records_json(env, |r| r.as_metric().is_some())
+    }
+
+    /// Forgets every record kept in memory.
+    #[napi(catch_unwind)]
+    pub fn clear_finished(&self, env: Env) -> napi::Result<()> {
+        self.memory(env)?.clear();
+        Ok(())
+    }
+}
+
+impl NativeTelemetry {
+    fn memory(&self, env: Env) -> napi::Result<&MemorySink> {
+        self.memory
+            .as_deref()
+            .ok_or_else(|| type_error(env.raw(), "finished records are kept only by Telemetry.inMemory()"))
+    }
+
+    fn records_json(&self, env: Env, keep: impl Fn(&Record) -> bool) -> napi::Result<String> {
+        let mut out = Vec::from(&b"["[..]);
+        for record in self.memory(env)?.records().iter().filter(|r| keep(r)) {
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&record.to_json());
+        }
+        out.push(b']');
+        // Records serialize to UTF-8 JSON.
+        String::from_utf8(out).map_err(|e| napi::Error::from_reason(e.to_string()))
+    }
+}
+
+/// Reads a `timeoutMs` argument: a non-negative finite number of milliseconds.
+fn timeout(env: sys::napi_env, value: Option<Unknown>) -> napi::Result<Duration> {
+    let Some(value) = value else { return Ok(DEFAULT_TIMEOUT) };
+    let value = raw(&value).1;
+    if convert::is_nullish(env, value)? {
+        return Ok(DEFAULT_TIMEOUT);
+    }
+    let ms = convert::number(env, value, &|| "timeoutMs".to_owned())?;
+    if !ms.is_finite() || ms < 0.0 {
+        return Err(range_error(env, format!("timeoutMs must be a finite number of milliseconds >= 0, got {ms}")));
+    }
+    Ok(Duration::from_secs_f64(ms / 1000.0))
+}
+
+/// A named option: the value, or `None` when absent, `undefined` or `null`.
+fn option(env: sys::napi_env, object: sys::napi_value, name: &std::ffi::CStr) -> napi::Result<Option<sys::napi_value>> {
+    let value = convert::property(env, object, name)?;
+    Ok((!convert::is_nullish(env, value)?).then_some(value))
+}
+
+fn string_option(env: sys::napi_env, object: sys::napi_value, name: &std::ffi::CStr) -> napi::Result<Option<String>> {
+    match option(env, object, name)? {
+        Some(v) => convert::string(env, v, &|| format!("option {}", name.to_string_lossy())).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn count_option(env: sys::napi_env, object: sys::napi_value, name: &std::ffi::CStr) -> napi::Result<Option<usize>> {
+    let Some(v) = option(env, object, name)? else { return Ok(None) };
+    let what = || format!("option {}", name.to_string_lossy());
+    let n = convert::number(env, v, &what)?;
+    if n.fract() != 0.0 || !(1.0..=4_294_967_295.0).contains(&n) {
+        return Err(range_error(env, format!("{} must be a whole number >= 1, got {n}", what())));
+    }
+    Ok(Some(n as usize))
+}
+
+/// Reads `Telemetry.connect` options over the environment's defaults.
+fn collector_options(env: sys::napi_env, object: sys::napi_value) -> napi::Result<CollectorOptions> {
+    let mut options = CollectorOptions::from_env();
+    if convert::is_nullish(env, object)? {
+        return Ok(options);
+    }
+    if convert::type_of(env, object)? != sys::ValueType::napi_object {
+        return Err(type_error(env, "options must be an object"));
+    }
+    if let Some(servers) = option(env, object, c"servers")? {
+        let mut is_array = false;
+        unsafe { sys::napi_is_array(env, servers, &mut is_array) };
+        let url = if is_array {
+            convert::string_array(env, servers, "option servers")?.join(",")
+        } else {
+            convert::string(env, servers, &|| "option servers".to_owned())?
+        };
+        if !url.is_empty() {
+            options.nats.url = url;
+        }
+    }
+    if let Some(service) = string_option(env, object, c"service")?.filter(|s| !s.is_empty()) {
+        options.service = service;
+    }
+    options.nats.name = string_option(env, object, c"name")?;
+    let user = string_option(env, object, c"user")?;
+    let pass = string_option(env, object, c"pass")?;
+    let token = string_option(env, object, c"token")?;
+    let nkey = string_option(env, object, c"nkeySeed")?;
+    let creds = string_option(env, object, c"credentialsFile")?;
+    let given = [user.is_some() || pass.is_some(), token.is_some(), nkey.is_some(), creds.is_some()];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(type_error(env, "give one of user/pass, token, nkeySeed or credentialsFile"));
+    }
+    options.nats.auth = match (user, pass, token, nkey, creds) {
+        (Some(user), Some(password), ..) => NatsAuth::UserPassword { user, password },
+        (Some(_), None, ..) => return Err(type_error(env, "option pass is required with user")),
+        (None, Some(_), ..) => return Err(type_error(env, "option user is required with pass")),
+        (_, _, Some(token), ..) => NatsAuth::Token(token),
+        (_, _, _, Some(seed), _) => NatsAuth::NKey(seed),
+        (_, _, _, _, Some(path)) => NatsAuth::CredentialsFile(PathBuf::from(path)),
+        _ => NatsAuth::None,
+    };
+    if let Some(tls) = option(env, object, c"tls")? {
+        options.nats.tls = tls_options(env, tls)?;
+    }
+    if let Some(ms) = option(env, object, c"timeout")? {
+        let ms = convert::number(env, ms, &|| "option timeout".to_owned())?;
+        if !ms.is_finite() || ms <= 0.0 {
+            return Err(range_error(env, format!("option timeout must be a number of milliseconds > 0, got {ms}")));
+        }
+        options.nats.connect_timeout = Duration::from_secs_f64(ms / 1000.0);
+    }
+    if let Some(n) = count_option(env, object, c"bufferCapacity")? {
+        options.buffer_capacity = n;
+    }
+    if let Some(n) = count_option(env, object, c"maxInFlight")? {
+        options.max_in_flight = n;
+    }
+    Ok(options)
+}
+
+/// Reads the `tls` option: `true` (require TLS) or `{ required?, caFile?, certFile?, keyFile? }`.
+fn tls_options(env: sys::napi_env, value: sys::napi_value) -> napi::Result<TlsOptions> {
+    if convert::type_of(env, value)? == sys::ValueType::napi_boolean {
+        let required = convert::boolean(env, value, &|| "option tls".to_owned())?;
+        return Ok(TlsOptions { required, ..Default::default() });
+    }
+    if convert::type_of(env, value)? != sys::ValueType::napi_object {
+        return Err(type_error(env, "option tls must be a boolean or an object"));
+    }
+    let required = match option(env, value, c"required")? {
+        Some(v) => convert::boolean(env, v, &|| "option tls.required".to_owned())?,
+        None => false,
+    };
+    let path = |name: &std::ffi::CStr| -> napi::Result<Option<PathBuf>> {
+        Ok(match option(env, value, name)? {
+            Some(v) => Some(PathBuf::from(convert::string(env, v, &|| format!("option tls.{}", name.to_string_lossy()))?)),
+            None => None,
+        })
+    };
+    Ok(TlsOptions { required, ca_file: path(c"caFile")?, cert_file: path(c"certFile")?, key_file: path(c"keyFile")? })
+}
