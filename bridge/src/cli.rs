@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use dagnats_observe::nats::DEFAULT_NATS_URL;
 
 /// The `dagnats` program.
 #[derive(Parser)]
@@ -177,45 +176,9 @@ pub struct OtlpBridgeArgs {
     #[arg(long, value_name = "FILE", help_heading = "OTLP export")]
     pub client_key: Option<PathBuf>,
 
-    /// NATS server URL(s), comma-separated
-    #[arg(long, env = "NATS_URL", default_value = DEFAULT_NATS_URL, value_name = "URL", help_heading = "NATS")]
-    pub nats_url: String,
-
-    /// NATS credentials file (user JWT and NKey seed) [default: none]
-    #[arg(long, env = "NATS_CREDS", value_name = "FILE", help_heading = "NATS")]
-    pub nats_creds: Option<PathBuf>,
-
-    /// NATS user name (with --nats-password) [default: none]
-    #[arg(long, env = "NATS_USER", value_name = "USER", help_heading = "NATS")]
-    pub nats_user: Option<String>,
-
-    /// NATS password [default: none]
-    #[arg(long, env = "NATS_PASSWORD", hide_env_values = true, value_name = "PASSWORD", help_heading = "NATS")]
-    pub nats_password: Option<String>,
-
-    /// NATS authentication token [default: none]
-    #[arg(long, env = "NATS_TOKEN", hide_env_values = true, value_name = "TOKEN", help_heading = "NATS")]
-    pub nats_token: Option<String>,
-
-    /// NATS NKey seed (SU...) [default: none]
-    #[arg(long, env = "NATS_NKEY", hide_env_values = true, value_name = "SEED", help_heading = "NATS")]
-    pub nats_nkey: Option<String>,
-
-    /// Require TLS towards NATS even for nats:// URLs [default: false]
-    #[arg(long, help_heading = "NATS")]
-    pub nats_tls_required: bool,
-
-    /// PEM file of the CA certificates that sign the NATS server's certificate [default: none]
-    #[arg(long, env = "NATS_CA", value_name = "FILE", help_heading = "NATS")]
-    pub nats_tls_ca: Option<PathBuf>,
-
-    /// PEM client certificate for mutual TLS with NATS [default: none]
-    #[arg(long, env = "NATS_CERT", value_name = "FILE", help_heading = "NATS")]
-    pub nats_tls_cert: Option<PathBuf>,
-
-    /// PEM private key of --nats-tls-cert [default: none]
-    #[arg(long, env = "NATS_KEY", value_name = "FILE", help_heading = "NATS")]
-    pub nats_tls_key: Option<PathBuf>,
+    /// How to reach NATS: the same flags as `trace` and `tail`.
+    #[command(flatten)]
+    pub nats: crate::nats_args::NatsArgs,
 
     /// Durable consumer name; bridges sharing it share the work
     #[arg(long, default_value = "otlp-bridge", value_name = "NAME", help_heading = "Consuming")]
@@ -275,7 +238,6 @@ pub struct OtlpBridgeArgs {
 impl fmt::Debug for OtlpBridgeArgs {
     // Passwords, tokens, seeds and header values are secrets: only their presence shows.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hidden = |o: &Option<String>| o.as_ref().map(|_| "***");
         let header_names: Vec<&str> = self.headers.iter().map(|h| h.split('=').next().unwrap_or("")).collect();
         f.debug_struct("OtlpBridgeArgs")
             .field("endpoint", &self.endpoint)
@@ -286,12 +248,7 @@ impl fmt::Debug for OtlpBridgeArgs {
             .field("compression", &self.compression)
             .field("no_gzip", &self.no_gzip)
             .field("timeout", &self.timeout)
-            .field("nats_url", &dagnats_observe::nats::redact_url(&self.nats_url))
-            .field("nats_creds", &self.nats_creds)
-            .field("nats_user", &self.nats_user)
-            .field("nats_password", &hidden(&self.nats_password))
-            .field("nats_token", &hidden(&self.nats_token))
-            .field("nats_nkey", &hidden(&self.nats_nkey))
+            .field("nats", &self.nats)
             .field("consumer", &self.consumer)
             .field("batch_size", &self.batch_size)
             .field("flush_interval", &self.flush_interval)

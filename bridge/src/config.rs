@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dagnats_observe::nats::{NatsAuth, NatsOptions, TlsOptions};
+use dagnats_observe::nats::NatsOptions;
 
 use crate::cli::{Compression, OtlpBridgeArgs};
 
@@ -263,7 +263,7 @@ impl Config {
     /// `|k| std::env::var(k).ok()` in a program). Empty variables count as unset.
     pub fn from_args(args: &OtlpBridgeArgs, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
-        let mut config = Config::new(&args.nats_url, DEFAULT_ENDPOINT);
+        let mut config = Config::new(&args.nats.nats_url, DEFAULT_ENDPOINT);
 
         for var in ["OTEL_EXPORTER_OTLP_PROTOCOL"]
             .into_iter()
@@ -361,14 +361,7 @@ impl Config {
             key_file: args.client_key.clone().or_else(|| env("OTEL_EXPORTER_OTLP_CLIENT_KEY").map(PathBuf::from)),
         };
 
-        config.nats.auth = nats_auth(args)?;
-        config.nats.tls = TlsOptions {
-            required: args.nats_tls_required,
-            ca_file: args.nats_tls_ca.clone(),
-            cert_file: args.nats_tls_cert.clone(),
-            key_file: args.nats_tls_key.clone(),
-        };
-        config.nats.name = Some(format!("dagnats-bridge {}", args.consumer));
+        config.nats = args.nats.options(&format!("dagnats-bridge {}", args.consumer))?;
         config.consumer = args.consumer.clone();
         config.batch_size = args.batch_size as usize;
         config.flush_interval = args.flush_interval;
@@ -423,29 +416,6 @@ fn check_url(url: &str, signal: Signal) -> Result<(), ConfigError> {
         Ok(_) => Err(ConfigError(format!("the {} endpoint must be an http:// or https:// URL", signal.as_str()))),
         Err(e) => Err(ConfigError(format!("the {} endpoint is not a valid URL: {e}", signal.as_str()))),
     }
-}
-
-fn nats_auth(args: &OtlpBridgeArgs) -> Result<NatsAuth, ConfigError> {
-    let given = [args.nats_creds.is_some(), args.nats_user.is_some(), args.nats_token.is_some(), args.nats_nkey.is_some()];
-    if given.iter().filter(|g| **g).count() > 1 {
-        return Err(ConfigError(
-            "use one NATS authentication: credentials file, user/password, token or NKey".into(),
-        ));
-    }
-    if args.nats_password.is_some() && args.nats_user.is_none() {
-        return Err(ConfigError("--nats-password needs --nats-user".into()));
-    }
-    Ok(if let Some(path) = &args.nats_creds {
-        NatsAuth::CredentialsFile(path.clone())
-    } else if let Some(user) = &args.nats_user {
-        NatsAuth::UserPassword { user: user.clone(), password: args.nats_password.clone().unwrap_or_default() }
-    } else if let Some(token) = &args.nats_token {
-        NatsAuth::Token(token.clone())
-    } else if let Some(seed) = &args.nats_nkey {
-        NatsAuth::NKey(seed.clone())
-    } else {
-        NatsAuth::None
-    })
 }
 
 /// One `--header key=value`.
@@ -592,7 +562,7 @@ mod tests {
     #[test]
     fn nats_credentials_are_redacted() {
         let c = resolve(&["--nats-user=bridge", "--nats-password=hunter2"], &[]).unwrap();
-        assert!(matches!(c.nats.auth, NatsAuth::UserPassword { .. }));
+        assert!(matches!(c.nats.auth, dagnats_observe::nats::NatsAuth::UserPassword { .. }));
         let s = format!("{c:?}");
         assert!(!s.contains("hunter2") && s.contains("bridge"), "{s}");
     }
