@@ -9,6 +9,10 @@
 //! `OVERLOAD_SECONDS` sets how long NATS stays stopped in the outage test (default 10;
 //! the minute is `OVERLOAD_SECONDS=60`).
 
+// The lock is held across awaits on purpose: each test has its own runtime, and the lock
+// only keeps the tests of this file from running at the same time.
+#![allow(clippy::await_holding_lock)]
+
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 

@@ -125,6 +125,69 @@ impl Drop for NatsServer {
     }
 }
 
+/// A JetStream cluster of nats-server processes on loopback, each with its own store,
+/// client port, route port and monitoring port. Servers are named `n0`, `n1`, ... and
+/// can be killed ([`NatsServer::stop`] is SIGKILL) and restarted with their store.
+pub struct NatsCluster {
+    /// The servers, in order.
+    pub servers: Vec<NatsServer>,
+    monitor_ports: Vec<u16>,
+}
+
+impl NatsCluster {
+    /// Starts `size` servers routed to each other (cluster name `testkit`). JetStream
+    /// may not have elected its meta leader yet: see [`wait_for_jetstream`](Self::wait_for_jetstream).
+    pub fn start(size: usize) -> NatsCluster {
+        let route_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let monitor_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let mut servers: Vec<NatsServer> = (0..size).map(|_| NatsServer::reserved()).collect();
+        for (i, server) in servers.iter_mut().enumerate() {
+            let routes: Vec<String> =
+                route_ports.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, p)| format!("nats://127.0.0.1:{p}")).collect();
+            server.extra_args = vec![
+                "--server_name".into(),
+                format!("n{i}"),
+                "--cluster_name".into(),
+                "testkit".into(),
+                "--cluster".into(),
+                format!("nats://127.0.0.1:{}", route_ports[i]),
+                "--routes".into(),
+                routes.join(","),
+                "-m".into(),
+                monitor_ports[i].to_string(),
+            ];
+        }
+        for server in &mut servers {
+            server.run();
+        }
+        NatsCluster { servers, monitor_ports }
+    }
+
+    /// Every server's client URL, comma-separated (what clients are given).
+    pub fn urls(&self) -> String {
+        self.servers.iter().map(|s| s.url()).collect::<Vec<_>>().join(",")
+    }
+
+    /// The monitoring base URL of server `i` (`http://127.0.0.1:{port}`).
+    pub fn monitor_url(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.monitor_ports[i])
+    }
+
+    /// Waits until JetStream answers account requests on every running server, which it
+    /// does once the servers have formed their meta group and elected a leader.
+    pub async fn wait_for_jetstream(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        for server in self.servers.iter().filter(|s| s.child.is_some()) {
+            let client = async_nats::connect(server.url()).await.expect("connect");
+            let js = async_nats::jetstream::new(client);
+            while js.query_account().await.is_err() {
+                assert!(Instant::now() < deadline, "JetStream cluster did not form within {timeout:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
 /// One message read back from a stream.
 #[derive(Debug, Clone)]
 pub struct StoredMessage {
