@@ -117,7 +117,7 @@ impl Tracer {
             Some(p) => (p.trace_id, Some(p.span_id), p.trace_flags, p.trace_state.clone(), p.is_remote),
             None => (TraceId::random(), None, TraceFlags::SAMPLED, TraceState::EMPTY, false),
         };
-        let record = match record::pool::take() {
+        let mut record = match record::pool::take() {
             Some(mut r) => {
                 r.trace_id = trace_id;
                 r.span_id = span_id;
@@ -129,9 +129,6 @@ impl Tracer {
                 r.kind = options.kind;
                 r.start_time = start_time;
                 r.status = StatusCode::Unset;
-                for attribute in options.attributes {
-                    self.limits.set_attribute(&mut r, attribute);
-                }
                 if !trace_state.is_empty() {
                     r.trace_state.push_str(trace_state.as_str());
                 }
@@ -139,8 +136,7 @@ impl Tracer {
                 r.parent_is_remote = parent_is_remote;
                 r
             }
-            None => {
-                let mut r = Box::new(SpanRecord {
+            None => Box::new(SpanRecord {
                 trace_id,
                 span_id,
                 parent_id,
@@ -162,13 +158,11 @@ impl Tracer {
                 dropped_attributes_count: 0,
                 dropped_events_count: 0,
                 truncated_values_count: 0,
-            });
-                for attribute in options.attributes {
-                    self.limits.set_attribute(&mut r, attribute);
-                }
-                r
-            }
+            }),
         };
+        for attribute in options.attributes {
+            self.limits.set_attribute(&mut record, attribute);
+        }
         let context = SpanContext { trace_id, span_id, trace_flags: flags, trace_state, is_remote: false };
         Span::new(record, self.limits, started, context, Arc::clone(&self.sink))
     }

@@ -121,7 +121,6 @@ impl NatsServer {
 impl Drop for NatsServer {
     fn drop(&mut self) {
         self.stop();
-        let _ = &self.store;
     }
 }
 
