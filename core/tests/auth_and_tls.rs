@@ -1,17 +1,40 @@
-//! The collector connects with a token, an NKey, and over TLS with a CA given by the
-//! user (certificates generated here with openssl); wrong credentials are a clear error
-//! that names the cause and never carries the secret.
+//! The collector connects with user/password, a token, an NKey, a `.creds` file (a real
+//! user JWT in an operator-mode server) and over TLS with a CA given by the user: the
+//! shared cases of `testkit::auth`, which the Python, Node and C tests run too. Each
+//! wrong way to connect is a clear error that names the cause and never carries the
+//! secret.
 
-use std::path::Path;
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use dagnats_observe::nats::{NatsAuth, NatsOptions, TlsOptions};
 use dagnats_observe::{CollectorOptions, Context, Error, SpanOptions, Telemetry};
+use serde_json::{Map, Value};
+use testkit::auth::{write_cases, AuthCase};
 use testkit::NatsServer;
 
-fn options(url: String, auth: NatsAuth) -> CollectorOptions {
-    CollectorOptions { nats: NatsOptions::new(url).auth(auth), ..CollectorOptions::default() }.service("svc")
+/// The core's options for a case's `connect`/`wrong` keys.
+fn options(url: String, keys: &Map<String, Value>) -> CollectorOptions {
+    let text = |k: &str| keys.get(k).and_then(Value::as_str).map(str::to_owned);
+    let auth = if let Some(user) = text("user") {
+        NatsAuth::UserPassword { user, password: text("password").unwrap_or_default() }
+    } else if let Some(token) = text("token") {
+        NatsAuth::Token(token)
+    } else if let Some(seed) = text("nkey") {
+        NatsAuth::NKey(seed)
+    } else if let Some(path) = text("credentials_file") {
+        NatsAuth::CredentialsFile(path.into())
+    } else {
+        NatsAuth::None
+    };
+    let tls = TlsOptions {
+        required: keys.get("tls_required").and_then(Value::as_bool).unwrap_or(false),
+        ca_file: text("tls_ca_file").map(PathBuf::from),
+        ..TlsOptions::default()
+    };
+    let mut nats = NatsOptions::new(url).auth(auth);
+    nats.tls = tls;
+    CollectorOptions { nats, ..CollectorOptions::default() }.service("svc")
 }
 
 /// Connects, publishes one span, and checks the stream acknowledged it.
@@ -23,66 +46,56 @@ fn publishes(o: CollectorOptions) {
     assert_eq!(tel.collector_stats().unwrap().published, 1);
 }
 
-fn refused(o: CollectorOptions, secret: &str) -> String {
+fn refused(o: CollectorOptions, case: &AuthCase) {
     match Telemetry::connect(o) {
         Err(Error::Connect(message)) => {
-            assert!(!message.contains(secret), "the secret leaked: {message}");
-            message
+            assert!(!message.contains(&case.secret), "{}: the secret leaked: {message}", case.name);
+            assert!(message.contains(&case.refusal), "{}: the cause is not named: {message}", case.name);
         }
-        other => panic!("expected a connect error, got {other:?}"),
+        other => panic!("{}: expected a connect error, got {other:?}", case.name),
     }
+}
+
+fn run(name: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let case = write_cases(dir.path()).into_iter().find(|c| c.name == name).expect("a shared case");
+    let server = NatsServer::start_with_args(&case.server_args());
+    refused(options(server.url(), &case.wrong), &case);
+    publishes(options(server.url(), &case.connect));
+}
+
+#[test]
+fn user_password() {
+    run("user_password");
 }
 
 #[test]
 fn token() {
-    let server = NatsServer::start_with_args(&["--auth", "tok-right-123"]);
-    let message = refused(options(server.url(), NatsAuth::Token("tok-wrong-456".into())), "tok-wrong-456");
-    assert!(message.contains("authentication") || message.contains("authorization"), "{message}");
-    publishes(options(server.url(), NatsAuth::Token("tok-right-123".into())));
+    run("token");
 }
 
 #[test]
 fn nkey() {
-    let user = nkeys::KeyPair::new_user();
-    let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("nkey.conf");
-    std::fs::write(&conf, format!("authorization {{ users = [ {{ nkey: {} }} ] }}\n", user.public_key())).unwrap();
-    let server = NatsServer::start_with_args(&["-c", conf.to_str().unwrap()]);
-    let stranger = nkeys::KeyPair::new_user().seed().unwrap();
-    let message = refused(options(server.url(), NatsAuth::NKey(stranger.clone())), &stranger);
-    assert!(message.contains("authentication") || message.contains("authorization"), "{message}");
-
-    publishes(options(server.url(), NatsAuth::NKey(user.seed().unwrap())));
+    run("nkey");
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl").current_dir(dir).args(args).output().expect("openssl");
-    assert!(status.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&status.stderr));
-}
-
-/// A CA, and a server certificate for 127.0.0.1 signed by it.
-fn certificates(dir: &Path) {
-    openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=dagnats test CA", "-keyout", "ca.key", "-out", "ca.pem"]);
-    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"]);
-    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
-    openssl(dir, &["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.pem"]);
+#[test]
+fn credentials_file() {
+    run("credentials_file");
 }
 
 #[test]
 fn tls_with_the_users_ca() {
-    let dir = tempfile::tempdir().unwrap();
-    certificates(dir.path());
-    let cert = dir.path().join("server.pem");
-    let key = dir.path().join("server.key");
-    let server = NatsServer::start_with_args(&["--tls", "--tlscert", cert.to_str().unwrap(), "--tlskey", key.to_str().unwrap()]);
+    run("tls_ca_file");
+}
 
-    // Without the CA the server's certificate cannot be trusted.
-    let mut untrusted = options(server.url(), NatsAuth::None);
-    untrusted.nats.tls = TlsOptions { required: true, ..TlsOptions::default() };
-    let message = refused(untrusted, "-----BEGIN");
-    assert!(message.contains("TLS") || message.contains("certificate"), "{message}");
-
-    let mut trusted = options(server.url(), NatsAuth::None);
-    trusted.nats.tls = TlsOptions { required: true, ca_file: Some(dir.path().join("ca.pem")), ..TlsOptions::default() };
-    publishes(trusted);
+#[test]
+fn a_missing_credentials_file_is_a_config_error_naming_the_path() {
+    let server = NatsServer::start();
+    let mut keys = Map::new();
+    keys.insert("credentials_file".into(), "/nonexistent/dagnats.creds".into());
+    match Telemetry::connect(options(server.url(), &keys)) {
+        Err(Error::Config(message)) => assert!(message.contains("/nonexistent/dagnats.creds"), "{message}"),
+        other => panic!("expected a config error, got {other:?}"),
+    }
 }

