@@ -1,7 +1,8 @@
 //! A real OTLP/HTTP receiver for tests and the benchmark: hyper on 127.0.0.1, gunzips
 //! and decodes request bodies with opentelemetry-proto's prost messages, answers the
 //! status the test sets, and keeps what it accepted. It can be stopped (its port closed,
-//! its open connections cut) and started again on the same port.
+//! its open connections cut) and started again on the same port, and can serve HTTPS
+//! with a certificate from a CA of the test's own (rustls).
 
 #![allow(dead_code)]
 
@@ -55,6 +56,8 @@ pub struct RequestLog {
     pub status: u16,
     pub content_type: String,
     pub content_encoding: String,
+    /// The `authorization` header, empty when there was none.
+    pub authorization: String,
 }
 
 #[derive(Default)]
@@ -71,6 +74,8 @@ struct State {
     count_only: bool,
     span_count: AtomicU64,
     partial_rejects: AtomicU64,
+    /// TLS handshakes that failed (a client that does not trust the certificate).
+    handshake_failures: AtomicU64,
     accepted: Mutex<Accepted>,
 }
 
@@ -78,6 +83,8 @@ struct State {
 pub struct Receiver {
     addr: SocketAddr,
     state: Arc<State>,
+    /// Set for HTTPS.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     server: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -94,15 +101,32 @@ pub fn service_of(resource: Option<&Resource>) -> String {
 impl Receiver {
     /// Starts on a free loopback port, answering 200.
     pub async fn start() -> Receiver {
-        Self::start_with(false).await
+        Self::start_with(false, None).await
     }
 
     /// Starts in count-only mode (spans are decoded and counted, nothing is kept).
     pub async fn start_counting() -> Receiver {
-        Self::start_with(true).await
+        Self::start_with(true, None).await
     }
 
-    async fn start_with(count_only: bool) -> Receiver {
+    /// Starts serving HTTPS with the PEM certificate chain and key given.
+    pub async fn start_https(cert_pem: &std::path::Path, key_pem: &std::path::Path) -> Receiver {
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain = CertificateDer::pem_file_iter(cert_pem).expect("certificate file").collect::<Result<Vec<_>, _>>().unwrap();
+        let key = PrivateKeyDer::from_pem_file(key_pem).expect("key file");
+        let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+            tokio_rustls::rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server certificate");
+        Self::start_with(false, Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
+    }
+
+    async fn start_with(count_only: bool, tls: Option<tokio_rustls::TlsAcceptor>) -> Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State {
@@ -110,24 +134,42 @@ impl Receiver {
             count_only,
             span_count: AtomicU64::new(0),
             partial_rejects: AtomicU64::new(0),
+            handshake_failures: AtomicU64::new(0),
             accepted: Mutex::new(Accepted::default()),
         });
-        let r = Receiver { addr, state, server: Mutex::new(None) };
+        let r = Receiver { addr, state, tls, server: Mutex::new(None) };
         r.serve(listener);
         r
     }
 
     fn serve(&self, listener: tokio::net::TcpListener) {
         let state = Arc::clone(&self.state);
+        let tls = self.tls.clone();
         let task = tokio::spawn(async move {
             // Connections live in this set: aborting the server task drops it and cuts them.
             let mut connections = tokio::task::JoinSet::new();
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
                 let state = Arc::clone(&state);
+                let state_of_handshakes = Arc::clone(&state);
+                let tls = tls.clone();
                 connections.spawn(async move {
                     let service = hyper::service::service_fn(move |req| handle(Arc::clone(&state), req));
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        // A client that does not trust the certificate fails the handshake.
+                        Some(tls) => match tls.accept(stream).await {
+                            Ok(stream) => {
+                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                            Err(_) => {
+                                state_of_handshakes.handshake_failures.fetch_add(1, Ordering::SeqCst);
+                            }
+                        },
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
                 });
                 while connections.try_join_next().is_some() {}
             }
@@ -137,7 +179,8 @@ impl Receiver {
 
     /// The base URL to give the bridge (`/v1/traces` and so on are appended).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn port(&self) -> u16 {
@@ -190,6 +233,10 @@ impl Receiver {
     pub fn span_count(&self) -> u64 {
         self.state.span_count.load(Ordering::SeqCst)
     }
+    /// TLS handshakes that failed.
+    pub fn handshake_failures(&self) -> u64 {
+        self.state.handshake_failures.load(Ordering::SeqCst)
+    }
     /// Requests answered with `status`.
     pub fn answered(&self, status: u16) -> usize {
         self.requests().iter().filter(|r| r.status == status).count()
@@ -207,7 +254,8 @@ impl Drop for Receiver {
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let path = req.uri().path().to_owned();
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let (content_type, content_encoding) = (header("content-type"), header("content-encoding"));
+    let (content_type, content_encoding, authorization) =
+        (header("content-type"), header("content-encoding"), header("authorization"));
     let body = req.into_body().collect().await?.to_bytes();
     let status = state.status.load(Ordering::SeqCst);
     if !state.count_only {
@@ -216,6 +264,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
             status,
             content_type,
             content_encoding: content_encoding.clone(),
+            authorization,
         });
     }
     if status != 200 {
