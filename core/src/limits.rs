@@ -37,6 +37,61 @@ impl Default for SpanLimits {
 }
 
 impl SpanLimits {
+    /// OpenTelemetry's environment variables over the defaults, as every OpenTelemetry
+    /// SDK reads them, so that a worker in any language is configured the same way:
+    /// `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT` (else `OTEL_ATTRIBUTE_COUNT_LIMIT`),
+    /// `OTEL_SPAN_EVENT_COUNT_LIMIT`, `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`, and
+    /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` (else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`).
+    /// A value that is not a non-negative integer is ignored with a warning. Every
+    /// [`Telemetry`](crate::Telemetry) starts with these limits.
+    pub fn from_env() -> Self {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) over any lookup of variables.
+    ///
+    /// ```
+    /// use dagnats_observe::SpanLimits;
+    ///
+    /// let limits = SpanLimits::from_vars(|name| match name {
+    ///     "OTEL_ATTRIBUTE_COUNT_LIMIT" => Some("16".into()),
+    ///     "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT" => Some("256".into()),
+    ///     "OTEL_SPAN_EVENT_COUNT_LIMIT" => Some("many".into()), // ignored, with a warning
+    ///     _ => None,
+    /// });
+    /// assert_eq!(limits.max_attributes, 16);
+    /// assert_eq!(limits.max_string_length, Some(256));
+    /// assert_eq!(limits.max_events, 128);
+    /// ```
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
+        let number = |names: &[&str]| -> Option<usize> {
+            names.iter().find_map(|name| {
+                let value = var(name)?;
+                let value = value.trim();
+                if value.is_empty() {
+                    return None;
+                }
+                match value.parse::<usize>() {
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        tracing::warn!(variable = name, value, "not a non-negative integer; the default limit applies");
+                        None
+                    }
+                }
+            })
+        };
+        let defaults = SpanLimits::default();
+        SpanLimits {
+            max_attributes: number(&["OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT"])
+                .unwrap_or(defaults.max_attributes),
+            max_events: number(&["OTEL_SPAN_EVENT_COUNT_LIMIT"]).unwrap_or(defaults.max_events),
+            max_attributes_per_event: number(&["OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT"])
+                .unwrap_or(defaults.max_attributes_per_event),
+            max_string_length: number(&["OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"])
+                .or(defaults.max_string_length),
+        }
+    }
+
     /// Sets an attribute on a span record within the limits.
     pub(crate) fn set_attribute(&self, record: &mut SpanRecord, mut attr: Attribute) {
         if let Some(max) = self.max_string_length {

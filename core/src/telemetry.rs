@@ -35,11 +35,12 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// A bundle for `service` delivering to any sink (your own adapter included).
+    /// A bundle for `service` delivering to any sink (your own adapter included). Its
+    /// tracer's span limits are [`SpanLimits::from_env`](crate::SpanLimits::from_env).
     pub fn with_sink(service: &str, sink: Arc<dyn Sink>) -> Self {
         let service: Arc<str> = service.into();
         Telemetry {
-            tracer: Tracer::new(Arc::clone(&service), Arc::clone(&sink)),
+            tracer: Tracer::new(Arc::clone(&service), Arc::clone(&sink)).with_limits(crate::SpanLimits::from_env()),
             logger: Logger::new(Arc::clone(&service), Arc::clone(&sink)),
             metrics: Metrics::new(service, Arc::clone(&sink)),
             sink,
