@@ -237,7 +237,8 @@ fn tls_ca_file(dir: &Path) -> AuthCase {
         connect: options(&[("tls_required", json!(true)), ("tls_ca_file", json!(path_str(&dir.join("ca.pem"))))]),
         // Without the CA the server's certificate cannot be trusted.
         wrong: options(&[("tls_required", json!(true))]),
-        refusal: "TLS".into(),
+        // The real cause, from the source chain, not the hint beside it.
+        refusal: "invalid peer certificate".into(),
         secret: "-----BEGIN".into(),
     }
 }

@@ -42,13 +42,14 @@ export function natsServerBin() {
 }
 
 /**
- * Starts nats-server with JetStream on a free loopback port and a temporary store.
- * Resolves to `{ url, stop }` once the server logs "Server is ready".
+ * Starts nats-server with JetStream on a free loopback port and a temporary store, plus
+ * `extraArgs` (e.g. a shared auth case's `server_args`). Resolves to `{ url, stop }` once
+ * the server logs "Server is ready".
  */
-export async function startNatsServer() {
+export async function startNatsServer(extraArgs = []) {
   const port = await freePort()
   const store = mkdtempSync(join(tmpdir(), 'dagnats-node-nats-'))
-  const child = spawn(natsServerBin(), ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], {
+  const child = spawn(natsServerBin(), ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store, ...extraArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let log = ''
@@ -76,6 +77,20 @@ export async function startNatsServer() {
     rmSync(store, { recursive: true, force: true })
   }
   return { url: `nats://127.0.0.1:${port}`, port, stop }
+}
+
+/**
+ * The shared authentication and TLS cases (testkit::auth): the `cases.json` array at
+ * $DAGNATS_AUTH_CASES, written by `cargo run -p testkit --bin auth-fixture -- DIR`.
+ */
+export function authCases() {
+  const path = process.env.DAGNATS_AUTH_CASES
+  if (!path) {
+    throw new Error('DAGNATS_AUTH_CASES is not set: run `cargo run -q -p testkit --bin auth-fixture -- DIR` and set it to DIR/cases.json')
+  }
+  const cases = JSON.parse(readFileSync(path, 'utf8'))
+  if (!Array.isArray(cases) || cases.length === 0) throw new Error(`${path}: expected a non-empty array of auth cases`)
+  return cases
 }
 
 /** Resolves after `ms` milliseconds. */

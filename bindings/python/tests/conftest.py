@@ -1,4 +1,5 @@
-"""Shared fixtures: the trace-context vectors and a real nats-server with JetStream."""
+"""Shared fixtures: the trace-context vectors, a real nats-server with JetStream, and the
+shared authentication and TLS cases (testkit::auth) with a server secured as each says."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -42,10 +43,57 @@ def nats_url() -> Iterator[str]:
     yield from _nats_server([])
 
 
+# The shared auth cases, loaded once per session (at collection, for parametrizing), and
+# the temporary folder they were generated into when DAGNATS_AUTH_CASES is unset.
+_auth_cases: Optional[List[Dict[str, Any]]] = None
+_auth_dir: Optional[tempfile.TemporaryDirectory] = None
+
+
+def load_auth_cases() -> List[Dict[str, Any]]:
+    """The cases of ``cases.json`` at $DAGNATS_AUTH_CASES; when unset, generated into a
+    temporary folder with ``cargo run -p testkit --bin auth-fixture`` from the repo root."""
+    global _auth_cases, _auth_dir
+    if _auth_cases is None:
+        path = os.environ.get("DAGNATS_AUTH_CASES")
+        if not path:
+            _auth_dir = tempfile.TemporaryDirectory(prefix="dagnats-auth-")
+            subprocess.run(
+                ["cargo", "run", "-q", "-p", "testkit", "--bin", "auth-fixture", "--", _auth_dir.name],
+                cwd=ROOT,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            path = os.path.join(_auth_dir.name, "cases.json")
+        with open(path, encoding="utf-8") as f:
+            cases = json.load(f)
+        if not isinstance(cases, list) or not cases:
+            raise RuntimeError(f"{path}: expected a non-empty array of auth cases")
+        _auth_cases = cases
+    return _auth_cases
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test taking ``auth_case`` runs once per shared case, with the case name as id."""
+    if "auth_case" in metafunc.fixturenames:
+        cases = load_auth_cases()
+        metafunc.parametrize("auth_case", cases, ids=[c["name"] for c in cases])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _auth_dir is not None:
+        _auth_dir.cleanup()
+
+
+@pytest.fixture(scope="session")
+def auth_cases() -> List[Dict[str, Any]]:
+    """Every shared authentication and TLS case (see ``load_auth_cases``)."""
+    return load_auth_cases()
+
+
 @pytest.fixture
-def nats_url_with_token() -> Iterator[str]:
-    """A nats-server that requires the token ``tok-right-42``."""
-    yield from _nats_server(["--auth", "tok-right-42"])
+def auth_nats_url(auth_case: Dict[str, Any]) -> Iterator[str]:
+    """A nats-server secured as ``auth_case`` says (its ``server_args``)."""
+    yield from _nats_server(list(auth_case["server_args"]))
 
 
 def _nats_server(extra: list) -> Iterator[str]:

@@ -102,18 +102,3 @@ def test_flush_on_an_unreachable_server_times_out_with_a_telemetry_error() -> No
     with pytest.raises(TypeError):
         Telemetry.connect(f"nats://127.0.0.1:{port}", no_such_option=1)  # type: ignore[call-arg]
 
-
-def test_wrong_credentials_raise_connect_error_without_the_secret(nats_url_with_token: str) -> None:
-    from dagnats_observe import ConnectError, TelemetryError
-
-    with pytest.raises(ConnectError) as raised:
-        Telemetry.connect(nats_url_with_token, "py-test", token="tok-wrong-13")
-    assert isinstance(raised.value, TelemetryError)
-    message = str(raised.value)
-    assert "authentication" in message or "authorization" in message
-    assert "tok-wrong-13" not in message and "tok-right-42" not in message
-    with Telemetry.connect(nats_url_with_token, "py-test", token="tok-right-42") as tel:
-        with tel.tracer.start_span("authorized"):
-            pass
-        tel.flush(timeout=10)
-        assert tel.stats()["published"] == 1
