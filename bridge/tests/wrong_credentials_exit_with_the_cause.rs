@@ -1,9 +1,13 @@
-//! The bridge with wrong NATS credentials exits non-zero with a message naming the
-//! cause, and no password or token appears in anything it printed.
+//! The bridge with wrong NATS credentials (each wrong way of the shared cases of
+//! `testkit::auth`: password, token, NKey, `.creds` file, an untrusted server certificate)
+//! exits non-zero with a message naming the cause, and no secret appears in anything it
+//! printed. (`both_ends_secured.rs` shows the right ways working.)
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+use testkit::auth::write_cases;
 use testkit::NatsServer;
 
 fn run_bridge(args: &[&str]) -> (i32, String) {
@@ -32,30 +36,42 @@ fn run_bridge(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
-#[test]
-fn a_wrong_password_exits_non_zero_naming_the_cause() {
-    let server = NatsServer::start_with_args(&["--user", "bridge", "--pass", "right-pass-77"]);
-    let (code, output) = run_bridge(&[
-        "--nats-url",
-        &server.url(),
-        "--nats-user",
-        "bridge",
-        "--nats-password",
-        "wrong-pass-99",
-        "--endpoint",
-        "http://127.0.0.1:9",
-    ]);
-    assert_ne!(code, 0, "{output}");
-    assert!(output.contains("authentication") || output.contains("authorization"), "{output}");
-    assert!(!output.contains("wrong-pass-99") && !output.contains("right-pass-77"), "a secret leaked: {output}");
+/// The bridge's flags for a shared case's option keys.
+fn flags(keys: &serde_json::Map<String, Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (key, value) in keys {
+        let flag = match key.as_str() {
+            "user" => "--nats-user",
+            "password" => "--nats-password",
+            "token" => "--nats-token",
+            "nkey" => "--nats-nkey",
+            "credentials_file" => "--nats-creds",
+            "tls_ca_file" => "--nats-tls-ca",
+            "tls_required" => {
+                if value == &Value::Bool(true) {
+                    out.push("--nats-tls-required".to_owned());
+                }
+                continue;
+            }
+            other => panic!("unknown option {other} in the shared auth cases"),
+        };
+        out.extend([flag.to_owned(), value.as_str().expect("a string option").to_owned()]);
+    }
+    out
 }
 
 #[test]
-fn a_wrong_token_exits_non_zero_naming_the_cause() {
-    let server = NatsServer::start_with_args(&["--auth", "tok-right-88"]);
-    let (code, output) =
-        run_bridge(&["--nats-url", &server.url(), "--nats-token", "tok-wrong-11", "--endpoint", "http://127.0.0.1:9"]);
-    assert_ne!(code, 0, "{output}");
-    assert!(output.contains("authentication") || output.contains("authorization"), "{output}");
-    assert!(!output.contains("tok-wrong-11"), "a secret leaked: {output}");
+fn every_wrong_way_exits_non_zero_naming_the_cause_without_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = write_cases(dir.path());
+    assert_eq!(cases.len(), 5);
+    for case in cases {
+        let server = NatsServer::start_with_args(&case.server_args());
+        let mut args = vec!["--nats-url".to_owned(), server.url(), "--endpoint".to_owned(), "http://127.0.0.1:9".to_owned()];
+        args.extend(flags(&case.wrong));
+        let (code, output) = run_bridge(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_ne!(code, 0, "{}: {output}", case.name);
+        assert!(output.contains(&case.refusal), "{}: the cause is not named: {output}", case.name);
+        assert!(!output.contains(&case.secret), "{}: a secret leaked: {output}", case.name);
+    }
 }
