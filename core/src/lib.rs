@@ -72,4 +72,4 @@ pub use record::{Level, SpanKind, StatusCode};
 pub use sink::{MemorySink, NoopSink, Sink};
 pub use span::Span;
 pub use telemetry::Telemetry;
-pub use tracer::{SpanOptions, Tracer};
+pub use tracer::{SpanOptions, Tracer, FALLBACK_SPAN_NAME};

@@ -130,10 +130,10 @@ impl Span {
         self.limits.add_event(r, event);
     }
 
-    /// Renames the span.
+    /// Renames the span (a blank name becomes [`FALLBACK_SPAN_NAME`](crate::FALLBACK_SPAN_NAME)).
     pub fn update_name(&mut self, name: impl Into<Str>) {
         if let Some(r) = self.record.as_mut() {
-            r.name = name.into();
+            r.name = crate::tracer::span_name(name);
         }
     }
 

@@ -122,7 +122,7 @@ impl Tracer {
                 r.trace_id = trace_id;
                 r.span_id = span_id;
                 r.parent_id = parent_id;
-                r.name = name.into();
+                r.name = span_name(name);
                 if !Arc::ptr_eq(&r.service, &self.service) {
                     r.service = Arc::clone(&self.service);
                 }
@@ -140,7 +140,7 @@ impl Tracer {
                 trace_id,
                 span_id,
                 parent_id,
-                name: name.into(),
+                name: span_name(name),
                 service: Arc::clone(&self.service),
                 kind: options.kind,
                 start_time,
@@ -171,5 +171,19 @@ impl Tracer {
 impl std::fmt::Debug for Tracer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tracer").field("service", &self.service).finish()
+    }
+}
+
+/// The name a span is given when its name is empty or blank, as OpenTelemetry's Java SDK
+/// does: a span always has a name, so no bridge or backend has to refuse it.
+pub const FALLBACK_SPAN_NAME: &str = "<unspecified span name>";
+
+/// `name`, or [`FALLBACK_SPAN_NAME`] when it is blank.
+pub(crate) fn span_name(name: impl Into<Str>) -> Str {
+    let name = name.into();
+    if name.trim().is_empty() {
+        Str::Borrowed(FALLBACK_SPAN_NAME)
+    } else {
+        name
     }
 }

@@ -1,7 +1,7 @@
 //! The span API of the seed: options, attributes, status rules, errors, events, and
 //! ending exactly once.
 
-use dagnats_observe::{Attribute, Context, SpanKind, SpanOptions, StatusCode, Telemetry, Value};
+use dagnats_observe::{Attribute, Context, SpanKind, SpanOptions, StatusCode, Telemetry, Value, FALLBACK_SPAN_NAME};
 
 #[test]
 fn ends_exactly_once_and_ignores_calls_after_end() {
@@ -96,4 +96,18 @@ fn children_inherit_trace_flags_and_state_and_expose_ids() {
     assert!(!spans[0].parent_is_remote);
     assert!(spans[1].end_time >= spans[0].end_time);
     assert_eq!(spans[1].duration_ms, (spans[1].end_time.unix_nanos() - spans[1].start_time.unix_nanos()) / 1_000_000);
+}
+
+#[test]
+fn a_blank_name_becomes_the_fallback_name_so_no_bridge_refuses_the_span() {
+    let (tel, memory) = Telemetry::in_memory("svc");
+    let (_, first) = tel.tracer.start(&Context::new(), "", SpanOptions::new());
+    drop(first);
+    let (_, mut renamed) = tel.tracer.start(&Context::new(), "named", SpanOptions::new());
+    renamed.update_name(" \t");
+    drop(renamed);
+    let (_, kept) = tel.tracer.start(&Context::new(), " padded ", SpanOptions::new());
+    drop(kept);
+    let names: Vec<String> = memory.spans().iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(names, [FALLBACK_SPAN_NAME, FALLBACK_SPAN_NAME, " padded "]);
 }
