@@ -224,7 +224,11 @@ pub mod serde_json_value {
 
 /// Every message currently stored in `stream`, in sequence order.
 pub async fn read_stream(url: &str, stream: &str) -> Vec<StoredMessage> {
-    let client = async_nats::connect(url).await.expect("connect");
+    read_stream_with(async_nats::connect(url).await.expect("connect"), stream).await
+}
+
+/// [`read_stream`] over a client of the caller's (one that authenticates, say).
+pub async fn read_stream_with(client: async_nats::Client, stream: &str) -> Vec<StoredMessage> {
     let js = async_nats::jetstream::new(client);
     let mut s = js.get_stream(stream).await.expect("stream exists");
     let info = s.info().await.expect("stream info").clone();

@@ -5,6 +5,9 @@
  *                                error path, fork, threads
  *   test_api --e2e               against the nats-server in $NATS_URL (see
  *                                tests/e2e/driver.rs, which checks the stream afterwards)
+ *   test_api --auth-case         one shared authentication/TLS case against the secured
+ *                                server in $DAGNATS_AUTH_URL, the case in DAGNATS_AUTH_*
+ *                                (see tests/e2e/driver.rs)
  *
  * Each case prints "ok - NAME" or "FAIL - NAME: why"; the last line is
  * "N passed, N failed". Exit status 0 only when nothing failed.
@@ -1296,6 +1299,114 @@ static void e2e(const char *url) {
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* One shared authentication/TLS case of testkit::auth, handed over by tests/e2e/driver.rs
+   in the environment: the secured server (DAGNATS_AUTH_URL), the options it accepts
+   (DAGNATS_AUTH_RIGHT_<KEY>) and refuses (DAGNATS_AUTH_WRONG_<KEY>), a word the refusal
+   names (DAGNATS_AUTH_REFUSAL) and the secret no message may carry (DAGNATS_AUTH_SECRET).
+   The driver reads the span back from that server's TELEMETRY. */
+
+static const char *auth_env(const char *side, const char *key) {
+    char name[96];
+    snprintf(name, sizeof name, "DAGNATS_AUTH_%s_%s", side, key);
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* Sets the connect options of one side (RIGHT or WRONG); returns how many were set. */
+static int set_auth_options(dagnats_connect_options *opts, const char *side) {
+    int n = 0;
+    const char *user = auth_env(side, "USER"), *password = auth_env(side, "PASSWORD");
+    const char *token = auth_env(side, "TOKEN"), *nkey = auth_env(side, "NKEY");
+    const char *creds = auth_env(side, "CREDENTIALS_FILE");
+    const char *tls_required = auth_env(side, "TLS_REQUIRED"), *ca = auth_env(side, "TLS_CA_FILE");
+    if (user) {
+        OK(dagnats_connect_options_set_user_password(opts, user, password ? password : ""));
+        n++;
+    }
+    if (token) {
+        OK(dagnats_connect_options_set_token(opts, token));
+        n++;
+    }
+    if (nkey) {
+        OK(dagnats_connect_options_set_nkey_seed(opts, nkey));
+        n++;
+    }
+    if (creds) {
+        OK(dagnats_connect_options_set_credentials_file(opts, creds));
+        n++;
+    }
+    if (tls_required) {
+        OK(dagnats_connect_options_set_tls_required(opts, strcmp(tls_required, "1") == 0));
+        n++;
+    }
+    if (ca) {
+        OK(dagnats_connect_options_set_tls_ca_file(opts, ca));
+        n++;
+    }
+    return n;
+}
+
+static int auth_case(void) {
+    const char *name = getenv("DAGNATS_AUTH_CASE"), *url = getenv("DAGNATS_AUTH_URL");
+    const char *refusal = getenv("DAGNATS_AUTH_REFUSAL"), *secret = getenv("DAGNATS_AUTH_SECRET");
+    if (!name || !url || !refusal || !secret || !*refusal || !*secret) {
+        fprintf(stderr, "test_api --auth-case needs DAGNATS_AUTH_CASE, _URL, _REFUSAL and _SECRET\n");
+        return 2;
+    }
+    char service[128], title[256];
+    snprintf(service, sizeof service, "c-auth-%s", name);
+
+    snprintf(title, sizeof title, "auth %s: the wrong options are NOT_CONNECTED, the message names \"%s\" and hides the secret", name, refusal);
+    begin(title);
+    dagnats_connect_options *opts = NULL;
+    dagnats_telemetry *t = NULL;
+    OK(dagnats_connect_options_new(&opts));
+    OK(dagnats_connect_options_set_url(opts, url));
+    OK(dagnats_connect_options_set_service(opts, service));
+    CHECK(set_auth_options(opts, "WRONG") > 0, "no DAGNATS_AUTH_WRONG_* options");
+    EXPECT_ERR(DAGNATS_RESULT_NOT_CONNECTED, refusal, dagnats_telemetry_connect(opts, &t));
+    CHECK(strstr(last_error(), secret) == NULL, "the secret leaked: %s", last_error());
+    CHECK(t == NULL, "no telemetry on failure");
+    if (t) {
+        dagnats_telemetry_close(t, 1000);
+        dagnats_telemetry_free(t);
+        t = NULL;
+    }
+    dagnats_connect_options_free(opts);
+    end_case();
+
+    snprintf(title, sizeof title, "auth %s: the right options connect, and a span is flushed and closed", name);
+    begin(title);
+    OK(dagnats_connect_options_new(&opts));
+    OK(dagnats_connect_options_set_url(opts, url));
+    OK(dagnats_connect_options_set_service(opts, service));
+    CHECK(set_auth_options(opts, "RIGHT") > 0, "no DAGNATS_AUTH_RIGHT_* options");
+    OK(dagnats_telemetry_connect(opts, &t));
+    dagnats_connect_options_free(opts);
+    if (t) {
+        dagnats_tracer *tracer = NULL;
+        dagnats_span *span = NULL;
+        char trace_id[33] = "", span_id[17] = "";
+        OK(dagnats_telemetry_tracer(t, &tracer));
+        OK(dagnats_tracer_start_span(tracer, "auth.connected", DAGNATS_SPAN_KIND_CLIENT, NULL, NULL, 0, &span));
+        OK(dagnats_span_trace_id(span, trace_id, sizeof trace_id, NULL));
+        OK(dagnats_span_span_id(span, span_id, sizeof span_id, NULL));
+        OK(dagnats_span_end(&span));
+        OK(dagnats_telemetry_flush(t, 10000));
+        OK(dagnats_telemetry_close(t, 10000));
+        uint64_t dropped = 0;
+        OK(dagnats_telemetry_dropped(t, &dropped));
+        CHECK(dropped == 0, "dropped %" PRIu64 ", wanted 0", dropped);
+        dagnats_tracer_free(tracer);
+        OK(dagnats_telemetry_free(t));
+        /* For the driver, which looks for the span on the secured server's TELEMETRY. */
+        printf("E2E_AUTH_SPAN %s %s\n", trace_id, span_id);
+    }
+    end_case();
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "--e2e") == 0) {
@@ -1305,6 +1416,9 @@ int main(int argc, char **argv) {
             return 2;
         }
         e2e(url);
+    } else if (argc == 2 && strcmp(argv[1], "--auth-case") == 0) {
+        int rc = auth_case();
+        if (rc) return rc;
     } else if (argc == 2) {
         run_vectors(argv[1]);
         test_span_lifecycle();
@@ -1319,7 +1433,7 @@ int main(int argc, char **argv) {
         test_small_buffers();
         test_double_free();
     } else {
-        fprintf(stderr, "usage: test_api VECTORS_JSON | test_api --e2e\n");
+        fprintf(stderr, "usage: test_api VECTORS_JSON | test_api --e2e | test_api --auth-case\n");
         return 2;
     }
     printf("%d passed, %d failed\n", passed, failed);

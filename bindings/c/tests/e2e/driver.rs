@@ -12,14 +12,40 @@
 //! libnats example `TRACED_TASK` against it, then reads the TELEMETRY stream back with the
 //! core's own record reader and checks that each program's parent and child spans are
 //! there with one trace id. `DAGNATS_E2E_WRAPPER` (for example a valgrind command line)
-//! is put in front of `TEST_API`. Prints one `ok`/`FAIL` line per check and ends with
-//! `N passed, N failed`; exits non-zero when anything failed.
+//! is put in front of `TEST_API`.
+//!
+//! Then, for each shared authentication and TLS case of `testkit::auth` (user/password,
+//! token, NKey, `.creds` file, TLS with the user's CA), starts a server secured that way
+//! and runs `TEST_API --auth-case` against it with the case in the environment:
+//!
+//! ```text
+//! DAGNATS_AUTH_CASE      the case's name (the C program's service is c-auth-<name>)
+//! DAGNATS_AUTH_URL       the secured server
+//! DAGNATS_AUTH_RIGHT_<K> the options the server accepts, DAGNATS_AUTH_WRONG_<K> the ones
+//!                        it refuses; <K> is USER, PASSWORD, TOKEN, NKEY, CREDENTIALS_FILE,
+//!                        TLS_REQUIRED (1 or 0) or TLS_CA_FILE
+//! DAGNATS_AUTH_REFUSAL   a word the refusal's last-error message must contain
+//! DAGNATS_AUTH_SECRET    what that message must never contain
+//! ```
+//!
+//! The C program checks that the wrong options give `DAGNATS_RESULT_NOT_CONNECTED` with
+//! such a message, then connects with the right ones, ends one span and flushes it; the
+//! driver reads TELEMETRY back from that server (connecting with the case's right options
+//! through the core's `NatsOptions`) and checks the span is there.
+//!
+//! Prints one `ok`/`FAIL` line per check and ends with `N passed, N failed`; exits
+//! non-zero when anything failed.
 
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use dagnats_observe::collector::subject::span_subject;
+use dagnats_observe::nats::{InitialConnect, NatsAuth, NatsOptions, TlsOptions};
 use dagnats_observe::record::{LogRecord, MetricPoint, SpanKind, SpanRecord};
-use testkit::{wait_for_messages, NatsServer, StoredMessage};
+use serde_json::{Map, Value};
+use testkit::auth::{write_cases, AuthCase};
+use testkit::{read_stream_with, wait_for_messages, NatsServer, StoredMessage};
 
 #[derive(Default)]
 struct Tally {
@@ -50,13 +76,16 @@ fn ensure(cond: bool, why: impl FnOnce() -> String) -> Result<(), String> {
     }
 }
 
-/// Runs a program with `NATS_URL` and `NATS_AUTH_URL`, echoing its output; returns its stdout.
-fn run(tally: &mut Tally, name: &str, argv: &[String], url: &str, auth_url: &str) -> String {
-    let out = Command::new(&argv[0])
-        .args(&argv[1..])
-        .env("NATS_URL", url)
-        .env("NATS_AUTH_URL", auth_url)
-        .output();
+/// Runs a program with the environment variables `env`, echoing its output; returns its
+/// stdout.
+fn run(tally: &mut Tally, name: &str, argv: &[String], env: &[(String, String)]) -> String {
+    let mut command = Command::new(&argv[0]);
+    command.args(&argv[1..]);
+    for key in AUTH_KEYS {
+        command.env_remove(format!("DAGNATS_AUTH_RIGHT_{}", key.to_ascii_uppercase()));
+        command.env_remove(format!("DAGNATS_AUTH_WRONG_{}", key.to_ascii_uppercase()));
+    }
+    let out = command.envs(env.iter().map(|(k, v)| (k, v))).output();
     match out {
         Ok(out) => {
             let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -229,6 +258,53 @@ fn example_trace(stdout: &str) -> Option<(String, String, String)> {
     Some((trace, parent, child_trace.trim().to_owned()))
 }
 
+/// test_api's and the example's traces, logs and counters on TELEMETRY.
+fn check_programs(tally: &mut Tally, records: &Records, api_out: &str, example_out: &str) {
+    match test_api_trace(api_out) {
+        Some((trace, parent)) => {
+            tally.check(
+                "test_api: parent and child share one trace on TELEMETRY",
+                check_trace(records, &trace, &parent, "c-engine", "c-worker", "c-e2e"),
+            );
+            tally.check(
+                "test_api: log and counter reach TELEMETRY",
+                check_log_and_metric(records, &trace, "c-worker", "c.tasks.completed"),
+            );
+        }
+        None => tally.check(
+            "test_api printed its trace",
+            Err("no E2E_TRACE line".into()),
+        ),
+    }
+    match example_trace(example_out) {
+        Some((trace, parent, child_trace)) => {
+            tally.check(
+                "traced_task: the child received the parent's trace id over NATS",
+                ensure(trace == child_trace, || format!("{trace} != {child_trace}")),
+            );
+            tally.check(
+                "traced_task: parent and child share one trace on TELEMETRY",
+                check_trace(
+                    records,
+                    &trace,
+                    &parent,
+                    "c-engine",
+                    "c-worker",
+                    "r-c-example",
+                ),
+            );
+            tally.check(
+                "traced_task: log and counter reach TELEMETRY",
+                check_log_and_metric(records, &trace, "c-worker", "tasks.completed"),
+            );
+        }
+        None => tally.check(
+            "traced_task printed its trace",
+            Err("no engine/worker lines".into()),
+        ),
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -250,19 +326,16 @@ fn main() -> ExitCode {
         .map(|w| w.split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default();
     argv.extend([test_api.clone(), "--e2e".to_owned()]);
-    let api_out = run(
-        &mut tally,
-        "test_api --e2e runs clean",
-        &argv,
-        &url,
-        &auth_url,
-    );
+    let urls = [
+        ("NATS_URL".to_owned(), url.clone()),
+        ("NATS_AUTH_URL".to_owned(), auth_url.clone()),
+    ];
+    let api_out = run(&mut tally, "test_api --e2e runs clean", &argv, &urls);
     let example_out = run(
         &mut tally,
         "examples/c/traced_task runs",
         &[traced_task.clone()],
-        &url,
-        &auth_url,
+        &urls,
     );
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -276,65 +349,196 @@ fn main() -> ExitCode {
         8,
         Duration::from_secs(15),
     ));
-    let records = match decode(messages) {
-        Ok(r) => r,
-        Err(e) => {
-            tally.check("TELEMETRY records decode with the core's reader", Err(e));
-            println!("{} passed, {} failed", tally.passed, tally.failed);
-            return ExitCode::FAILURE;
+    match decode(messages) {
+        Ok(records) => {
+            tally.check("TELEMETRY records decode with the core's reader", Ok(()));
+            check_programs(&mut tally, &records, &api_out, &example_out);
         }
-    };
-    tally.check("TELEMETRY records decode with the core's reader", Ok(()));
-
-    match test_api_trace(&api_out) {
-        Some((trace, parent)) => {
-            tally.check(
-                "test_api: parent and child share one trace on TELEMETRY",
-                check_trace(&records, &trace, &parent, "c-engine", "c-worker", "c-e2e"),
-            );
-            tally.check(
-                "test_api: log and counter reach TELEMETRY",
-                check_log_and_metric(&records, &trace, "c-worker", "c.tasks.completed"),
-            );
-        }
-        None => tally.check(
-            "test_api printed its trace",
-            Err("no E2E_TRACE line".into()),
-        ),
-    }
-    match example_trace(&example_out) {
-        Some((trace, parent, child_trace)) => {
-            tally.check(
-                "traced_task: the child received the parent's trace id over NATS",
-                ensure(trace == child_trace, || format!("{trace} != {child_trace}")),
-            );
-            tally.check(
-                "traced_task: parent and child share one trace on TELEMETRY",
-                check_trace(
-                    &records,
-                    &trace,
-                    &parent,
-                    "c-engine",
-                    "c-worker",
-                    "r-c-example",
-                ),
-            );
-            tally.check(
-                "traced_task: log and counter reach TELEMETRY",
-                check_log_and_metric(&records, &trace, "c-worker", "tasks.completed"),
-            );
-        }
-        None => tally.check(
-            "traced_task printed its trace",
-            Err("no engine/worker lines".into()),
-        ),
+        Err(e) => tally.check("TELEMETRY records decode with the core's reader", Err(e)),
     }
     drop(auth_server);
     drop(server);
+
+    argv.pop();
+    argv.push("--auth-case".to_owned());
+    auth_cases(&mut tally, &runtime, &argv);
+
     println!("{} passed, {} failed", tally.passed, tally.failed);
     if tally.failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The shared authentication and TLS cases
+
+/// The connect option keys of `testkit::auth`, as the C program reads them
+/// (`DAGNATS_AUTH_RIGHT_<KEY>`, `DAGNATS_AUTH_WRONG_<KEY>`, upper-cased).
+const AUTH_KEYS: [&str; 7] = [
+    "user",
+    "password",
+    "token",
+    "nkey",
+    "credentials_file",
+    "tls_required",
+    "tls_ca_file",
+];
+
+/// The environment variables that carry one side (`RIGHT` or `WRONG`) of a case.
+fn side_env(side: &str, keys: &Map<String, Value>) -> Result<Vec<(String, String)>, String> {
+    keys.iter()
+        .map(|(key, value)| {
+            if !AUTH_KEYS.contains(&key.as_str()) {
+                return Err(format!("unknown connect option {key:?}: teach driver.rs and test_api.c"));
+            }
+            let value = match value {
+                Value::String(s) => s.clone(),
+                Value::Bool(b) => if *b { "1" } else { "0" }.to_owned(),
+                other => return Err(format!("{key}: unexpected value {other}")),
+            };
+            Ok((format!("DAGNATS_AUTH_{side}_{}", key.to_ascii_uppercase()), value))
+        })
+        .collect()
+}
+
+/// The core's options for a case's `connect` keys (as core/tests/auth_and_tls.rs maps
+/// them), for reading TELEMETRY back from the secured server.
+fn nats_options(url: String, keys: &Map<String, Value>) -> NatsOptions {
+    let text = |k: &str| keys.get(k).and_then(Value::as_str).map(str::to_owned);
+    let auth = if let Some(user) = text("user") {
+        NatsAuth::UserPassword {
+            user,
+            password: text("password").unwrap_or_default(),
+        }
+    } else if let Some(token) = text("token") {
+        NatsAuth::Token(token)
+    } else if let Some(seed) = text("nkey") {
+        NatsAuth::NKey(seed)
+    } else if let Some(path) = text("credentials_file") {
+        NatsAuth::CredentialsFile(path.into())
+    } else {
+        NatsAuth::None
+    };
+    let mut nats = NatsOptions::new(url).auth(auth);
+    nats.tls = TlsOptions {
+        required: keys
+            .get("tls_required")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        ca_file: text("tls_ca_file").map(PathBuf::from),
+        ..TlsOptions::default()
+    };
+    nats
+}
+
+/// Every message on TELEMETRY, read over a client that authenticates with `options`.
+async fn read_secured(options: &NatsOptions) -> Result<Vec<StoredMessage>, String> {
+    let client = options
+        .connect(InitialConnect::FailFast)
+        .await
+        .map_err(|e| format!("the reader cannot connect: {e}"))?;
+    Ok(read_stream_with(client, "TELEMETRY").await)
+}
+
+/// The C program's span of case `case` (`E2E_AUTH_SPAN <trace_id> <span_id>`) is on
+/// TELEMETRY with its service, name and subject.
+fn check_auth_span(
+    runtime: &tokio::runtime::Runtime,
+    case: &AuthCase,
+    url: &str,
+    stdout: &str,
+) -> Result<(), String> {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("E2E_AUTH_SPAN "))
+        .ok_or("test_api printed no E2E_AUTH_SPAN line")?;
+    let mut ids = line.split_whitespace();
+    let (trace_id, span_id) = (ids.next().unwrap_or(""), ids.next().unwrap_or(""));
+    let service = format!("c-auth-{}", case.name);
+    let subject = span_subject(&service, None);
+    let options = nats_options(url.to_owned(), &case.connect);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let messages = runtime.block_on(read_secured(&options))?;
+        let mut seen = Vec::new();
+        for StoredMessage { subject: s, payload: body, .. } in &messages {
+            if !s.starts_with("telemetry.spans.") {
+                continue;
+            }
+            let span: SpanRecord = serde_json::from_slice(body)
+                .map_err(|e| format!("{s}: {e}: {}", String::from_utf8_lossy(body)))?;
+            if span.trace_id.to_string() == trace_id && span.span_id.to_string() == span_id {
+                ensure(*s == subject, || format!("subject {s} != {subject}"))?;
+                ensure(span.service.as_ref() == service, || {
+                    format!("service {} != {service}", span.service)
+                })?;
+                return ensure(span.name == "auth.connected", || format!("span {span:?}"));
+            }
+            seen.push(format!("{s} {}.{}", span.trace_id, span.span_id));
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "span {trace_id}.{span_id} not on TELEMETRY ({} messages; spans: {seen:?})",
+                messages.len()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Each shared case: a secured server, `test_api --auth-case` against it, the span read back.
+fn auth_cases(tally: &mut Tally, runtime: &tokio::runtime::Runtime, argv: &[String]) {
+    let dir = std::env::temp_dir().join(format!("dagnats-c-auth-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        tally.check("auth: the shared cases are written", Err(format!("{}: {e}", dir.display())));
+        return;
+    }
+    let cases = match std::panic::catch_unwind(|| write_cases(&dir)) {
+        Ok(cases) => cases,
+        Err(_) => {
+            tally.check("auth: the shared cases are written", Err("testkit::auth::write_cases panicked".into()));
+            return;
+        }
+    };
+    for case in &cases {
+        let name = &case.name;
+        let server = match std::panic::catch_unwind(|| NatsServer::start_with_args(&case.server_args())) {
+            Ok(server) => server,
+            Err(_) => {
+                tally.check(&format!("auth {name}: nats-server starts"), Err(format!("{:?}", case.server_args)));
+                continue;
+            }
+        };
+        let mut env = vec![
+            ("DAGNATS_AUTH_CASE".to_owned(), name.clone()),
+            ("DAGNATS_AUTH_URL".to_owned(), server.url()),
+            ("DAGNATS_AUTH_REFUSAL".to_owned(), case.refusal.clone()),
+            ("DAGNATS_AUTH_SECRET".to_owned(), case.secret.clone()),
+        ];
+        match (side_env("RIGHT", &case.connect), side_env("WRONG", &case.wrong)) {
+            (Ok(right), Ok(wrong)) => env.extend(right.into_iter().chain(wrong)),
+            (Err(e), _) | (_, Err(e)) => {
+                tally.check(&format!("auth {name}: the case maps onto the C options"), Err(e));
+                continue;
+            }
+        }
+        let stdout = run(
+            tally,
+            &format!(
+                "auth {name}: test_api refuses the wrong options (NOT_CONNECTED, names \"{}\", hides the secret), connects with the right ones",
+                case.refusal
+            ),
+            argv,
+            &env,
+        );
+        tally.check(
+            &format!("auth {name}: the C program's span reaches TELEMETRY on the secured server"),
+            check_auth_span(runtime, case, &server.url(), &stdout),
+        );
+        drop(server);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
