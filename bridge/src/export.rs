@@ -10,7 +10,11 @@
 //!   (seconds or an HTTP date).
 //! - A failure to connect, a timeout or a broken connection is retryable, and says the
 //!   receiver is unreachable.
-//! - Every other status, 400 and 500 included, is permanent.
+//! - 400 and 413 refuse the content of the request: [`Outcome::Refused`], which the
+//!   pipeline splits to isolate the records at fault.
+//! - 401, 403, 404, 405, 407 and 415 say the bridge is misconfigured (token, path,
+//!   protocol), not that the data is bad: [`Outcome::Misconfigured`], held and retried.
+//! - Every other status, 500 included, is permanent.
 
 use std::cell::RefCell;
 use std::io::Read;
@@ -50,6 +54,20 @@ pub enum Outcome {
         /// True when no HTTP answer came at all (connection refused, timeout, reset).
         unreachable: bool,
         /// What happened, for logs and dead-letter headers.
+        reason: String,
+    },
+    /// The receiver refused the content of this request (HTTP 400 or 413, gRPC
+    /// `INVALID_ARGUMENT` or an oversized message): some of its records are at fault, or
+    /// it is too large. Smaller requests may succeed.
+    Refused {
+        /// What happened, for logs and dead-letter headers.
+        reason: String,
+    },
+    /// The receiver refuses every request because of the bridge's configuration (HTTP
+    /// 401, 403, 404, 405, 407, 415; gRPC `UNAUTHENTICATED`, `PERMISSION_DENIED`,
+    /// `UNIMPLEMENTED`): the data is not at fault, nothing is dead-lettered.
+    Misconfigured {
+        /// What happened, for logs.
         reason: String,
     },
     /// Refused for good.
@@ -172,6 +190,8 @@ pub fn classify(signal: Signal, status: StatusCode, retry_after: Option<Duration
     let reason = format!("HTTP {status}{}", error_text(body).map(|t| format!(": {t}")).unwrap_or_default());
     match status.as_u16() {
         429 | 502 | 503 | 504 => Outcome::Retryable { retry_after, unreachable: false, reason },
+        400 | 413 => Outcome::Refused { reason },
+        401 | 403 | 404 | 405 | 407 | 415 => Outcome::Misconfigured { reason },
         _ => Outcome::Permanent { reason },
     }
 }
@@ -352,7 +372,15 @@ mod tests {
             let o = classify(Signal::Spans, StatusCode::from_u16(code).unwrap(), Some(Duration::from_secs(1)), b"");
             assert!(matches!(o, Outcome::Retryable { unreachable: false, retry_after: Some(_), .. }), "{code}");
         }
-        for code in [400, 401, 403, 404, 413, 500, 501, 505] {
+        for code in [400, 413] {
+            let o = classify(Signal::Spans, StatusCode::from_u16(code).unwrap(), None, b"");
+            assert!(matches!(o, Outcome::Refused { .. }), "{code}");
+        }
+        for code in [401, 403, 404, 405, 407, 415] {
+            let o = classify(Signal::Spans, StatusCode::from_u16(code).unwrap(), None, b"");
+            assert!(matches!(o, Outcome::Misconfigured { .. }), "{code}");
+        }
+        for code in [300, 410, 500, 501, 505] {
             let o = classify(Signal::Spans, StatusCode::from_u16(code).unwrap(), None, b"");
             assert!(matches!(o, Outcome::Permanent { .. }), "{code}");
         }
@@ -375,7 +403,7 @@ mod tests {
     #[test]
     fn error_bodies_become_short_reasons() {
         let status = RpcStatus { code: 3, message: "invalid span\nid".into() }.encode_to_vec();
-        let Outcome::Permanent { reason } = classify(Signal::Spans, StatusCode::BAD_REQUEST, None, &status) else { panic!() };
+        let Outcome::Refused { reason } = classify(Signal::Spans, StatusCode::BAD_REQUEST, None, &status) else { panic!() };
         assert_eq!(reason, "HTTP 400 Bad Request: invalid span id");
         let long = vec![b'x'; 5000];
         let Outcome::Permanent { reason } = classify(Signal::Spans, StatusCode::INTERNAL_SERVER_ERROR, None, &long) else { panic!() };

@@ -36,6 +36,7 @@ pub mod config;
 pub mod consume;
 pub mod decode;
 pub mod export;
+pub mod health;
 pub mod nats_args;
 mod pipeline;
 pub mod settle;

@@ -261,7 +261,7 @@ impl Pipeline {
                     counters.exported_records.fetch_add(records, Ordering::Relaxed);
                     return;
                 }
-                Outcome::Permanent { reason } => {
+                Outcome::Permanent { reason } | Outcome::Refused { reason } | Outcome::Misconfigured { reason } => {
                     streak.store(0, Ordering::Relaxed);
                     tracing::warn!(signal = signal.as_str(), messages = members.len(), %reason, "export refused; dead-lettering");
                     self.dead_letter_all(&members, slots, counters, &format!("export refused: {reason}")).await;

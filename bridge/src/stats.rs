@@ -78,6 +78,8 @@ impl SignalCounters {
 pub struct Stats {
     signals: [SignalCounters; 3],
     unrouted: SignalCounters,
+    /// Readiness facts, served on `/readyz`.
+    pub health: crate::health::Health,
 }
 
 /// A copy of all counters.
@@ -123,6 +125,13 @@ impl Stats {
             Some(s) => &self.signals[s.index()],
             None => &self.unrouted,
         }
+    }
+
+    /// One export request of `signal`: `bytes` of request body, answered (or failed)
+    /// after `latency`; `ok` when it was accepted.
+    pub fn observe_export(&self, signal: Signal, bytes: usize, latency: Duration, ok: bool) {
+        // Filled in by the metrics work: latency and size histograms per signal.
+        let _ = (signal, bytes, latency, ok);
     }
 
     /// A consistent-enough copy (each counter is read once).
