@@ -54,6 +54,7 @@ pub mod nats;
 pub mod otlp;
 pub mod propagation;
 pub mod record;
+pub mod resource;
 pub mod sink;
 mod span;
 mod telemetry;

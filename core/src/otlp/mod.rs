@@ -53,12 +53,14 @@ pub use traces::{span_flags, span_kind, status_code};
 /// The resource attribute that names the producing service.
 pub const SERVICE_NAME: &str = "service.name";
 
-/// Converts records into OTLP export requests. Cheap to clone; holds only the fallback
-/// service name and the instrumentation scope.
+/// Converts records into OTLP export requests. Cheap to clone; holds the fallback
+/// service name, the instrumentation scope and the extra resource attributes.
 #[derive(Clone, Debug)]
 pub struct Converter {
     fallback_service: Arc<str>,
     scope: InstrumentationScope,
+    /// Added to every resource after `service.name` (never holds `service.name`).
+    extra_resource: Arc<[KeyValue]>,
 }
 
 impl Converter {
@@ -68,7 +70,42 @@ impl Converter {
         Converter {
             fallback_service: Arc::from(fallback_service),
             scope: InstrumentationScope { name: scope_name.to_owned(), version: scope_version.to_owned(), ..Default::default() },
+            extra_resource: Arc::from([]),
         }
+    }
+
+    /// This converter, adding `attributes` to every resource it builds (for instance
+    /// those of [`crate::resource::resource_attributes_from_env`]), after `service.name`
+    /// and in the order given (a repeated key keeps its last value).
+    ///
+    /// The record's own service always names the resource: a `service.name` among
+    /// `attributes` is not added to resources of records that name a service, and
+    /// replaces the fallback service for records that name none (it is more specific
+    /// than the built-in default). Entries with an empty key are ignored.
+    pub fn with_resource_attributes(mut self, attributes: Vec<(String, String)>) -> Self {
+        let mut extra: Vec<KeyValue> = Vec::with_capacity(attributes.len());
+        for (key, value) in attributes {
+            if key.is_empty() {
+                continue;
+            }
+            if key == SERVICE_NAME {
+                if !value.is_empty() {
+                    self.fallback_service = Arc::from(value);
+                }
+                continue;
+            }
+            match extra.iter_mut().find(|kv| kv.key == key) {
+                Some(kv) => *kv = string_key_value(&key, value),
+                None => extra.push(string_key_value(&key, value)),
+            }
+        }
+        self.extra_resource = Arc::from(extra);
+        self
+    }
+
+    /// The extra resource attributes added to every resource (without `service.name`).
+    pub fn resource_attributes(&self) -> &[KeyValue] {
+        &self.extra_resource
     }
 
     /// The service name used for records that name none.
@@ -109,13 +146,18 @@ impl Converter {
         }
     }
 
-    /// A resource naming `service`.
+    /// A resource naming `service`, with the extra resource attributes after it.
     pub fn resource(&self, service: &str) -> Resource {
-        Resource { attributes: vec![string_key_value(SERVICE_NAME, service.to_owned())], ..Default::default() }
+        let mut attributes = Vec::with_capacity(1 + self.extra_resource.len());
+        attributes.push(string_key_value(SERVICE_NAME, service.to_owned()));
+        attributes.extend(self.extra_resource.iter().cloned());
+        Resource { attributes, ..Default::default() }
     }
 
     /// Makes sure `resource` names a service, adding the fallback `service.name` when it
-    /// has none (used for OTLP-JSON bodies, which carry their own resources).
+    /// has none (used for OTLP-JSON bodies, which carry their own resources). The extra
+    /// resource attributes are added only where the body's resource lacks that key: what
+    /// its producer said about itself wins.
     pub fn ensure_service_name(&self, resource: &mut Option<Resource>) {
         let resource = resource.get_or_insert_with(Resource::default);
         let named = resource.attributes.iter().any(|kv| {
@@ -125,6 +167,11 @@ impl Converter {
         if !named {
             resource.attributes.retain(|kv| kv.key != SERVICE_NAME);
             resource.attributes.push(string_key_value(SERVICE_NAME, self.fallback_service.to_string()));
+        }
+        for extra in self.extra_resource.iter() {
+            if !resource.attributes.iter().any(|kv| kv.key == extra.key) {
+                resource.attributes.push(extra.clone());
+            }
         }
     }
 }
@@ -224,5 +271,63 @@ mod tests {
         let mut named = Some(c.resource("engine"));
         c.ensure_service_name(&mut named);
         assert_eq!(named.unwrap().attributes, vec![string_key_value(SERVICE_NAME, "engine".into())]);
+    }
+
+    #[test]
+    fn extra_resource_attributes_go_on_every_resource_and_the_record_service_wins() {
+        let c = Converter::new("dagnats", "t", "1").with_resource_attributes(vec![
+            ("deployment.environment".into(), "prod".into()),
+            ("service.name".into(), "from-env".into()),
+            ("team".into(), "a".into()),
+            ("team".into(), "b".into()),
+            ("".into(), "ignored".into()),
+        ]);
+        let expected = |service: &str| {
+            vec![
+                string_key_value(SERVICE_NAME, service.into()),
+                string_key_value("deployment.environment", "prod".into()),
+                string_key_value("team", "b".into()),
+            ]
+        };
+        assert_eq!(c.resource("engine").attributes, expected("engine"));
+        assert_eq!(c.fallback_service(), "from-env", "an extra service.name replaces the fallback");
+
+        let span: SpanRecord = serde_json::from_str(include_str!("../../../testdata/records/go-span.json")).unwrap();
+        let mut nameless = span.clone();
+        nameless.service = "".into();
+        let req = c.traces([span, nameless]);
+        let resources: Vec<_> = req.resource_spans.iter().map(|rs| rs.resource.clone().unwrap().attributes).collect();
+        assert_eq!(resources, vec![expected("py-worker"), expected("from-env")]);
+
+        let log: LogRecord = serde_json::from_str(include_str!("../../../testdata/records/go-log.json")).unwrap();
+        assert_eq!(c.logs([log]).resource_logs[0].resource.as_ref().unwrap().attributes, expected("engine"));
+        let point: MetricPoint = serde_json::from_str(include_str!("../../../testdata/records/go-metric.json")).unwrap();
+        assert_eq!(c.metrics([point]).resource_metrics[0].resource.as_ref().unwrap().attributes, expected("engine"));
+    }
+
+    #[test]
+    fn extra_attributes_fill_only_what_an_otlp_body_lacks() {
+        let c = Converter::new("dagnats", "t", "1")
+            .with_resource_attributes(vec![("team".into(), "ops".into()), ("region".into(), "eu".into())]);
+        let mut body = Some(Resource {
+            attributes: vec![string_key_value(SERVICE_NAME, "own".into()), string_key_value("team", "theirs".into())],
+            ..Default::default()
+        });
+        c.ensure_service_name(&mut body);
+        assert_eq!(
+            body.unwrap().attributes,
+            vec![
+                string_key_value(SERVICE_NAME, "own".into()),
+                string_key_value("team", "theirs".into()),
+                string_key_value("region", "eu".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn without_extra_attributes_a_resource_is_only_its_service() {
+        let c = Converter::new("dagnats", "t", "1");
+        assert_eq!(c.resource("x").attributes, vec![string_key_value(SERVICE_NAME, "x".into())]);
+        assert!(c.resource_attributes().is_empty());
     }
 }
