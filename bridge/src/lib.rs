@@ -37,6 +37,7 @@ pub mod consume;
 pub mod decode;
 pub mod export;
 pub mod health;
+pub mod lag;
 pub mod nats_args;
 mod pipeline;
 pub mod settle;

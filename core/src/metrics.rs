@@ -81,7 +81,10 @@ impl Instrument {
 pub struct Counter(Instrument);
 
 impl Counter {
-    /// Adds `value` (negative or non-finite increments are ignored: a counter only grows).
+    /// Adds `value`. A negative or non-finite increment is ignored, publishing nothing,
+    /// as the OpenTelemetry SDKs ignore a negative `Counter.add`: a counter is exported as
+    /// a monotonic sum, which one negative increment would break for every reader. Use a
+    /// [`Gauge`] for a level that goes down.
     pub fn add(&self, value: f64, tags: &[(&str, &str)]) {
         if value >= 0.0 && value.is_finite() {
             self.0.emit(value, tags);
@@ -118,5 +121,24 @@ impl Histogram {
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics").field("service", &self.service).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Telemetry;
+
+    #[test]
+    fn a_counter_publishes_no_negative_or_non_finite_increment() {
+        let (tel, memory) = Telemetry::in_memory("t");
+        let c = tel.metrics.counter("c");
+        c.add(-1.0, &[]);
+        c.add(f64::NAN, &[]);
+        c.add(f64::INFINITY, &[]);
+        c.add(0.0, &[]);
+        c.add(2.0, &[]);
+        let values: Vec<f64> = memory.metrics().iter().map(|m| m.value).collect();
+        assert_eq!(values, vec![0.0, 2.0]);
+        assert!(memory.metrics().iter().all(|m| m.validate().is_ok()));
     }
 }

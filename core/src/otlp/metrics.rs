@@ -1,19 +1,52 @@
-//! Metric points as OTLP metrics.
+//! Metric points as OTLP metrics, following the OpenTelemetry metrics data model.
 //!
 //! - A counter point is an increment. The increments of one series (same service, name
-//!   and tags) in a batch are added into one point of a monotonic **delta** sum, spanning
-//!   the earliest to the latest timestamp. A series that has a negative increment is
-//!   sent as a non-monotonic delta sum instead (a monotonic sum cannot go down).
+//!   and tags) in a batch are added into one point of a **monotonic delta sum**. A counter
+//!   is always a monotonic sum, in every export: an increment that is negative or not
+//!   finite is skipped (as the OpenTelemetry SDKs ignore a negative `Counter.add`), so it
+//!   can never flip the metric to non-monotonic. A bridge that would rather dead-letter
+//!   such a point than drop it checks [`MetricPoint::validate`] when decoding.
 //! - A gauge point is a level; every point is kept, with its own time.
 //! - A histogram point is one observation. The observations of one series in a batch
-//!   become one delta histogram point with count, sum, min, max and bucket counts over
+//!   become one **delta histogram** point with count, sum, min, max and bucket counts over
 //!   [`DEFAULT_HISTOGRAM_BOUNDS`], the OpenTelemetry SDK's default explicit boundaries.
+//!   Observations that are not finite are skipped.
 //!
-//! Counter and histogram values that are not finite cannot be summed and are skipped.
+//! ## Time windows of delta points
+//!
+//! A delta point says "this much happened between its start and its time". Backends and
+//! the Collector's delta-to-cumulative processing require, per series, windows that are
+//! not empty, do not overlap, and follow each other. Batches of one series are converted
+//! by several bridge workers at once, each holding points from several producers, so a
+//! batch's own first and last point cannot be the window (one increment would give an
+//! empty window; two concurrent batches, overlapping ones). Instead the [`Converter`]
+//! remembers where the last window of each series ended, shared by all its clones and
+//! all threads, and each converted batch claims the next window under a lock:
+//!
+//! - the first window of a series starts at its earliest point in that batch;
+//! - every later window starts exactly where the previous one ended;
+//! - a window ends at the batch's latest point, or 1 ns after its start when that point
+//!   is not later (a single point, or points older than the previous window: a late
+//!   point is counted in the next window rather than rewriting one already sent).
+//!
+//! Sorted by start, the windows of a series therefore touch end to start. Which batch
+//! claims first depends on the workers' timing, so windows cover the points of the
+//! batches in the order they were converted, not strictly the points' own times; totals
+//! are exact. A batch whose export is finally given up on leaves a gap (a gap is allowed;
+//! an overlap is not).
+//!
+//! The remembered ends are bounded ([`DEFAULT_MAX_SERIES`] series by default, see
+//! [`Converter::with_series_limits`]): when a new series would exceed the bound, series
+//! idle for longer than the idle time (by the converting clock, not by point times) are
+//! forgotten first, then the least recently converted tenth. A forgotten series that
+//! comes back starts afresh at its earliest new point, as a restarted producer would.
+//!
 //! Within a resource, metrics appear in the order their first point arrived.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use super::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use super::proto::common::v1::KeyValue;
@@ -28,32 +61,144 @@ use crate::record::{MetricKind, MetricPoint};
 pub const DEFAULT_HISTOGRAM_BOUNDS: [f64; 15] =
     [0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0, 10000.0];
 
+/// Series whose last window a converter remembers, at most, by default (about 100 bytes
+/// plus the names and tags each).
+pub const DEFAULT_MAX_SERIES: usize = 100_000;
+
+/// A series not converted for this long is forgotten first when room is needed.
+pub const DEFAULT_SERIES_IDLE: Duration = Duration::from_secs(60 * 60);
+
 /// The bucket an observation falls in: bucket `i` holds `(bounds[i-1], bounds[i]]`, the
 /// last one everything above the last bound.
 fn bucket_index(value: f64) -> usize {
     DEFAULT_HISTOGRAM_BOUNDS.iter().position(|&b| value <= b).unwrap_or(DEFAULT_HISTOGRAM_BOUNDS.len())
 }
 
-/// The time window covered by aggregated points.
+/// The earliest and latest point of a series in one batch.
 #[derive(Clone, Copy)]
+struct Extent {
+    first: u64,
+    last: u64,
+}
+
+impl Extent {
+    fn at(t: u64) -> Self {
+        Extent { first: t, last: t }
+    }
+    fn widen(&mut self, t: u64) {
+        self.first = self.first.min(t);
+        self.last = self.last.max(t);
+    }
+}
+
+/// A claimed delta window, `(start, end]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Window {
     start: u64,
     end: u64,
 }
 
-impl Window {
-    fn at(t: u64) -> Self {
-        Window { start: t, end: t }
+type Tags = BTreeMap<String, String>;
+
+/// What identifies a series across batches.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct SeriesKey {
+    service: Arc<str>,
+    name: String,
+    kind: MetricKind,
+    tags: Tags,
+}
+
+struct SeriesEnd {
+    /// Where the series' last window ended.
+    end: u64,
+    /// When a batch of it was last converted.
+    touched: Instant,
+}
+
+/// The end of the last window of each delta series, shared by a converter's clones.
+pub(crate) struct SeriesWindows {
+    series: Mutex<HashMap<SeriesKey, SeriesEnd>>,
+    max_series: usize,
+    idle: Duration,
+}
+
+impl fmt::Debug for SeriesWindows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeriesWindows")
+            .field("series", &self.len())
+            .field("max_series", &self.max_series)
+            .field("idle", &self.idle)
+            .finish()
     }
-    fn widen(&mut self, t: u64) {
-        self.start = self.start.min(t);
-        self.end = self.end.max(t);
+}
+
+impl Default for SeriesWindows {
+    fn default() -> Self {
+        SeriesWindows::new(DEFAULT_MAX_SERIES, DEFAULT_SERIES_IDLE)
     }
+}
+
+impl SeriesWindows {
+    pub(crate) fn new(max_series: usize, idle: Duration) -> Self {
+        SeriesWindows { series: Mutex::new(HashMap::new()), max_series: max_series.max(1), idle }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    // A panic while the lock was held (the bridge converts under catch_unwind) leaves
+    // every entry whole: each is written in one assignment, so the map stays usable.
+    fn lock(&self) -> MutexGuard<'_, HashMap<SeriesKey, SeriesEnd>> {
+        self.series.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Claims the next window of `key`, whose points in this batch span `span`.
+fn claim(
+    windows: &SeriesWindows,
+    map: &mut HashMap<SeriesKey, SeriesEnd>,
+    key: &SeriesKey,
+    span: Extent,
+    now: Instant,
+) -> Window {
+    let previous = map.get(key).map(|s| s.end);
+    // Capped so that start + 1 exists: a time of u64::MAX ns (year 2554) cannot be a
+    // start.
+    let start = previous.unwrap_or(span.first).min(u64::MAX - 1);
+    let end = span.last.max(start + 1);
+    match map.get_mut(key) {
+        Some(s) => *s = SeriesEnd { end, touched: now },
+        None => {
+            make_room(windows, map, now);
+            map.insert(key.clone(), SeriesEnd { end, touched: now });
+        }
+    }
+    Window { start, end }
+}
+
+/// Makes room for one more series when the map is full: idle series go first, then the
+/// least recently converted tenth (a tenth, so that a flood of new series pays for one
+/// scan per many insertions rather than per insertion).
+fn make_room(windows: &SeriesWindows, map: &mut HashMap<SeriesKey, SeriesEnd>, now: Instant) {
+    if map.len() < windows.max_series {
+        return;
+    }
+    map.retain(|_, s| now.saturating_duration_since(s.touched) < windows.idle);
+    if map.len() < windows.max_series {
+        return;
+    }
+    let mut touched: Vec<Instant> = map.values().map(|s| s.touched).collect();
+    let n = (windows.max_series / 10).clamp(1, touched.len());
+    let (_, cutoff, _) = touched.select_nth_unstable(n - 1);
+    let cutoff = *cutoff;
+    map.retain(|_, s| s.touched > cutoff);
 }
 
 struct CounterSeries {
     sum: f64,
-    window: Window,
+    span: Extent,
 }
 
 struct HistogramSeries {
@@ -62,7 +207,7 @@ struct HistogramSeries {
     min: f64,
     max: f64,
     buckets: [u64; DEFAULT_HISTOGRAM_BOUNDS.len() + 1],
-    window: Window,
+    span: Extent,
 }
 
 impl HistogramSeries {
@@ -73,7 +218,7 @@ impl HistogramSeries {
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             buckets: [0; DEFAULT_HISTOGRAM_BOUNDS.len() + 1],
-            window: Window::at(t),
+            span: Extent::at(t),
         }
     }
     fn observe(&mut self, value: f64, t: u64) {
@@ -82,15 +227,13 @@ impl HistogramSeries {
         self.min = self.min.min(value);
         self.max = self.max.max(value);
         self.buckets[bucket_index(value)] += 1;
-        self.window.widen(t);
+        self.span.widen(t);
     }
 }
 
-type Tags = BTreeMap<String, String>;
-
 /// The points of one metric (one name and kind) of one service.
 enum Points {
-    Counter { series: Vec<(Tags, CounterSeries)>, index: HashMap<Tags, usize>, monotonic: bool },
+    Counter { series: Vec<(Tags, CounterSeries)>, index: HashMap<Tags, usize> },
     Gauge(Vec<NumberDataPoint>),
     Histogram { series: Vec<(Tags, HistogramSeries)>, index: HashMap<Tags, usize> },
 }
@@ -98,39 +241,44 @@ enum Points {
 /// The metrics of one service, in first-seen order.
 #[derive(Default)]
 struct ServiceMetrics {
-    metrics: Vec<(String, Points)>,
+    metrics: Vec<(String, MetricKind, Points)>,
     index: HashMap<(String, MetricKind), usize>,
 }
 
 impl ServiceMetrics {
     fn add(&mut self, p: MetricPoint) {
         let t = p.timestamp.unix_nanos();
-        if p.kind != MetricKind::Gauge && !p.value.is_finite() {
+        let usable = match p.kind {
+            // A counter only grows: see the module documentation.
+            MetricKind::Counter => p.value >= 0.0 && p.value.is_finite(),
+            MetricKind::Histogram => p.value.is_finite(),
+            MetricKind::Gauge => true,
+        };
+        if !usable {
             return;
         }
         let slot = match self.index.get(&(p.name.clone(), p.kind)) {
             Some(&i) => i,
             None => {
                 let points = match p.kind {
-                    MetricKind::Counter => Points::Counter { series: Vec::new(), index: HashMap::new(), monotonic: true },
+                    MetricKind::Counter => Points::Counter { series: Vec::new(), index: HashMap::new() },
                     MetricKind::Gauge => Points::Gauge(Vec::new()),
                     MetricKind::Histogram => Points::Histogram { series: Vec::new(), index: HashMap::new() },
                 };
                 self.index.insert((p.name.clone(), p.kind), self.metrics.len());
-                self.metrics.push((p.name, points));
+                self.metrics.push((p.name, p.kind, points));
                 self.metrics.len() - 1
             }
         };
-        match &mut self.metrics[slot].1 {
-            Points::Counter { series, index, monotonic } => {
-                *monotonic &= p.value >= 0.0;
+        match &mut self.metrics[slot].2 {
+            Points::Counter { series, index } => {
                 let i = *index.entry(p.tags).or_insert_with_key(|tags| {
-                    series.push((tags.clone(), CounterSeries { sum: 0.0, window: Window::at(t) }));
+                    series.push((tags.clone(), CounterSeries { sum: 0.0, span: Extent::at(t) }));
                     series.len() - 1
                 });
                 let s = &mut series[i].1;
                 s.sum += p.value;
-                s.window.widen(t);
+                s.span.widen(t);
             }
             Points::Gauge(points) => points.push(NumberDataPoint {
                 attributes: tag_attributes(p.tags),
@@ -149,8 +297,19 @@ impl ServiceMetrics {
         }
     }
 
-    fn into_metrics(self) -> Vec<Metric> {
-        self.metrics.into_iter().map(|(name, points)| Metric { name, data: Some(data(points)), ..Default::default() }).collect()
+    /// The OTLP metrics, each delta point with the window it claims in `windows`.
+    fn into_metrics(self, service: &Arc<str>, windows: &SeriesWindows, map: &mut HashMap<SeriesKey, SeriesEnd>, now: Instant) -> Vec<Metric> {
+        self.metrics
+            .into_iter()
+            .map(|(name, kind, points)| {
+                let mut window = |tags: &Tags, span: Extent| {
+                    let key = SeriesKey { service: Arc::clone(service), name: name.clone(), kind, tags: tags.clone() };
+                    claim(windows, map, &key, span, now)
+                };
+                let data = data(points, &mut window);
+                Metric { name, data: Some(data), ..Default::default() }
+            })
+            .collect()
     }
 }
 
@@ -158,38 +317,44 @@ fn tag_attributes(tags: Tags) -> Vec<KeyValue> {
     tags.into_iter().map(|(k, v)| string_key_value(&k, v)).collect()
 }
 
-fn data(points: Points) -> metric::Data {
+fn data(points: Points, window: &mut impl FnMut(&Tags, Extent) -> Window) -> metric::Data {
     let delta = AggregationTemporality::Delta as i32;
     match points {
-        Points::Counter { series, monotonic, .. } => metric::Data::Sum(Sum {
+        Points::Counter { series, .. } => metric::Data::Sum(Sum {
             data_points: series
                 .into_iter()
-                .map(|(tags, s)| NumberDataPoint {
-                    attributes: tag_attributes(tags),
-                    start_time_unix_nano: s.window.start,
-                    time_unix_nano: s.window.end,
-                    value: Some(number_data_point::Value::AsDouble(s.sum)),
-                    ..Default::default()
+                .map(|(tags, s)| {
+                    let w = window(&tags, s.span);
+                    NumberDataPoint {
+                        attributes: tag_attributes(tags),
+                        start_time_unix_nano: w.start,
+                        time_unix_nano: w.end,
+                        value: Some(number_data_point::Value::AsDouble(s.sum)),
+                        ..Default::default()
+                    }
                 })
                 .collect(),
             aggregation_temporality: delta,
-            is_monotonic: monotonic,
+            is_monotonic: true,
         }),
         Points::Gauge(data_points) => metric::Data::Gauge(Gauge { data_points }),
         Points::Histogram { series, .. } => metric::Data::Histogram(Histogram {
             data_points: series
                 .into_iter()
-                .map(|(tags, h)| HistogramDataPoint {
-                    attributes: tag_attributes(tags),
-                    start_time_unix_nano: h.window.start,
-                    time_unix_nano: h.window.end,
-                    count: h.count,
-                    sum: Some(h.sum),
-                    bucket_counts: h.buckets.to_vec(),
-                    explicit_bounds: DEFAULT_HISTOGRAM_BOUNDS.to_vec(),
-                    min: Some(h.min),
-                    max: Some(h.max),
-                    ..Default::default()
+                .map(|(tags, h)| {
+                    let w = window(&tags, h.span);
+                    HistogramDataPoint {
+                        attributes: tag_attributes(tags),
+                        start_time_unix_nano: w.start,
+                        time_unix_nano: w.end,
+                        count: h.count,
+                        sum: Some(h.sum),
+                        bucket_counts: h.buckets.to_vec(),
+                        explicit_bounds: DEFAULT_HISTOGRAM_BOUNDS.to_vec(),
+                        min: Some(h.min),
+                        max: Some(h.max),
+                        ..Default::default()
+                    }
                 })
                 .collect(),
             aggregation_temporality: delta,
@@ -203,6 +368,11 @@ pub(super) fn convert(c: &Converter, points: impl IntoIterator<Item = MetricPoin
         let service: Arc<str> = c.service_of(&p.service);
         groups.entry(service, ServiceMetrics::default).add(p);
     }
+    let now = Instant::now();
+    // One lock per batch: the windows of all its series are claimed together, so two
+    // batches converted at once each get whole, consecutive windows.
+    let windows = &c.windows;
+    let mut map = windows.lock();
     ExportMetricsServiceRequest {
         resource_metrics: groups
             .into_groups()
@@ -210,7 +380,7 @@ pub(super) fn convert(c: &Converter, points: impl IntoIterator<Item = MetricPoin
                 resource: Some(c.resource(&service)),
                 scope_metrics: vec![ScopeMetrics {
                     scope: Some(c.scope.clone()),
-                    metrics: metrics.into_metrics(),
+                    metrics: metrics.into_metrics(&service, windows, &mut map, now),
                     schema_url: String::new(),
                 }],
                 schema_url: String::new(),
@@ -259,16 +429,157 @@ mod tests {
         assert_eq!(sum.data_points[1].value, Some(number_data_point::Value::AsDouble(2.0)));
     }
 
+    fn sum_of(req: &ExportMetricsServiceRequest) -> &Sum {
+        match &metrics_of(req, 0)[0].data {
+            Some(metric::Data::Sum(sum)) => sum,
+            other => panic!("not a sum: {other:?}"),
+        }
+    }
+
+    fn window(p: &NumberDataPoint) -> (u64, u64) {
+        (p.start_time_unix_nano, p.time_unix_nano)
+    }
+
     #[test]
-    fn a_negative_increment_makes_the_sum_non_monotonic() {
+    fn a_negative_or_infinite_increment_is_skipped_and_the_sum_stays_monotonic() {
         let c = Converter::new("dagnats", "b", "1");
         let req = c.metrics([
             point("level", MetricKind::Counter, 3.0, &[], "s", 1),
             point("level", MetricKind::Counter, -1.0, &[], "s", 2),
+            point("level", MetricKind::Counter, f64::INFINITY, &[], "s", 3),
         ]);
-        let Some(metric::Data::Sum(sum)) = &metrics_of(&req, 0)[0].data else { panic!() };
-        assert!(!sum.is_monotonic);
-        assert_eq!(sum.data_points[0].value, Some(number_data_point::Value::AsDouble(2.0)));
+        let sum = sum_of(&req);
+        assert!(sum.is_monotonic);
+        assert_eq!(sum.data_points[0].value, Some(number_data_point::Value::AsDouble(3.0)));
+        // A batch of only a negative increment exports nothing for it, and the next batch
+        // is monotonic too.
+        let req = c.metrics([point("level", MetricKind::Counter, -5.0, &[], "s", 4)]);
+        assert!(req.resource_metrics[0].scope_metrics[0].metrics.is_empty());
+        assert!(sum_of(&c.metrics([point("level", MetricKind::Counter, 1.0, &[], "s", 5)])).is_monotonic);
+    }
+
+    #[test]
+    fn a_single_increment_gets_a_window_that_is_not_empty() {
+        let c = Converter::new("dagnats", "b", "1");
+        let req = c.metrics([point("once", MetricKind::Counter, 1.0, &[], "s", 1_000)]);
+        assert_eq!(window(&sum_of(&req).data_points[0]), (1_000, 1_001));
+    }
+
+    #[test]
+    fn windows_of_a_series_follow_each_other_across_batches() {
+        let c = Converter::new("dagnats", "b", "1");
+        let batch = |points: &[(f64, u64)]| {
+            let req = c.metrics(points.iter().map(|&(v, t)| point("jobs", MetricKind::Counter, v, &[("q", "a")], "s", t)));
+            let p = &sum_of(&req).data_points[0];
+            (window(p), p.value)
+        };
+        assert_eq!(batch(&[(1.0, 100), (1.0, 150)]).0, (100, 150), "the first window: earliest to latest point");
+        assert_eq!(batch(&[(1.0, 170), (2.0, 200)]).0, (150, 200), "then from the previous end");
+        // Late points (older than the previous end) count in the next window, 1 ns wide.
+        let (w, v) = batch(&[(4.0, 120)]);
+        assert_eq!((w, v), ((200, 201), Some(number_data_point::Value::AsDouble(4.0))));
+        assert_eq!(batch(&[(1.0, 300)]).0, (201, 300));
+    }
+
+    #[test]
+    fn histograms_get_consecutive_windows_too_and_gauges_keep_their_times() {
+        let c = Converter::new("dagnats", "b", "1");
+        let batch = |t: u64| {
+            let req = c.metrics([point("dur", MetricKind::Histogram, 1.0, &[], "s", t), point("depth", MetricKind::Gauge, 1.0, &[], "s", t)]);
+            let ms = metrics_of(&req, 0);
+            let Some(metric::Data::Histogram(h)) = &ms[0].data else { panic!() };
+            let Some(metric::Data::Gauge(g)) = &ms[1].data else { panic!() };
+            ((h.data_points[0].start_time_unix_nano, h.data_points[0].time_unix_nano), window(&g.data_points[0]))
+        };
+        assert_eq!(batch(10), ((10, 11), (0, 10)));
+        assert_eq!(batch(50), ((11, 50), (0, 50)));
+        assert_eq!(batch(5), ((50, 51), (0, 5)), "a late gauge point keeps its own time");
+    }
+
+    #[test]
+    fn every_series_has_its_own_windows_and_clones_share_them() {
+        let c = Converter::new("dagnats", "b", "1");
+        let clone = c.clone();
+        c.metrics([
+            point("m", MetricKind::Counter, 1.0, &[("q", "a")], "s", 10),
+            point("m", MetricKind::Counter, 1.0, &[("q", "b")], "s", 20),
+            point("m", MetricKind::Counter, 1.0, &[], "other", 30),
+        ]);
+        assert_eq!(c.tracked_series(), 3);
+        let req = clone.metrics([
+            point("m", MetricKind::Counter, 1.0, &[("q", "a")], "s", 100),
+            point("m", MetricKind::Counter, 1.0, &[("q", "b")], "s", 100),
+            point("m", MetricKind::Counter, 1.0, &[], "other", 100),
+            point("n", MetricKind::Counter, 1.0, &[], "other", 100),
+        ]);
+        let s = sum_of(&req);
+        assert_eq!(s.data_points.iter().map(window).collect::<Vec<_>>(), vec![(11, 100), (21, 100)], "each from its own previous end (t + 1 ns after one point)");
+        let Some(metric::Data::Sum(other)) = &metrics_of(&req, 1)[0].data else { panic!() };
+        assert_eq!(window(&other.data_points[0]), (31, 100));
+        let Some(metric::Data::Sum(n)) = &metrics_of(&req, 1)[1].data else { panic!() };
+        assert_eq!(window(&n.data_points[0]), (100, 101), "a new metric starts at its own point");
+    }
+
+    #[test]
+    fn batches_converted_on_many_threads_give_touching_windows_and_exact_totals() {
+        let c = Converter::new("dagnats", "b", "1");
+        let threads = 8u64;
+        let batches = 50u64;
+        let exported: Vec<(u64, u64, f64)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|w| {
+                    let c = c.clone();
+                    scope.spawn(move || {
+                        let mut out = Vec::new();
+                        for b in 0..batches {
+                            // Interleaved times: every batch overlaps other threads' batches.
+                            let t = 1_000 + (b * threads + w) * 10;
+                            let req = c.metrics([
+                                point("jobs", MetricKind::Counter, 1.0, &[], "s", t),
+                                point("jobs", MetricKind::Counter, 2.0, &[], "s", t + 25),
+                            ]);
+                            let p = &sum_of(&req).data_points[0];
+                            let Some(number_data_point::Value::AsDouble(v)) = p.value else { panic!() };
+                            out.push((p.start_time_unix_nano, p.time_unix_nano, v));
+                        }
+                        out
+                    })
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        let mut windows = exported;
+        windows.sort_by_key(|&(start, end, _)| (start, end));
+        // The first window starts at the earliest point of the batch converted first, which
+        // is one of the threads' first batches.
+        assert!((1_000..1_000 + threads * 10).contains(&windows[0].0), "{:?}", windows[0]);
+        for w in &windows {
+            assert!(w.0 < w.1, "empty window {w:?}");
+        }
+        for pair in windows.windows(2) {
+            assert_eq!(pair[1].0, pair[0].1, "windows must touch without overlapping: {pair:?}");
+        }
+        assert_eq!(windows.iter().map(|w| w.2).sum::<f64>(), (threads * batches * 3) as f64);
+    }
+
+    #[test]
+    fn the_remembered_series_are_bounded() {
+        // Nothing idle yet: the least recently converted tenth makes room.
+        let c = Converter::new("dagnats", "b", "1").with_series_limits(20, std::time::Duration::from_secs(3600));
+        for i in 0..200u64 {
+            c.metrics([point("m", MetricKind::Counter, 1.0, &[("i", &i.to_string())], "s", i + 1)]);
+            assert!(c.tracked_series() <= 20, "{} series remembered", c.tracked_series());
+        }
+        // The most recent series is still remembered: its next window follows on.
+        let req = c.metrics([point("m", MetricKind::Counter, 1.0, &[("i", "199")], "s", 500)]);
+        assert_eq!(window(&sum_of(&req).data_points[0]), (201, 500));
+
+        // Idle series are forgotten first.
+        let c = Converter::new("dagnats", "b", "1").with_series_limits(5, std::time::Duration::ZERO);
+        for i in 0..50u64 {
+            c.metrics([point("m", MetricKind::Counter, 1.0, &[("i", &i.to_string())], "s", 1)]);
+        }
+        assert!(c.tracked_series() <= 5);
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //!   sets the OTLP span flags that say so;
 //! - counter increments become monotonic delta sums, gauges stay gauges, and histogram
 //!   observations become real histograms; points of one series (same service, name and
-//!   tags) in one batch are aggregated into one data point (see [`metrics`]).
+//!   tags) in one batch are aggregated into one data point, whose time window follows the
+//!   previous window of that series, across batches and threads (see [`metrics`]).
 //!
 //! Records are taken by value so that their strings move into the protobuf messages
 //! without being copied.
@@ -47,20 +48,25 @@ use crate::attribute::{Attribute, Attributes, Value};
 use crate::record::{LogRecord, MetricPoint, SpanRecord};
 
 pub use logs::severity_number;
-pub use metrics::DEFAULT_HISTOGRAM_BOUNDS;
+pub use metrics::{DEFAULT_HISTOGRAM_BOUNDS, DEFAULT_MAX_SERIES, DEFAULT_SERIES_IDLE};
 pub use traces::{span_flags, span_kind, status_code};
 
 /// The resource attribute that names the producing service.
 pub const SERVICE_NAME: &str = "service.name";
 
 /// Converts records into OTLP export requests. Cheap to clone; holds the fallback
-/// service name, the instrumentation scope and the extra resource attributes.
+/// service name, the instrumentation scope and the extra resource attributes, and the
+/// metric series' time windows, which every clone shares (use one converter, or clones
+/// of one, for all the batches of a stream; `&self` methods may run on many threads).
 #[derive(Clone, Debug)]
 pub struct Converter {
     fallback_service: Arc<str>,
     scope: InstrumentationScope,
     /// Added to every resource after `service.name` (never holds `service.name`).
     extra_resource: Arc<[KeyValue]>,
+    /// Where each delta series' last window ended: shared by every clone, so that the
+    /// bridge's workers converting at once give each series consecutive windows.
+    windows: Arc<metrics::SeriesWindows>,
 }
 
 impl Converter {
@@ -71,7 +77,23 @@ impl Converter {
             fallback_service: Arc::from(fallback_service),
             scope: InstrumentationScope { name: scope_name.to_owned(), version: scope_version.to_owned(), ..Default::default() },
             extra_resource: Arc::from([]),
+            windows: Arc::default(),
         }
+    }
+
+    /// This converter, remembering the last delta window of at most `max_series` metric
+    /// series (at least 1), and forgetting first those not converted for `idle` when room
+    /// is needed (see [`metrics`] for what forgetting means). The defaults are
+    /// [`DEFAULT_MAX_SERIES`] and [`metrics::DEFAULT_SERIES_IDLE`]. The memory starts
+    /// empty and is shared by the clones made from the result.
+    pub fn with_series_limits(mut self, max_series: usize, idle: std::time::Duration) -> Self {
+        self.windows = Arc::new(metrics::SeriesWindows::new(max_series, idle));
+        self
+    }
+
+    /// How many metric series' windows this converter (and its clones) remembers now.
+    pub fn tracked_series(&self) -> usize {
+        self.windows.len()
     }
 
     /// This converter, adding `attributes` to every resource it builds (for instance

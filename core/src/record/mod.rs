@@ -24,7 +24,7 @@ mod span;
 mod timestamp;
 
 pub use log::{Level, LogRecord};
-pub use metric::{MetricKind, MetricPoint};
+pub use metric::{InvalidMetricPoint, MetricKind, MetricPoint};
 pub use span::{EventRecord, LinkRecord, SpanKind, SpanRecord, StatusCode};
 pub use pool::recycle;
 pub use timestamp::Timestamp;
