@@ -392,7 +392,12 @@ impl Stats {
             let _ = writeln!(out, "{PREFIX}{name}{{signal=\"unknown\"}} {}", get(&snap.unrouted));
         }
 
-        family(&mut out, "export_requests_failed_total", "counter", "Export requests the receiver did not accept (or that got no answer).");
+        family(
+            &mut out,
+            "export_requests_failed_total",
+            "counter",
+            "Export requests the receiver did not accept (or that got no answer).",
+        );
         for signal in Signal::ALL {
             let _ = writeln!(
                 out,
@@ -401,10 +406,20 @@ impl Stats {
                 self.failed_requests(signal)
             );
         }
-        self.histogram_family(&mut out, "export_request_duration_seconds", "Export request latency, answered or failed.", &self.latency);
+        self.histogram_family(
+            &mut out,
+            "export_request_duration_seconds",
+            "Export request latency, answered or failed.",
+            &self.latency,
+        );
         self.histogram_family(&mut out, "export_request_size_bytes", "Export request body sizes, as sent.", &self.request_bytes);
 
-        family(&mut out, "last_export_success_timestamp_seconds", "gauge", "Unix time of the last successful export (absent until one).");
+        family(
+            &mut out,
+            "last_export_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the last successful export (absent until one).",
+        );
         for signal in Signal::ALL {
             if let Some(t) = self.health.last_success(signal) {
                 let nanos = t.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
@@ -418,9 +433,21 @@ impl Stats {
         let polled = lag.consumer_polled_nanos.load(Ordering::Acquire);
         if polled != 0 {
             let gauges: [(&str, &str, &AtomicU64); 4] = [
-                ("consumer_pending_messages", "Messages of TELEMETRY not yet delivered to the bridge's consumer.", &lag.num_pending),
-                ("consumer_ack_pending_messages", "Messages delivered to the consumer and not yet acknowledged.", &lag.num_ack_pending),
-                ("consumer_redelivered_messages", "Messages delivered more than once and not yet acknowledged.", &lag.num_redelivered),
+                (
+                    "consumer_pending_messages",
+                    "Messages of TELEMETRY not yet delivered to the bridge's consumer.",
+                    &lag.num_pending,
+                ),
+                (
+                    "consumer_ack_pending_messages",
+                    "Messages delivered to the consumer and not yet acknowledged.",
+                    &lag.num_ack_pending,
+                ),
+                (
+                    "consumer_redelivered_messages",
+                    "Messages delivered more than once and not yet acknowledged.",
+                    &lag.num_redelivered,
+                ),
                 ("consumer_waiting_pulls", "Pull requests waiting on the consumer for messages.", &lag.num_waiting),
             ];
             for (name, help, value) in gauges {
@@ -542,10 +569,8 @@ pub fn answer(stats: &Stats, method: &Method, path: &str) -> Response<Full<Bytes
             _ => (StatusCode::NOT_FOUND, TEXT, "not found: try /metrics, /livez or /readyz\n".to_owned()),
         }
     };
-    let mut response = Response::builder()
-        .status(status)
-        .header("content-type", content_type)
-        .header("cache-control", "no-store");
+    let mut response =
+        Response::builder().status(status).header("content-type", content_type).header("cache-control", "no-store");
     if status == StatusCode::METHOD_NOT_ALLOWED {
         response = response.header("allow", "GET, HEAD");
     }
@@ -679,7 +704,9 @@ mod tests {
         samples
             .iter()
             .find(|s| {
-                s.name == name && s.labels.len() == labels.len() && labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+                s.name == name
+                    && s.labels.len() == labels.len()
+                    && labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
             })
             .map(|s| s.value)
     }
@@ -737,7 +764,8 @@ mod tests {
         let (_, samples) = parse(&stats.prometheus());
         let d = "dagnats_bridge_export_request_duration_seconds";
         let bucket = |name: &str, signal: &str, le: &str| {
-            value(&samples, &format!("{name}_bucket"), &[("signal", signal), ("le", le)]).unwrap_or_else(|| panic!("{name} {signal} {le}"))
+            value(&samples, &format!("{name}_bucket"), &[("signal", signal), ("le", le)])
+                .unwrap_or_else(|| panic!("{name} {signal} {le}"))
         };
         assert_eq!(bucket(d, "spans", "0.005"), 1.0);
         assert_eq!(bucket(d, "spans", "0.05"), 2.0);

@@ -119,7 +119,8 @@ async fn probes_and_metrics_follow_nats_the_receiver_and_the_exports() {
     assert!(sample(&text, "dagnats_bridge_dlq_bytes").is_some_and(|b| b > 0.0), "{text}");
 
     // Histograms counted the exports (the failed ones too), and the last success is now-ish.
-    let count = |signal: &str| sample(&text, &format!("dagnats_bridge_export_request_duration_seconds_count{{signal=\"{signal}\"}}"));
+    let count =
+        |signal: &str| sample(&text, &format!("dagnats_bridge_export_request_duration_seconds_count{{signal=\"{signal}\"}}"));
     assert!(count("spans").is_some_and(|n| n >= 3.0), "{text}");
     assert_eq!(count("logs"), Some(0.0));
     let inf = sample(&text, "dagnats_bridge_export_request_duration_seconds_bucket{signal=\"spans\",le=\"+Inf\"}");
@@ -141,7 +142,12 @@ async fn probes_and_metrics_follow_nats_the_receiver_and_the_exports() {
             && sample(t, "dagnats_bridge_consumer_ack_pending_messages") == Some(0.0)
     })
     .await;
-    for gauge in ["consumer_redelivered_messages", "consumer_waiting_pulls", "consumer_info_timestamp_seconds", "dlq_info_timestamp_seconds"] {
+    for gauge in [
+        "consumer_redelivered_messages",
+        "consumer_waiting_pulls",
+        "consumer_info_timestamp_seconds",
+        "dlq_info_timestamp_seconds",
+    ] {
         assert!(sample(&text, &format!("dagnats_bridge_{gauge}")).is_some(), "{gauge} missing:\n{text}");
     }
     assert_eq!(sample(&text, "dagnats_bridge_ready"), Some(1.0));
