@@ -29,7 +29,7 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum Command {
-    /// Export the TELEMETRY stream (spans, logs, metrics) to an OTLP/HTTP backend.
+    /// Export the TELEMETRY stream (spans, logs, metrics) to an OTLP backend (HTTP or gRPC).
     ///
     /// Reads with a durable pull consumer, converts the records to OTLP protobuf and
     /// posts them; every message is acknowledged only after its own export succeeded,
@@ -109,6 +109,28 @@ pub enum Compression {
     None,
 }
 
+/// The OTLP transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    /// OTLP/gRPC: the collector services over HTTP/2 (default endpoint
+    /// http://localhost:4317, no signal paths appended).
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies (default endpoint http://localhost:4318, signal
+    /// paths /v1/traces, /v1/logs, /v1/metrics appended to the base endpoint).
+    #[value(name = "http/protobuf")]
+    HttpProtobuf,
+}
+
+impl Protocol {
+    /// The name used by OTEL_EXPORTER_OTLP_PROTOCOL and --protocol.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::HttpProtobuf => "http/protobuf",
+        }
+    }
+}
+
 /// The format of the bridge's own logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -121,23 +143,31 @@ pub enum LogFormat {
 /// Options of `dagnats otlp-bridge`.
 #[derive(Args, Clone)]
 pub struct OtlpBridgeArgs {
-    /// Base URL of the OTLP/HTTP receiver; /v1/traces, /v1/logs and /v1/metrics are
-    /// appended [env: OTEL_EXPORTER_OTLP_ENDPOINT] [default: http://localhost:4318]
+    /// OTLP transport for every signal: grpc or http/protobuf
+    /// [env: OTEL_EXPORTER_OTLP_PROTOCOL, and per signal: OTEL_EXPORTER_OTLP_{TRACES,LOGS,METRICS}_PROTOCOL;
+    /// an unsupported value there is warned about and ignored] [default: http/protobuf]
+    #[arg(long, value_enum, value_name = "PROTOCOL", help_heading = "OTLP export")]
+    pub protocol: Option<Protocol>,
+
+    /// Base URL of the OTLP receiver. For http/protobuf /v1/traces, /v1/logs and
+    /// /v1/metrics are appended; for grpc it is the target as given
+    /// [env: OTEL_EXPORTER_OTLP_ENDPOINT] [default: http://localhost:4318, or
+    /// http://localhost:4317 for grpc]
     #[arg(long, value_name = "URL", help_heading = "OTLP export")]
     pub endpoint: Option<String>,
 
     /// Full URL for spans, used as given [env: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT]
-    /// [default: the base endpoint + /v1/traces]
+    /// [default: the base endpoint + /v1/traces; for grpc, the base endpoint]
     #[arg(long, value_name = "URL", help_heading = "OTLP export")]
     pub traces_endpoint: Option<String>,
 
     /// Full URL for logs, used as given [env: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT]
-    /// [default: the base endpoint + /v1/logs]
+    /// [default: the base endpoint + /v1/logs; for grpc, the base endpoint]
     #[arg(long, value_name = "URL", help_heading = "OTLP export")]
     pub logs_endpoint: Option<String>,
 
     /// Full URL for metrics, used as given [env: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT]
-    /// [default: the base endpoint + /v1/metrics]
+    /// [default: the base endpoint + /v1/metrics; for grpc, the base endpoint]
     #[arg(long, value_name = "URL", help_heading = "OTLP export")]
     pub metrics_endpoint: Option<String>,
 
@@ -240,6 +270,7 @@ impl fmt::Debug for OtlpBridgeArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let header_names: Vec<&str> = self.headers.iter().map(|h| h.split('=').next().unwrap_or("")).collect();
         f.debug_struct("OtlpBridgeArgs")
+            .field("protocol", &self.protocol)
             .field("endpoint", &self.endpoint)
             .field("traces_endpoint", &self.traces_endpoint)
             .field("logs_endpoint", &self.logs_endpoint)

@@ -20,10 +20,12 @@ use std::time::Duration;
 
 use dagnats_observe::nats::NatsOptions;
 
-use crate::cli::{Compression, OtlpBridgeArgs};
+use crate::cli::{Compression, OtlpBridgeArgs, Protocol};
 
 /// The default OTLP/HTTP base URL.
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
+/// The default OTLP/gRPC target.
+pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 /// The default per-request timeout (the OTLP exporter specification's 10 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -103,7 +105,9 @@ impl fmt::Debug for Headers {
 /// query.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    /// Full URL of the OTLP/HTTP endpoint.
+    /// The transport: OTLP/HTTP (protobuf) or OTLP/gRPC.
+    pub protocol: Protocol,
+    /// Full URL of the OTLP/HTTP endpoint; for gRPC, the target (scheme, host, port).
     pub url: String,
     /// Extra request headers.
     pub headers: Headers,
@@ -116,6 +120,7 @@ pub struct Endpoint {
 impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Endpoint")
+            .field("protocol", &self.protocol)
             .field("url", &redact_url(&self.url))
             .field("headers", &self.headers)
             .field("compression", &self.compression)
@@ -224,6 +229,7 @@ impl Config {
     /// `endpoint` (to which the signal paths are appended).
     pub fn new(nats_url: &str, endpoint: &str) -> Config {
         let endpoint_for = |signal| Endpoint {
+            protocol: Protocol::HttpProtobuf,
             url: signal_url(endpoint, signal),
             headers: Headers::default(),
             compression: Compression::Gzip,
@@ -265,17 +271,13 @@ impl Config {
         let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
         let mut config = Config::new(&args.nats.nats_url, DEFAULT_ENDPOINT);
 
-        for var in ["OTEL_EXPORTER_OTLP_PROTOCOL"]
-            .into_iter()
-            .map(String::from)
-            .chain(Signal::ALL.map(|s| format!("OTEL_EXPORTER_OTLP_{}_PROTOCOL", s.env_word())))
-        {
-            if let Some(p) = env(&var) {
-                if p.trim() != "http/protobuf" {
-                    return Err(ConfigError(format!("{var}={p} is not supported: this bridge speaks http/protobuf")));
-                }
+        let protocols = Signal::ALL.map(|signal| {
+            let (protocol, warnings) = resolve_protocol(args.protocol, signal, &env);
+            for warning in warnings {
+                tracing::warn!("{warning}");
             }
-        }
+            protocol
+        });
 
         let base = args.endpoint.clone().or_else(|| env("OTEL_EXPORTER_OTLP_ENDPOINT"));
         let general_headers = match env("OTEL_EXPORTER_OTLP_HEADERS") {
@@ -294,13 +296,22 @@ impl Config {
                 Signal::Metrics => &args.metrics_endpoint,
             };
             // A flag beats the environment; a per-signal URL is used as given, a base
-            // URL gets the signal's path.
+            // URL gets the signal's path over HTTP and is the target as given over gRPC.
+            let protocol = protocols[signal.index()];
+            let from_base = |base: &str| match protocol {
+                Protocol::HttpProtobuf => signal_url(base, signal),
+                Protocol::Grpc => base.to_owned(),
+            };
+            let default_base = match protocol {
+                Protocol::HttpProtobuf => DEFAULT_ENDPOINT,
+                Protocol::Grpc => DEFAULT_GRPC_ENDPOINT,
+            };
             let url = match (flag, &args.endpoint) {
                 (Some(url), _) => url.clone(),
-                (None, Some(base)) => signal_url(base, signal),
+                (None, Some(base)) => from_base(base),
                 (None, None) => match env(&format!("OTEL_EXPORTER_OTLP_{word}_ENDPOINT")) {
                     Some(url) => url,
-                    None => signal_url(base.as_deref().unwrap_or(DEFAULT_ENDPOINT), signal),
+                    None => from_base(base.as_deref().unwrap_or(default_base)),
                 },
             };
             check_url(&url, signal)?;
@@ -349,7 +360,7 @@ impl Config {
                     }
                 }
             };
-            config.endpoints[signal.index()] = Endpoint { url, headers, compression, timeout };
+            config.endpoints[signal.index()] = Endpoint { protocol, url, headers, compression, timeout };
         }
 
         config.otlp_tls = OtlpTls {
@@ -407,6 +418,37 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The protocol of `signal`: the `--protocol` flag, else
+/// `OTEL_EXPORTER_OTLP_{SIGNAL}_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`, else
+/// http/protobuf. A variable naming a protocol this bridge does not speak is ignored (as
+/// if unset, as the OpenTelemetry environment specification says) with a warning, which
+/// is returned for the caller to log.
+pub fn resolve_protocol(
+    flag: Option<Protocol>,
+    signal: Signal,
+    env: impl Fn(&str) -> Option<String>,
+) -> (Protocol, Vec<String>) {
+    let mut warnings = Vec::new();
+    if let Some(p) = flag {
+        return (p, warnings);
+    }
+    for var in [format!("OTEL_EXPORTER_OTLP_{}_PROTOCOL", signal.env_word()), "OTEL_EXPORTER_OTLP_PROTOCOL".to_owned()] {
+        let Some(value) = env(&var).filter(|v| !v.trim().is_empty()) else { continue };
+        match value.trim() {
+            "grpc" => return (Protocol::Grpc, warnings),
+            "http/protobuf" => return (Protocol::HttpProtobuf, warnings),
+            other => {
+                let shown: String = other.chars().take(40).collect();
+                warnings.push(format!(
+                    "{var}={shown:?} is not supported (grpc or http/protobuf); ignored for {}",
+                    signal.as_str()
+                ));
+            }
+        }
+    }
+    (Protocol::HttpProtobuf, warnings)
 }
 
 fn check_url(url: &str, signal: Signal) -> Result<(), ConfigError> {
@@ -539,14 +581,81 @@ mod tests {
     fn bad_settings_are_reported_without_secrets() {
         let e = resolve(&[], &[("OTEL_EXPORTER_OTLP_HEADERS", "ok=1,secret-without-equals")]).unwrap_err();
         assert!(e.0.contains("entry 2") && !e.0.contains("secret"), "{e}");
-        assert!(resolve(&[], &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).is_err());
-        assert!(resolve(&[], &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]).is_ok());
+        assert!(resolve(&[], &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).is_ok(), "warned about, not an error");
         assert!(resolve(&["--endpoint=ftp://x"], &[]).is_err());
         assert!(resolve(&["--nats-token=t", "--nats-user=u"], &[]).is_err());
         assert!(resolve(&["--header=bad name=1"], &[]).is_err());
         assert!(resolve(&["--ack-wait=0s"], &[]).is_err());
         let e = resolve(&[], &[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")]).unwrap_err();
         assert!(e.0.contains("zstd"));
+    }
+
+    fn protocols(c: &Config) -> Vec<Protocol> {
+        c.endpoints.iter().map(|e| e.protocol).collect()
+    }
+
+    #[test]
+    fn protocol_flag_beats_signal_variable_beats_general_variable_beats_http() {
+        use Protocol::{Grpc, HttpProtobuf as Http};
+        assert_eq!(protocols(&resolve(&[], &[]).unwrap()), [Http, Http, Http]);
+        let general = [("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")];
+        assert_eq!(protocols(&resolve(&[], &general).unwrap()), [Grpc, Grpc, Grpc]);
+        let mixed = [("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/protobuf")];
+        assert_eq!(protocols(&resolve(&[], &mixed).unwrap()), [Grpc, Http, Grpc]);
+        let signal_only = [("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc")];
+        assert_eq!(protocols(&resolve(&[], &signal_only).unwrap()), [Http, Http, Grpc]);
+        assert_eq!(protocols(&resolve(&["--protocol=http/protobuf"], &mixed).unwrap()), [Http, Http, Http]);
+        assert_eq!(protocols(&resolve(&["--protocol", "grpc"], &mixed).unwrap()), [Grpc, Grpc, Grpc]);
+        // A bad flag is clap's error; a bad variable is not an error at all.
+        let argv = ["dagnats", "otlp-bridge", "--protocol=http/json"];
+        assert!(Cli::try_parse_from(argv).is_err());
+        assert!(Cli::try_parse_from(["dagnats", "otlp-bridge", "--protocol=udp"]).is_err());
+    }
+
+    #[test]
+    fn an_unsupported_protocol_variable_is_warned_about_and_ignored() {
+        let env: HashMap<&str, &str> =
+            [("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")].into();
+        let lookup = |k: &str| env.get(k).map(|v| v.to_string());
+        // Ignored as if unset: the general variable applies.
+        let (p, warnings) = resolve_protocol(None, Signal::Spans, lookup);
+        assert_eq!(p, Protocol::Grpc);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") && warnings[0].contains("http/json"), "{warnings:?}");
+        let (p, warnings) = resolve_protocol(None, Signal::Logs, lookup);
+        assert_eq!((p, warnings.len()), (Protocol::Grpc, 0));
+        // Nothing usable: the default.
+        let (p, warnings) = resolve_protocol(None, Signal::Metrics, |k: &str| {
+            (k == "OTEL_EXPORTER_OTLP_PROTOCOL").then(|| "carrier-pigeon".to_string())
+        });
+        assert_eq!((p, warnings.len()), (Protocol::HttpProtobuf, 1));
+        // The flag is not second-guessed.
+        assert_eq!(resolve_protocol(Some(Protocol::HttpProtobuf), Signal::Spans, lookup), (Protocol::HttpProtobuf, vec![]));
+        let c = resolve(&[], &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).unwrap();
+        assert_eq!(protocols(&c), [Protocol::HttpProtobuf; 3]);
+        assert_eq!(c.endpoints[0].url, "http://localhost:4318/v1/traces");
+    }
+
+    #[test]
+    fn grpc_endpoints_get_no_signal_paths() {
+        let c = resolve(&["--protocol=grpc"], &[]).unwrap();
+        assert_eq!(urls(&c), ["http://localhost:4317"; 3]);
+        let c = resolve(
+            &[],
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://otel.example:4317"),
+                ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "https://logs.example:4317"),
+                ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            urls(&c),
+            ["https://otel.example:4317", "https://logs.example:4317", "https://otel.example:4317/v1/metrics"]
+        );
+        let c = resolve(&["--protocol=grpc", "--endpoint=http://flag:4317", "--traces-endpoint=http://t:4317"], &[]).unwrap();
+        assert_eq!(urls(&c), ["http://t:4317", "http://flag:4317", "http://flag:4317"]);
     }
 
     #[test]

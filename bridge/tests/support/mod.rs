@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod grpc_receiver;
 pub mod receiver;
 
 use std::collections::HashMap;
