@@ -233,12 +233,17 @@ mod tests {
     #[test]
     fn a_failure_with_no_attempt_since_goes_stale_after_the_window() {
         let h = Health::default();
-        h.set_failure_window(Duration::from_millis(50));
+        h.set_failure_window(Duration::from_secs(3600));
         h.export_failed(Signal::Logs, "connection refused");
         assert!(h.is_failing(Signal::Logs));
-        std::thread::sleep(Duration::from_millis(120));
-        assert!(!h.is_failing(Signal::Logs), "nothing left to export: stale");
+        // The window in force when a failure is reported is the one that counts.
+        h.set_failure_window(Duration::from_millis(1));
+        h.export_failed(Signal::Logs, "connection refused");
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!h.is_failing(Signal::Logs), "nothing attempted since: stale");
+        assert_eq!(h.exports_readiness(), Ok(()));
         // A later failure makes it count again.
+        h.set_failure_window(Duration::from_secs(3600));
         h.export_failed(Signal::Logs, "connection refused");
         assert!(h.is_failing(Signal::Logs));
     }
