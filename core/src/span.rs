@@ -87,6 +87,8 @@ impl Span {
 
     /// Sets the status, following OpenTelemetry's rules: `Unset` never overrides a status,
     /// and `Ok` is final. The description is kept in the record's `status_message`.
+    /// Setting `Ok` after an error clears the record's `error` text (the `exception`
+    /// event keeps the message), so that no reader shows the span as failed.
     pub fn set_status(&mut self, code: StatusCode, description: impl Into<String>) {
         let Some(r) = self.record.as_mut() else { return };
         match (r.status, code) {
@@ -94,12 +96,23 @@ impl Span {
             _ => {
                 r.status = code;
                 r.status_message = description.into();
+                // A span that ends Ok must not read as failed: an error recorded earlier
+                // stays in its exception event, not in the record's error text.
+                if code == StatusCode::Ok {
+                    r.error.clear();
+                }
             }
         }
     }
 
-    /// Records an error: error status, the message in the record's `error`, and an
-    /// `exception` event carrying `exception.message`.
+    /// Records an error: an `exception` event carrying `exception.message`, and, unless
+    /// the status is already `Ok`, the error status with the message in the record's
+    /// `error` (and in `status_message` when no description was set).
+    ///
+    /// OpenTelemetry makes `Ok` final: code that declared success has the last word, so
+    /// an error recorded after (or by a library under) an `Ok` span is kept as its event
+    /// only. The record's `error` then stays empty, because readers (the engine, the
+    /// bridge, the trace command) show a span with an `error` text as failed.
     pub fn record_error(&mut self, message: impl fmt::Display) {
         self.record_exception(message.to_string(), None);
     }
@@ -115,6 +128,9 @@ impl Span {
         }
         attributes.set(Attribute::string("exception.message", message.clone()));
         self.limits.add_event(r, EventRecord { name: Str::Borrowed("exception"), time, attributes, dropped_attributes_count: 0 });
+        if r.status == StatusCode::Ok {
+            return;
+        }
         r.status = StatusCode::Error;
         if r.status_message.is_empty() {
             r.status_message = message.clone();
@@ -162,5 +178,46 @@ impl fmt::Debug for Span {
             .field("name", &self.record.as_ref().map(|r| r.name.as_ref()))
             .field("recording", &self.is_recording())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Context, SpanOptions, StatusCode, Telemetry};
+
+    #[test]
+    fn an_error_after_ok_keeps_the_event_but_not_the_failure() {
+        let (tel, memory) = Telemetry::in_memory("t");
+        let (_, mut span) = tel.tracer.start(&Context::new(), "work", SpanOptions::new());
+        span.set_status(StatusCode::Ok, "");
+        span.record_error("late cleanup failed");
+        span.record_exception("and another".into(), Some("IOError".into()));
+        span.end();
+        let r = &memory.spans()[0];
+        assert_eq!(r.status, StatusCode::Ok, "Ok is final");
+        assert_eq!(r.error, "", "no error text on a span whose final status is Ok");
+        assert_eq!(r.status_message, "");
+        let messages: Vec<_> = r
+            .events
+            .iter()
+            .filter(|e| e.name == "exception")
+            .map(|e| e.attributes.get("exception.message").and_then(|v| v.as_str()).unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(messages, vec!["late cleanup failed", "and another"]);
+    }
+
+    #[test]
+    fn an_error_before_ok_still_fails_the_span() {
+        let (tel, memory) = Telemetry::in_memory("t");
+        let (_, mut span) = tel.tracer.start(&Context::new(), "work", SpanOptions::new());
+        span.record_error("disk full");
+        span.set_status(StatusCode::Ok, "");
+        span.end();
+        let r = &memory.spans()[0];
+        // Error is not final: OpenTelemetry lets a later Ok override it. The event stays
+        // (it did happen); the error text goes, or readers would show a failure.
+        assert_eq!(r.status, StatusCode::Ok);
+        assert_eq!((r.error.as_str(), r.status_message.as_str()), ("", ""));
+        assert_eq!(r.events.len(), 1);
     }
 }

@@ -9,7 +9,7 @@ use super::proto::collector::logs::v1::ExportLogsServiceRequest;
 use super::proto::common::v1::{any_value, AnyValue};
 use super::proto::logs::v1::{self as otlp_logs, ResourceLogs, ScopeLogs, SeverityNumber};
 use super::{key_values, string_key_value, ByService, Converter};
-use crate::record::{Level, LogRecord};
+use crate::record::{Level, LogRecord, Scoped};
 
 /// The attribute that carries a log record's error text.
 pub const ERROR_ATTRIBUTE: &str = "exception.message";
@@ -46,18 +46,21 @@ impl Converter {
     }
 }
 
-pub(super) fn convert(c: &Converter, logs: impl IntoIterator<Item = LogRecord>) -> ExportLogsServiceRequest {
+pub(super) fn convert(c: &Converter, logs: impl IntoIterator<Item = Scoped<LogRecord>>) -> ExportLogsServiceRequest {
     let mut groups: ByService<Vec<otlp_logs::LogRecord>> = ByService::new();
-    for record in logs {
+    for Scoped { record, scope } in logs {
         let service = c.service_of(&record.service);
-        groups.entry(service, Vec::new).push(c.log_record(record));
+        groups.entry(service, scope, Vec::new).push(c.log_record(record));
     }
     ExportLogsServiceRequest {
         resource_logs: groups
             .into_groups()
-            .map(|(service, log_records)| ResourceLogs {
+            .map(|(service, scopes)| ResourceLogs {
                 resource: Some(c.resource(&service)),
-                scope_logs: vec![ScopeLogs { scope: Some(c.scope.clone()), log_records, schema_url: String::new() }],
+                scope_logs: scopes
+                    .into_iter()
+                    .map(|(scope, log_records)| ScopeLogs { scope: Some(c.otlp_scope(scope)), log_records, schema_url: String::new() })
+                    .collect(),
                 schema_url: String::new(),
             })
             .collect(),

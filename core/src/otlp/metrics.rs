@@ -1,7 +1,7 @@
 //! Metric points as OTLP metrics, following the OpenTelemetry metrics data model.
 //!
-//! - A counter point is an increment. The increments of one series (same service, name
-//!   and tags) in a batch are added into one point of a **monotonic delta sum**. A counter
+//! - A counter point is an increment. The increments of one series (same service,
+//!   scope, name and tags) in a batch are added into one point of a **monotonic delta sum**. A counter
 //!   is always a monotonic sum, in every export: an increment that is negative or not
 //!   finite is skipped (as the OpenTelemetry SDKs ignore a negative `Counter.add`), so it
 //!   can never flip the metric to non-monotonic. A bridge that would rather dead-letter
@@ -55,7 +55,7 @@ use super::proto::metrics::v1::{
     ResourceMetrics, ScopeMetrics, Sum,
 };
 use super::{string_key_value, ByService, Converter};
-use crate::record::{MetricKind, MetricPoint};
+use crate::record::{MetricKind, MetricPoint, Scope, Scoped};
 
 /// Explicit bucket boundaries of histogram points: the OpenTelemetry SDK default.
 pub const DEFAULT_HISTOGRAM_BOUNDS: [f64; 15] =
@@ -104,9 +104,17 @@ type Tags = BTreeMap<String, String>;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct SeriesKey {
     service: Arc<str>,
+    scope: Option<Scope>,
     name: String,
     kind: MetricKind,
     tags: Tags,
+}
+
+/// The resource and scope the metrics of one [`ServiceMetrics`] belong to.
+#[derive(Clone, Copy)]
+struct SeriesOf<'a> {
+    service: &'a Arc<str>,
+    scope: Option<&'a Scope>,
 }
 
 struct SeriesEnd {
@@ -238,7 +246,7 @@ enum Points {
     Histogram { series: Vec<(Tags, HistogramSeries)>, index: HashMap<Tags, usize> },
 }
 
-/// The metrics of one service, in first-seen order.
+/// The metrics of one service and scope, in first-seen order.
 #[derive(Default)]
 struct ServiceMetrics {
     metrics: Vec<(String, MetricKind, Points)>,
@@ -298,12 +306,18 @@ impl ServiceMetrics {
     }
 
     /// The OTLP metrics, each delta point with the window it claims in `windows`.
-    fn into_metrics(self, service: &Arc<str>, windows: &SeriesWindows, map: &mut HashMap<SeriesKey, SeriesEnd>, now: Instant) -> Vec<Metric> {
+    fn into_metrics(self, of: SeriesOf<'_>, windows: &SeriesWindows, map: &mut HashMap<SeriesKey, SeriesEnd>, now: Instant) -> Vec<Metric> {
         self.metrics
             .into_iter()
             .map(|(name, kind, points)| {
                 let mut window = |tags: &Tags, span: Extent| {
-                    let key = SeriesKey { service: Arc::clone(service), name: name.clone(), kind, tags: tags.clone() };
+                    let key = SeriesKey {
+                        service: Arc::clone(of.service),
+                        scope: of.scope.cloned(),
+                        name: name.clone(),
+                        kind,
+                        tags: tags.clone(),
+                    };
                     claim(windows, map, &key, span, now)
                 };
                 let data = data(points, &mut window);
@@ -362,11 +376,11 @@ fn data(points: Points, window: &mut impl FnMut(&Tags, Extent) -> Window) -> met
     }
 }
 
-pub(super) fn convert(c: &Converter, points: impl IntoIterator<Item = MetricPoint>) -> ExportMetricsServiceRequest {
+pub(super) fn convert(c: &Converter, points: impl IntoIterator<Item = Scoped<MetricPoint>>) -> ExportMetricsServiceRequest {
     let mut groups: ByService<ServiceMetrics> = ByService::new();
-    for p in points {
-        let service: Arc<str> = c.service_of(&p.service);
-        groups.entry(service, ServiceMetrics::default).add(p);
+    for Scoped { record, scope } in points {
+        let service: Arc<str> = c.service_of(&record.service);
+        groups.entry(service, scope, ServiceMetrics::default).add(record);
     }
     let now = Instant::now();
     // One lock per batch: the windows of all its series are claimed together, so two
@@ -376,13 +390,19 @@ pub(super) fn convert(c: &Converter, points: impl IntoIterator<Item = MetricPoin
     ExportMetricsServiceRequest {
         resource_metrics: groups
             .into_groups()
-            .map(|(service, metrics)| ResourceMetrics {
+            .map(|(service, scopes)| ResourceMetrics {
                 resource: Some(c.resource(&service)),
-                scope_metrics: vec![ScopeMetrics {
-                    scope: Some(c.scope.clone()),
-                    metrics: metrics.into_metrics(&service, windows, &mut map, now),
-                    schema_url: String::new(),
-                }],
+                scope_metrics: scopes
+                    .into_iter()
+                    .map(|(scope, metrics)| {
+                        let series_of = SeriesOf { service: &service, scope: scope.as_ref() };
+                        ScopeMetrics {
+                            metrics: metrics.into_metrics(series_of, windows, &mut map, now),
+                            scope: Some(c.otlp_scope(scope)),
+                            schema_url: String::new(),
+                        }
+                    })
+                    .collect(),
                 schema_url: String::new(),
             })
             .collect(),

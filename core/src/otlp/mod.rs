@@ -5,8 +5,9 @@
 //! says the bridge must:
 //!
 //! - one OTLP `Resource` per record `service` (`service.name` = that service; the
-//!   configured fallback only when a record names none), one instrumentation scope naming
-//!   the converting program and its version;
+//!   configured fallback only when a record names none), and within it one
+//!   instrumentation scope per scope the records name (the extension field `scope`, read
+//!   with [`Scoped`]), the converting program and its version for records naming none;
 //! - ids from hex to bytes; kinds, statuses and severities mapped as the contract says;
 //!   integer attributes stay integers; events, links and trace state are kept; the error
 //!   text becomes the status message unless a `status_message` was set; a remote parent
@@ -45,7 +46,7 @@ use proto::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use proto::resource::v1::Resource;
 
 use crate::attribute::{Attribute, Attributes, Value};
-use crate::record::{LogRecord, MetricPoint, SpanRecord};
+use crate::record::{LogRecord, MetricPoint, Scope, Scoped, SpanRecord};
 
 pub use logs::severity_number;
 pub use metrics::{DEFAULT_HISTOGRAM_BOUNDS, DEFAULT_MAX_SERIES, DEFAULT_SERIES_IDLE};
@@ -71,7 +72,7 @@ pub struct Converter {
 
 impl Converter {
     /// A converter that names `fallback_service` on records without a service, and stamps
-    /// the scope `scope_name`/`scope_version` (the converting program) on everything.
+    /// the scope `scope_name`/`scope_version` (the converting program) on records that name no scope of their own.
     pub fn new(fallback_service: &str, scope_name: &str, scope_version: &str) -> Self {
         Converter {
             fallback_service: Arc::from(fallback_service),
@@ -135,28 +136,38 @@ impl Converter {
         &self.fallback_service
     }
 
-    /// The instrumentation scope stamped on every converted record.
+    /// The instrumentation scope stamped on converted records that name none.
     pub fn scope(&self) -> &InstrumentationScope {
         &self.scope
     }
 
-    /// Spans as one traces request, one resource per service.
-    pub fn traces(&self, spans: impl IntoIterator<Item = SpanRecord>) -> proto::collector::trace::v1::ExportTraceServiceRequest {
-        traces::convert(self, spans)
-    }
-
-    /// Log records as one logs request, one resource per service.
-    pub fn logs(&self, logs: impl IntoIterator<Item = LogRecord>) -> proto::collector::logs::v1::ExportLogsServiceRequest {
-        logs::convert(self, logs)
-    }
-
-    /// Metric points as one metrics request, one resource per service, with the points
-    /// of each counter and histogram series aggregated.
-    pub fn metrics(
+    /// Spans as one traces request, one resource per service and within it one scope
+    /// per instrumentation scope the records name (records naming none get the
+    /// converter's). Takes [`SpanRecord`]s or [`Scoped`] ones.
+    pub fn traces<S: Into<Scoped<SpanRecord>>>(
         &self,
-        points: impl IntoIterator<Item = MetricPoint>,
+        spans: impl IntoIterator<Item = S>,
+    ) -> proto::collector::trace::v1::ExportTraceServiceRequest {
+        traces::convert(self, spans.into_iter().map(Into::into))
+    }
+
+    /// Log records as one logs request, grouped as [`traces`](Self::traces) groups
+    /// spans. Takes [`LogRecord`]s or [`Scoped`] ones.
+    pub fn logs<L: Into<Scoped<LogRecord>>>(
+        &self,
+        logs: impl IntoIterator<Item = L>,
+    ) -> proto::collector::logs::v1::ExportLogsServiceRequest {
+        logs::convert(self, logs.into_iter().map(Into::into))
+    }
+
+    /// Metric points as one metrics request, grouped as [`traces`](Self::traces) groups
+    /// spans, with the points of each counter and histogram series aggregated (a series
+    /// is also told apart by its scope). Takes [`MetricPoint`]s or [`Scoped`] ones.
+    pub fn metrics<M: Into<Scoped<MetricPoint>>>(
+        &self,
+        points: impl IntoIterator<Item = M>,
     ) -> proto::collector::metrics::v1::ExportMetricsServiceRequest {
-        metrics::convert(self, points)
+        metrics::convert(self, points.into_iter().map(Into::into))
     }
 
     /// The service a record belongs to: its own, or the fallback when it names none.
@@ -198,10 +209,11 @@ impl Converter {
     }
 }
 
-/// Groups items under one entry per service, in first-seen order. A batch rarely holds
-/// more than a handful of services, so a linear scan beats hashing here.
+/// Groups items under one entry per service, and within it one per instrumentation
+/// scope, in first-seen order. A batch rarely holds more than a handful of services and
+/// scopes, so a linear scan beats hashing here.
 pub(crate) struct ByService<T> {
-    groups: Vec<(Arc<str>, T)>,
+    groups: Vec<(Arc<str>, Vec<(Option<Scope>, T)>)>,
 }
 
 impl<T> ByService<T> {
@@ -209,21 +221,38 @@ impl<T> ByService<T> {
         ByService { groups: Vec::new() }
     }
 
-    /// The entry for `service`, created with `make` when it is new.
-    pub(crate) fn entry(&mut self, service: Arc<str>, make: impl FnOnce() -> T) -> &mut T {
+    /// The entry for `service` and `scope`, created with `make` when it is new.
+    pub(crate) fn entry(&mut self, service: Arc<str>, scope: Option<Scope>, make: impl FnOnce() -> T) -> &mut T {
         let found = self.groups.iter().position(|(s, _)| Arc::ptr_eq(s, &service) || **s == *service);
-        let index = match found {
-            Some(i) => i,
+        let scopes = match found {
+            Some(i) => &mut self.groups[i].1,
             None => {
-                self.groups.push((service, make()));
-                self.groups.len() - 1
+                self.groups.push((service, Vec::new()));
+                &mut self.groups.last_mut().expect("just pushed").1
             }
         };
-        &mut self.groups[index].1
+        let index = match scopes.iter().position(|(s, _)| *s == scope) {
+            Some(i) => i,
+            None => {
+                scopes.push((scope, make()));
+                scopes.len() - 1
+            }
+        };
+        &mut scopes[index].1
     }
 
-    pub(crate) fn into_groups(self) -> impl Iterator<Item = (Arc<str>, T)> {
+    pub(crate) fn into_groups(self) -> impl Iterator<Item = (Arc<str>, Vec<(Option<Scope>, T)>)> {
         self.groups.into_iter()
+    }
+}
+
+impl Converter {
+    /// The OTLP scope of records naming `scope`: theirs, or the converter's own.
+    pub(crate) fn otlp_scope(&self, scope: Option<Scope>) -> InstrumentationScope {
+        match scope {
+            Some(s) => InstrumentationScope { name: s.name, version: s.version, ..Default::default() },
+            None => self.scope.clone(),
+        }
     }
 }
 
@@ -351,5 +380,59 @@ mod tests {
         let c = Converter::new("dagnats", "t", "1");
         assert_eq!(c.resource("x").attributes, vec![string_key_value(SERVICE_NAME, "x".into())]);
         assert!(c.resource_attributes().is_empty());
+    }
+
+    fn scope_names<'a>(scopes: impl Iterator<Item = &'a Option<InstrumentationScope>>) -> Vec<(String, String)> {
+        scopes.map(|s| s.as_ref().map(|s| (s.name.clone(), s.version.clone())).unwrap_or_default()).collect()
+    }
+
+    #[test]
+    fn records_naming_a_scope_are_exported_under_it_grouped_by_service_and_scope() {
+        let c = Converter::new("dagnats", "dagnats-bridge", "9");
+        let span: SpanRecord = serde_json::from_str(include_str!("../../../testdata/records/go-span.json")).unwrap();
+        let lib = Some(Scope::new("my.lib", "2.0"));
+        let req = c.traces([
+            Scoped::new(span.clone(), lib.clone()),
+            Scoped::from(span.clone()),
+            Scoped::new(span.clone(), lib.clone()),
+            Scoped::new(span.clone(), Some(Scope::new("my.lib", "3.0"))),
+        ]);
+        assert_eq!(req.resource_spans.len(), 1, "one service, one resource");
+        let scopes = &req.resource_spans[0].scope_spans;
+        assert_eq!(
+            scope_names(scopes.iter().map(|s| &s.scope)),
+            vec![("my.lib".into(), "2.0".into()), ("dagnats-bridge".into(), "9".into()), ("my.lib".into(), "3.0".into())]
+        );
+        assert_eq!(scopes.iter().map(|s| s.spans.len()).collect::<Vec<_>>(), vec![2, 1, 1]);
+
+        let log: LogRecord = serde_json::from_str(include_str!("../../../testdata/records/go-log.json")).unwrap();
+        let req = c.logs([Scoped::new(log.clone(), lib.clone()), Scoped::from(log)]);
+        let scopes = &req.resource_logs[0].scope_logs;
+        assert_eq!(scope_names(scopes.iter().map(|s| &s.scope)), vec![("my.lib".into(), "2.0".into()), ("dagnats-bridge".into(), "9".into())]);
+    }
+
+    #[test]
+    fn a_metric_series_is_told_apart_by_its_scope() {
+        let c = Converter::new("dagnats", "dagnats-bridge", "9");
+        let point = |t: u64| -> MetricPoint {
+            serde_json::from_str(&format!(
+                r#"{{"name":"jobs","type":"counter","value":1,"service":"w","timestamp":"{}"}}"#,
+                crate::record::Timestamp(t)
+            ))
+            .unwrap()
+        };
+        let lib = Some(Scope::new("my.lib", ""));
+        c.metrics([Scoped::new(point(10), lib.clone()), Scoped::from(point(20))]);
+        assert_eq!(c.tracked_series(), 2);
+        let req = c.metrics([Scoped::new(point(100), lib.clone()), Scoped::from(point(100))]);
+        let windows: Vec<_> = req.resource_metrics[0]
+            .scope_metrics
+            .iter()
+            .map(|sm| {
+                let Some(proto::metrics::v1::metric::Data::Sum(sum)) = &sm.metrics[0].data else { panic!() };
+                (sm.scope.as_ref().unwrap().name.clone(), sum.data_points[0].start_time_unix_nano)
+            })
+            .collect();
+        assert_eq!(windows, vec![("my.lib".into(), 11), ("dagnats-bridge".into(), 21)]);
     }
 }

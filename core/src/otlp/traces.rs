@@ -5,12 +5,13 @@
 //! when it has one, else its `error` text, and only for an error status (OTLP ignores a
 //! description on any other). The low byte of the OTLP flags holds the W3C trace flags
 //! (sampled when the record carries none: a record exists only for a recorded span); a
-//! remote parent also sets `HAS_IS_REMOTE` and `IS_REMOTE`.
+//! remote parent also sets `HAS_IS_REMOTE` and `IS_REMOTE`. A span's end never precedes
+//! its start, even when the producer never set one.
 
 use super::proto::collector::trace::v1::ExportTraceServiceRequest;
 use super::proto::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, SpanFlags, Status};
 use super::{key_values, ByService, Converter};
-use crate::record::{SpanKind, SpanRecord, StatusCode};
+use crate::record::{Scoped, SpanKind, SpanRecord, StatusCode};
 
 /// The OTLP span kind of a record kind.
 pub fn span_kind(kind: SpanKind) -> span::SpanKind {
@@ -42,9 +43,25 @@ pub fn span_flags(trace_flags: Option<u8>, parent_is_remote: bool) -> u32 {
     flags
 }
 
+/// A span's OTLP start and end. Times before 1970 (Go's zero time for a time never set)
+/// read as the epoch, 0; this makes the pair as faithful as the record allows:
+///
+/// - an end before the start (an end never set) becomes the start: a zero-length span
+///   at its real start, rather than one ending before it began, which OTLP forbids;
+/// - a start at 0 with a real end is the end minus `duration_ms` (its true start to the
+///   millisecond, when the producer measured one), else stays 0.
+fn span_times(r: &SpanRecord) -> (u64, u64) {
+    let (mut start, end) = (r.start_time.unix_nanos(), r.end_time.unix_nanos());
+    if start == 0 && end > 0 {
+        start = end.saturating_sub(r.duration_ms.saturating_mul(1_000_000));
+    }
+    (start, end.max(start))
+}
+
 impl Converter {
     /// One span record as an OTLP span (its service goes into the resource, not here).
     pub fn span(&self, r: SpanRecord) -> Span {
+        let (start, end) = span_times(&r);
         let code = status_code(r.status);
         let message = match code {
             status::StatusCode::Error if !r.status_message.is_empty() => r.status_message,
@@ -60,8 +77,8 @@ impl Converter {
             flags: span_flags(r.flags, r.parent_is_remote && r.parent_id.is_some()),
             name: r.name.into_owned(),
             kind: span_kind(r.kind) as i32,
-            start_time_unix_nano: r.start_time.unix_nanos(),
-            end_time_unix_nano: r.end_time.unix_nanos(),
+            start_time_unix_nano: start,
+            end_time_unix_nano: end,
             attributes: key_values(r.attributes),
             dropped_attributes_count: r.dropped_attributes_count,
             events: r
@@ -91,18 +108,21 @@ impl Converter {
     }
 }
 
-pub(super) fn convert(c: &Converter, spans: impl IntoIterator<Item = SpanRecord>) -> ExportTraceServiceRequest {
+pub(super) fn convert(c: &Converter, spans: impl IntoIterator<Item = Scoped<SpanRecord>>) -> ExportTraceServiceRequest {
     let mut groups: ByService<Vec<Span>> = ByService::new();
-    for record in spans {
+    for Scoped { record, scope } in spans {
         let service = c.service_of(&record.service);
-        groups.entry(service, Vec::new).push(c.span(record));
+        groups.entry(service, scope, Vec::new).push(c.span(record));
     }
     ExportTraceServiceRequest {
         resource_spans: groups
             .into_groups()
-            .map(|(service, spans)| ResourceSpans {
+            .map(|(service, scopes)| ResourceSpans {
                 resource: Some(c.resource(&service)),
-                scope_spans: vec![ScopeSpans { scope: Some(c.scope.clone()), spans, schema_url: String::new() }],
+                scope_spans: scopes
+                    .into_iter()
+                    .map(|(scope, spans)| ScopeSpans { scope: Some(c.otlp_scope(scope)), spans, schema_url: String::new() })
+                    .collect(),
                 schema_url: String::new(),
             })
             .collect(),
@@ -208,6 +228,26 @@ mod tests {
                 (Some(Any::StringValue("dagnats".into())), 1)
             ]
         );
+    }
+
+    #[test]
+    fn unset_times_give_the_most_faithful_window() {
+        let c = Converter::new("d", "b", "1");
+        let mut r = record(GO);
+        let (start, end) = (r.start_time.unix_nanos(), r.end_time.unix_nanos());
+        assert_eq!(span_times(&r), (start, end), "real times are kept");
+
+        r.end_time = crate::record::Timestamp::UNIX_EPOCH;
+        let s = c.span(r.clone());
+        assert_eq!((s.start_time_unix_nano, s.end_time_unix_nano), (start, start), "an unset end is the start");
+
+        r.end_time = crate::record::Timestamp(end);
+        r.start_time = crate::record::Timestamp::UNIX_EPOCH;
+        assert_eq!(span_times(&r), (end - 1_234_000_000, end), "an unset start is the end minus the duration");
+        r.duration_ms = u64::MAX;
+        assert_eq!(span_times(&r), (0, end), "an absurd duration leaves the epoch");
+        r.end_time = crate::record::Timestamp::UNIX_EPOCH;
+        assert_eq!(span_times(&r), (0, 0));
     }
 
     fn hex(b: &[u8]) -> String {

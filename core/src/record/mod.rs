@@ -20,6 +20,7 @@
 mod log;
 mod metric;
 pub(crate) mod pool;
+mod scope;
 mod span;
 mod timestamp;
 
@@ -27,6 +28,7 @@ pub use log::{Level, LogRecord};
 pub use metric::{InvalidMetricPoint, MetricKind, MetricPoint};
 pub use span::{EventRecord, LinkRecord, SpanKind, SpanRecord, StatusCode};
 pub use pool::recycle;
+pub use scope::{read_scope, Scope, Scoped};
 pub use timestamp::Timestamp;
 
 /// A finished record on its way to a sink.

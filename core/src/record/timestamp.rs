@@ -1,7 +1,12 @@
 //! Wall-clock timestamps as the wire writes them: RFC 3339, UTC, nine fraction digits.
 //!
 //! Reading is lenient in what the Go engine may write: any RFC 3339 form, with or without
-//! a fraction and with any UTC offset.
+//! a fraction and with any UTC offset. A time before 1970 (most often Go's zero
+//! `time.Time`, `0001-01-01T00:00:00Z`, which Go code writes for a time it never set)
+//! reads as the Unix epoch: the wire and OTLP count unsigned nanoseconds from 1970, so
+//! the epoch is the closest time they can express, and one unset time must not make the
+//! whole record unreadable (the bridge would dead-letter it). The OTLP converter then
+//! keeps a span's end from preceding its start.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,14 +33,21 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)))
     }
 
-    /// Parses any RFC 3339 timestamp (fractions and offsets optional).
+    /// Parses any RFC 3339 timestamp (fractions and offsets optional). A time before
+    /// 1970 is clamped to the Unix epoch (see the module documentation); a time after
+    /// 2554, beyond 64-bit nanoseconds, is an error.
     pub fn parse(s: &str) -> Result<Self, String> {
         let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
             .map_err(|e| format!("invalid timestamp {s:?}: {e}"))?;
-        u64::try_from(t.unix_timestamp_nanos())
-            .map(Timestamp)
-            .map_err(|_| format!("timestamp {s:?} is before 1970"))
+        let nanos = t.unix_timestamp_nanos();
+        if nanos < 0 {
+            return Ok(Timestamp::UNIX_EPOCH);
+        }
+        u64::try_from(nanos).map(Timestamp).map_err(|_| format!("timestamp {s:?} is after 2554, beyond 64-bit nanoseconds"))
     }
+
+    /// 1970-01-01T00:00:00Z, also what a time before it reads as.
+    pub const UNIX_EPOCH: Timestamp = Timestamp(0);
 
     /// Writes `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` into a stack buffer.
     pub fn to_rfc3339_bytes(self) -> [u8; 30] {
@@ -124,7 +136,18 @@ mod tests {
         assert_eq!(utc, offset);
         assert_eq!(utc.to_string(), "2026-11-24T10:30:00.500000000Z");
         assert!(Timestamp::parse("2026-11-24 10:30").is_err());
-        assert!(Timestamp::parse("1969-12-31T23:59:59Z").is_err());
+    }
+
+    #[test]
+    fn times_before_1970_read_as_the_epoch() {
+        for s in ["0001-01-01T00:00:00Z", "1969-12-31T23:59:59.999999999Z", "1900-01-01T00:00:00+01:00", "0001-01-01T00:00:00.000000000Z"] {
+            assert_eq!(Timestamp::parse(s), Ok(Timestamp::UNIX_EPOCH), "{s}");
+        }
+        assert_eq!(Timestamp::parse("1970-01-01T00:00:00.000000001Z"), Ok(Timestamp(1)));
+        let late = Timestamp::parse("2600-01-01T00:00:00Z").unwrap_err();
+        assert!(late.contains("after 2554"), "{late}");
+        let json = r#""0001-01-01T00:00:00Z""#;
+        assert_eq!(serde_json::from_str::<Timestamp>(json).unwrap(), Timestamp(0));
     }
 
     #[test]
