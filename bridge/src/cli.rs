@@ -7,6 +7,12 @@
 //! to which `/v1/traces`, `/v1/logs` and `/v1/metrics` are appended. Those variables are
 //! read by the resolver (not by clap) so that this precedence holds; the NATS variables
 //! are plain flag fallbacks and clap reads them.
+//!
+//! Every option of `otlp-bridge` (but `--check`) can also be given as an environment
+//! variable, `DAGNATS_BRIDGE_` and the flag's name in capitals with `_` for `-`
+//! (`--batch-size` → `DAGNATS_BRIDGE_BATCH_SIZE`; the NATS options keep their `NATS_*`
+//! names). Clap reads them, and such a variable counts as the flag: it wins over the
+//! `OTEL_*` variables, a flag on the command line wins over it.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -56,6 +62,17 @@ pub enum Command {
     /// status: 0 after SIGINT or SIGTERM (or when the reader of the output goes away), 2
     /// when it cannot follow.
     Tail(TailArgs),
+
+    /// List, show and republish the dead letters of the TELEMETRY_DLQ stream.
+    ///
+    /// `list` prints one line per dead letter (sequence, time stored, deliveries, original
+    /// subject, reason); `show SEQ` prints its headers and body; `republish` puts dead
+    /// letters (by sequence, range or --all, optionally only those whose reason contains
+    /// a text) back on their original subject in TELEMETRY, without the dead-letter
+    /// headers, then deletes them from TELEMETRY_DLQ. Exit status: 0 when done, 1 when a
+    /// dead letter asked for does not exist or could not be republished, 2 when the
+    /// command cannot run (options, NATS).
+    Dlq(crate::dlq::DlqArgs),
 }
 
 /// Options of `dagnats trace`.
@@ -144,66 +161,67 @@ pub enum LogFormat {
 #[derive(Args, Clone)]
 pub struct OtlpBridgeArgs {
     /// OTLP transport for every signal: grpc or http/protobuf
-    /// [env: OTEL_EXPORTER_OTLP_PROTOCOL, and per signal: OTEL_EXPORTER_OTLP_{TRACES,LOGS,METRICS}_PROTOCOL;
+    /// [fallback env: OTEL_EXPORTER_OTLP_PROTOCOL, and per signal: OTEL_EXPORTER_OTLP_{TRACES,LOGS,METRICS}_PROTOCOL;
     /// an unsupported value there is warned about and ignored] [default: http/protobuf]
-    #[arg(long, value_enum, value_name = "PROTOCOL", help_heading = "OTLP export")]
+    #[arg(long, env = "DAGNATS_BRIDGE_PROTOCOL", value_enum, value_name = "PROTOCOL", help_heading = "OTLP export")]
     pub protocol: Option<Protocol>,
 
     /// Base URL of the OTLP receiver. For http/protobuf /v1/traces, /v1/logs and
     /// /v1/metrics are appended; for grpc it is the target as given
-    /// [env: OTEL_EXPORTER_OTLP_ENDPOINT] [default: http://localhost:4318, or
+    /// [fallback env: OTEL_EXPORTER_OTLP_ENDPOINT] [default: http://localhost:4318, or
     /// http://localhost:4317 for grpc]
-    #[arg(long, value_name = "URL", help_heading = "OTLP export")]
+    #[arg(long, env = "DAGNATS_BRIDGE_ENDPOINT", value_name = "URL", help_heading = "OTLP export")]
     pub endpoint: Option<String>,
 
-    /// Full URL for spans, used as given [env: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT]
+    /// Full URL for spans, used as given [fallback env: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT]
     /// [default: the base endpoint + /v1/traces; for grpc, the base endpoint]
-    #[arg(long, value_name = "URL", help_heading = "OTLP export")]
+    #[arg(long, env = "DAGNATS_BRIDGE_TRACES_ENDPOINT", value_name = "URL", help_heading = "OTLP export")]
     pub traces_endpoint: Option<String>,
 
-    /// Full URL for logs, used as given [env: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT]
+    /// Full URL for logs, used as given [fallback env: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT]
     /// [default: the base endpoint + /v1/logs; for grpc, the base endpoint]
-    #[arg(long, value_name = "URL", help_heading = "OTLP export")]
+    #[arg(long, env = "DAGNATS_BRIDGE_LOGS_ENDPOINT", value_name = "URL", help_heading = "OTLP export")]
     pub logs_endpoint: Option<String>,
 
-    /// Full URL for metrics, used as given [env: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT]
+    /// Full URL for metrics, used as given [fallback env: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT]
     /// [default: the base endpoint + /v1/metrics; for grpc, the base endpoint]
-    #[arg(long, value_name = "URL", help_heading = "OTLP export")]
+    #[arg(long, env = "DAGNATS_BRIDGE_METRICS_ENDPOINT", value_name = "URL", help_heading = "OTLP export")]
     pub metrics_endpoint: Option<String>,
 
     /// Extra HTTP header on every export request, repeatable; added to (and overriding)
     /// OTEL_EXPORTER_OTLP_HEADERS and OTEL_EXPORTER_OTLP_{TRACES,LOGS,METRICS}_HEADERS
-    /// (`k1=v1,k2=v2`, values percent-decoded) [default: none]
-    #[arg(long = "header", value_name = "KEY=VALUE", help_heading = "OTLP export")]
+    /// (`k1=v1,k2=v2`, values percent-decoded); DAGNATS_BRIDGE_HEADER holds one
+    /// KEY=VALUE [default: none]
+    #[arg(long = "header", env = "DAGNATS_BRIDGE_HEADER", hide_env_values = true, value_name = "KEY=VALUE", help_heading = "OTLP export")]
     pub headers: Vec<String>,
 
-    /// Request body compression [env: OTEL_EXPORTER_OTLP_COMPRESSION, and per signal]
+    /// Request body compression [fallback env: OTEL_EXPORTER_OTLP_COMPRESSION, and per signal]
     /// [default: gzip]
-    #[arg(long, value_enum, value_name = "ALGORITHM", help_heading = "OTLP export")]
+    #[arg(long, env = "DAGNATS_BRIDGE_COMPRESSION", value_enum, value_name = "ALGORITHM", help_heading = "OTLP export")]
     pub compression: Option<Compression>,
 
-    /// Same as --compression none
-    #[arg(long, conflicts_with = "compression", help_heading = "OTLP export")]
+    /// Same as --compression none [default: false]
+    #[arg(long, env = "DAGNATS_BRIDGE_NO_GZIP", conflicts_with = "compression", help_heading = "OTLP export")]
     pub no_gzip: bool,
 
-    /// Longest wait for one export request [env: OTEL_EXPORTER_OTLP_TIMEOUT, in
+    /// Longest wait for one export request [fallback env: OTEL_EXPORTER_OTLP_TIMEOUT, in
     /// milliseconds, and per signal] [default: 10s]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "OTLP export")]
+    #[arg(long, env = "DAGNATS_BRIDGE_TIMEOUT", value_name = "DURATION", value_parser = parse_duration, help_heading = "OTLP export")]
     pub timeout: Option<Duration>,
 
     /// PEM file of the CA certificates that sign the receiver's certificate
-    /// [env: OTEL_EXPORTER_OTLP_CERTIFICATE] [default: the system's roots]
-    #[arg(long, value_name = "FILE", help_heading = "OTLP export")]
+    /// [fallback env: OTEL_EXPORTER_OTLP_CERTIFICATE] [default: the system's roots]
+    #[arg(long, env = "DAGNATS_BRIDGE_CERTIFICATE", value_name = "FILE", help_heading = "OTLP export")]
     pub certificate: Option<PathBuf>,
 
     /// PEM client certificate for mutual TLS with the receiver
-    /// [env: OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE] [default: none]
-    #[arg(long, value_name = "FILE", help_heading = "OTLP export")]
+    /// [fallback env: OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE] [default: none]
+    #[arg(long, env = "DAGNATS_BRIDGE_CLIENT_CERTIFICATE", value_name = "FILE", help_heading = "OTLP export")]
     pub client_certificate: Option<PathBuf>,
 
-    /// PEM private key of --client-certificate [env: OTEL_EXPORTER_OTLP_CLIENT_KEY]
+    /// PEM private key of --client-certificate [fallback env: OTEL_EXPORTER_OTLP_CLIENT_KEY]
     /// [default: none]
-    #[arg(long, value_name = "FILE", help_heading = "OTLP export")]
+    #[arg(long, env = "DAGNATS_BRIDGE_CLIENT_KEY", value_name = "FILE", help_heading = "OTLP export")]
     pub client_key: Option<PathBuf>,
 
     /// How to reach NATS: the same flags as `trace` and `tail`.
@@ -211,58 +229,74 @@ pub struct OtlpBridgeArgs {
     pub nats: crate::nats_args::NatsArgs,
 
     /// Durable consumer name; bridges sharing it share the work
-    #[arg(long, default_value = "otlp-bridge", value_name = "NAME", help_heading = "Consuming")]
+    #[arg(long, env = "DAGNATS_BRIDGE_CONSUMER", default_value = "otlp-bridge", value_name = "NAME", help_heading = "Consuming")]
     pub consumer: String,
 
     /// Messages fetched per batch
-    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Consuming")]
+    #[arg(long, env = "DAGNATS_BRIDGE_BATCH_SIZE", default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Consuming")]
     pub batch_size: u32,
 
     /// Longest wait for a batch: a fetch returns the messages waiting (up to the batch
     /// size) at once, and when none are, waits this long for the first
-    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration, help_heading = "Consuming")]
+    #[arg(long, env = "DAGNATS_BRIDGE_FLUSH_INTERVAL", default_value = "5s", value_name = "DURATION", value_parser = parse_duration, help_heading = "Consuming")]
     pub flush_interval: Duration,
 
     /// Deliveries of a message before it is dead-lettered (consumer max_deliver)
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(i64).range(1..), help_heading = "Consuming")]
+    #[arg(long, env = "DAGNATS_BRIDGE_MAX_DELIVER", default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(i64).range(1..), help_heading = "Consuming")]
     pub max_deliver: i64,
 
     /// How long the server waits for an acknowledgement before redelivering
-    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration, help_heading = "Consuming")]
+    #[arg(long, env = "DAGNATS_BRIDGE_ACK_WAIT", default_value = "30s", value_name = "DURATION", value_parser = parse_duration, help_heading = "Consuming")]
     pub ack_wait: Duration,
 
     /// Batches processed at once by this process (each holds up to --batch-size messages)
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Consuming")]
+    #[arg(long, env = "DAGNATS_BRIDGE_WORKERS", default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Consuming")]
     pub workers: u32,
 
-    /// service.name for records that name no service
-    #[arg(long, default_value = "dagnats", value_name = "NAME", help_heading = "Converting")]
-    pub service_name: String,
+    /// service.name for records that name no service (a record's own service always wins)
+    /// [default: OTEL_SERVICE_NAME, else service.name of OTEL_RESOURCE_ATTRIBUTES, else dagnats]
+    #[arg(long, env = "DAGNATS_BRIDGE_SERVICE_NAME", value_name = "NAME", help_heading = "Converting")]
+    pub service_name: Option<String>,
 
     /// Larger messages are dead-lettered without being decoded
-    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES", help_heading = "Converting")]
+    #[arg(long, env = "DAGNATS_BRIDGE_MAX_MESSAGE_BYTES", default_value_t = 1 << 20, value_name = "BYTES", help_heading = "Converting")]
     pub max_message_bytes: usize,
 
     /// Uncompressed records per export request, at most (a batch is split above it)
-    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES", help_heading = "Converting")]
+    #[arg(long, env = "DAGNATS_BRIDGE_MAX_REQUEST_BYTES", default_value_t = 4 << 20, value_name = "BYTES", help_heading = "Converting")]
     pub max_request_bytes: usize,
 
     /// Longest pause between two export attempts while the receiver is down
-    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration, help_heading = "Converting")]
+    #[arg(long, env = "DAGNATS_BRIDGE_MAX_BACKOFF", default_value = "30s", value_name = "DURATION", value_parser = parse_duration, help_heading = "Converting")]
     pub max_backoff: Duration,
 
     /// Serve the bridge's counters in Prometheus text format on this address (any path)
     /// [default: not served]
-    #[arg(long, value_name = "ADDR", help_heading = "Operations")]
+    #[arg(long, env = "DAGNATS_BRIDGE_METRICS_ADDR", value_name = "ADDR", help_heading = "Operations")]
     pub metrics_addr: Option<SocketAddr>,
 
     /// How often the counters are written to the log (0s: never)
-    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration, help_heading = "Operations")]
+    #[arg(long, env = "DAGNATS_BRIDGE_STATS_INTERVAL", default_value = "60s", value_name = "DURATION", value_parser = parse_duration, help_heading = "Operations")]
     pub stats_interval: Duration,
 
+    /// After SIGINT or SIGTERM: how long batches in hand may still finish their export
+    /// before they are released to the server for redelivery (to another bridge, or to
+    /// this one after its restart). Keep it below the orchestrator's kill delay (Docker:
+    /// 10s, Kubernetes: 30s) minus a second or two; 0s releases them at once
+    #[arg(long, env = "DAGNATS_BRIDGE_SHUTDOWN_GRACE", default_value = "5s", value_name = "DURATION", value_parser = parse_duration, help_heading = "Operations")]
+    pub shutdown_grace: Duration,
+
     /// Format of the bridge's own logs (filter with RUST_LOG, default info)
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, help_heading = "Operations")]
+    #[arg(long, env = "DAGNATS_BRIDGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, help_heading = "Operations")]
     pub log_format: LogFormat,
+
+    /// Check the configuration, NATS (connection, stream, consumer) and every OTLP
+    /// endpoint (an empty export request), print one line per check and exit: 0 when all
+    /// pass, 1 when one fails. Changes nothing (creates no stream or consumer); no
+    /// environment variable, so that a forgotten one cannot turn a deployment into a check
+    /// [default: false]
+    #[arg(long, help_heading = "Operations")]
+    pub check: bool,
 }
 
 impl fmt::Debug for OtlpBridgeArgs {
@@ -288,6 +322,8 @@ impl fmt::Debug for OtlpBridgeArgs {
             .field("workers", &self.workers)
             .field("service_name", &self.service_name)
             .field("metrics_addr", &self.metrics_addr)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("check", &self.check)
             .finish_non_exhaustive()
     }
 }
@@ -339,6 +375,31 @@ mod tests {
             let rest = &help[start..];
             let end = rest[2..].find("\n  -").map(|i| i + 2).unwrap_or(rest.len());
             assert!(rest[..end].contains("[default:"), "--{long} shows no default:\n{}", &rest[..end]);
+        }
+    }
+
+    #[test]
+    fn every_bridge_option_but_check_has_an_environment_variable_shown_in_the_help() {
+        let mut cmd = Cli::command();
+        let help = cmd.find_subcommand_mut("otlp-bridge").unwrap().render_long_help().to_string();
+        for arg in Cli::command().find_subcommand("otlp-bridge").unwrap().get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version" | "check") {
+                assert!(arg.get_env().is_none(), "--{id} must not be set from the environment");
+                continue;
+            }
+            let env = arg.get_env().unwrap_or_else(|| panic!("--{id} has no environment variable")).to_str().unwrap();
+            let expected = if id.starts_with("nats_") {
+                "NATS_"
+            } else {
+                "DAGNATS_BRIDGE_"
+            };
+            assert!(env.starts_with(expected), "--{id}: {env}");
+            if expected == "DAGNATS_BRIDGE_" {
+                let flag = arg.get_long().unwrap().to_uppercase().replace('-', "_");
+                assert_eq!(env, format!("DAGNATS_BRIDGE_{flag}"));
+            }
+            assert!(help.contains(&format!("[env: {env}")), "{env} missing from the help");
         }
     }
 

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use dagnats_observe::nats::NatsOptions;
+use dagnats_observe::resource::{parse_resource_attributes, RESOURCE_ATTRIBUTES_ENV, SERVICE_NAME_ENV, SERVICE_NAME_KEY};
 
 use crate::cli::{Compression, OtlpBridgeArgs, Protocol};
 
@@ -28,6 +29,9 @@ pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
 pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 /// The default per-request timeout (the OTLP exporter specification's 10 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default `--shutdown-grace`: half of `docker stop`'s 10 s, well within
+/// Kubernetes' 30 s, and as long as the default flush interval.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The three kinds of telemetry, each with its subjects and its OTLP endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -196,6 +200,15 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// How often counters are logged (zero: never).
     pub stats_interval: Duration,
+    /// After the shutdown signal, how long batches in hand may still finish their export
+    /// before they are released for redelivery.
+    pub shutdown_grace: Duration,
+    /// Added to the resource of everything exported (from `OTEL_RESOURCE_ATTRIBUTES`,
+    /// without `service.name`, which went into [`service_name`](Self::service_name)).
+    pub resource_attributes: Vec<(String, String)>,
+    /// Settings from the environment that could not be used and were ignored, one
+    /// sentence each naming the variable (never a secret), for the program to log.
+    pub warnings: Vec<String>,
 }
 
 /// A setting that cannot be used; the message names the setting, never a secret.
@@ -252,6 +265,9 @@ impl Config {
             otlp_tls: OtlpTls::default(),
             metrics_addr: None,
             stats_interval: Duration::from_secs(60),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            resource_attributes: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -267,23 +283,26 @@ impl Config {
 
     /// Resolves the command line against the environment, which `env` reads (pass
     /// `|k| std::env::var(k).ok()` in a program). Empty variables count as unset.
+    ///
+    /// A flag that cannot be used is an error. An `OTEL_*` variable that cannot be used
+    /// (an unknown compression or protocol, a timeout that is not a positive number of
+    /// milliseconds, an endpoint that is not an http(s) URL, a header entry that is not
+    /// `key=value` or not a valid HTTP header) is ignored, as the OpenTelemetry
+    /// environment specification says, falling back to the next source or the default,
+    /// and described in [`warnings`](Self::warnings); a bad header entry is skipped alone.
     pub fn from_args(args: &OtlpBridgeArgs, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
         let mut config = Config::new(&args.nats.nats_url, DEFAULT_ENDPOINT);
+        let mut warnings = Warnings::default();
 
         let protocols = Signal::ALL.map(|signal| {
-            let (protocol, warnings) = resolve_protocol(args.protocol, signal, &env);
-            for warning in warnings {
-                tracing::warn!("{warning}");
-            }
+            let (protocol, protocol_warnings) = resolve_protocol(args.protocol, signal, &env);
+            warnings.extend(protocol_warnings);
             protocol
         });
 
-        let base = args.endpoint.clone().or_else(|| env("OTEL_EXPORTER_OTLP_ENDPOINT"));
-        let general_headers = match env("OTEL_EXPORTER_OTLP_HEADERS") {
-            Some(h) => parse_header_list(&h, "OTEL_EXPORTER_OTLP_HEADERS")?,
-            None => Vec::new(),
-        };
+        let base = args.endpoint.clone().or_else(|| usable_url(env("OTEL_EXPORTER_OTLP_ENDPOINT"), "OTEL_EXPORTER_OTLP_ENDPOINT", &mut warnings));
+        let general_headers = env_headers(&env, "OTEL_EXPORTER_OTLP_HEADERS", &mut warnings);
         let flag_headers = args.headers.iter().map(|h| parse_header_flag(h)).collect::<Result<Vec<_>, _>>()?;
         let general_compression = env("OTEL_EXPORTER_OTLP_COMPRESSION");
         let general_timeout = env("OTEL_EXPORTER_OTLP_TIMEOUT");
@@ -309,7 +328,7 @@ impl Config {
             let url = match (flag, &args.endpoint) {
                 (Some(url), _) => url.clone(),
                 (None, Some(base)) => from_base(base),
-                (None, None) => match env(&format!("OTEL_EXPORTER_OTLP_{word}_ENDPOINT")) {
+                (None, None) => match usable_url(env(&format!("OTEL_EXPORTER_OTLP_{word}_ENDPOINT")), &format!("OTEL_EXPORTER_OTLP_{word}_ENDPOINT"), &mut warnings) {
                     Some(url) => url,
                     None => from_base(base.as_deref().unwrap_or(default_base)),
                 },
@@ -317,11 +336,7 @@ impl Config {
             check_url(&url, signal)?;
 
             let mut headers = Headers::default();
-            let signal_var = format!("OTEL_EXPORTER_OTLP_{word}_HEADERS");
-            let signal_headers = match env(&signal_var) {
-                Some(h) => parse_header_list(&h, &signal_var)?,
-                None => Vec::new(),
-            };
+            let signal_headers = env_headers(&env, &format!("OTEL_EXPORTER_OTLP_{word}_HEADERS"), &mut warnings);
             for (k, v) in general_headers.iter().chain(&signal_headers).chain(&flag_headers) {
                 headers.set(k.clone(), v.clone());
             }
@@ -331,33 +346,30 @@ impl Config {
             } else if let Some(c) = args.compression {
                 c
             } else {
-                let var = format!("OTEL_EXPORTER_OTLP_{word}_COMPRESSION");
-                match env(&var).map(|v| (var, v)).or_else(|| {
-                    general_compression.clone().map(|v| ("OTEL_EXPORTER_OTLP_COMPRESSION".to_string(), v))
-                }) {
-                    Some((var, v)) => match v.trim() {
-                        "gzip" => Compression::Gzip,
-                        "none" => Compression::None,
-                        other => return Err(ConfigError(format!("{var}={other} is not supported (gzip or none)"))),
-                    },
-                    None => Compression::Gzip,
-                }
+                let sources = [
+                    (format!("OTEL_EXPORTER_OTLP_{word}_COMPRESSION"), env(&format!("OTEL_EXPORTER_OTLP_{word}_COMPRESSION"))),
+                    ("OTEL_EXPORTER_OTLP_COMPRESSION".to_owned(), general_compression.clone()),
+                ];
+                first_usable(sources, &mut warnings, |v| match v.trim() {
+                    "gzip" => Ok(Compression::Gzip),
+                    "none" => Ok(Compression::None),
+                    other => Err(format!("{:?} is not supported (gzip or none)", shorten(other))),
+                })
+                .unwrap_or(Compression::Gzip)
             };
 
             let timeout = match args.timeout {
                 Some(t) => t,
                 None => {
-                    let var = format!("OTEL_EXPORTER_OTLP_{word}_TIMEOUT");
-                    match env(&var).map(|v| (var, v)).or_else(|| {
-                        general_timeout.clone().map(|v| ("OTEL_EXPORTER_OTLP_TIMEOUT".to_string(), v))
-                    }) {
-                        Some((var, v)) => v
-                            .trim()
-                            .parse::<u64>()
-                            .map(Duration::from_millis)
-                            .map_err(|_| ConfigError(format!("{var}={v} is not a number of milliseconds")))?,
-                        None => DEFAULT_TIMEOUT,
-                    }
+                    let sources = [
+                        (format!("OTEL_EXPORTER_OTLP_{word}_TIMEOUT"), env(&format!("OTEL_EXPORTER_OTLP_{word}_TIMEOUT"))),
+                        ("OTEL_EXPORTER_OTLP_TIMEOUT".to_owned(), general_timeout.clone()),
+                    ];
+                    first_usable(sources, &mut warnings, |v| match v.trim().parse::<u64>() {
+                        Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+                        _ => Err(format!("{:?} is not a positive number of milliseconds", shorten(v.trim()))),
+                    })
+                    .unwrap_or(DEFAULT_TIMEOUT)
                 }
             };
             config.endpoints[signal.index()] = Endpoint { protocol, url, headers, compression, timeout };
@@ -379,12 +391,29 @@ impl Config {
         config.max_deliver = args.max_deliver;
         config.ack_wait = args.ack_wait;
         config.workers = args.workers as usize;
-        config.service_name = args.service_name.clone();
+        // service.name: the flag, else OTEL_SERVICE_NAME, else the one of
+        // OTEL_RESOURCE_ATTRIBUTES, else the default; the other attributes go on every
+        // resource.
+        let (mut resource, resource_warnings) =
+            env(RESOURCE_ATTRIBUTES_ENV).map(|t| parse_resource_attributes(&t)).unwrap_or_default();
+        warnings.extend(resource_warnings);
+        let resource_service = resource.iter().position(|(k, _)| k == SERVICE_NAME_KEY).map(|i| resource.remove(i).1);
+        if let Some(name) = args
+            .service_name
+            .clone()
+            .or_else(|| env(SERVICE_NAME_ENV).map(|s| s.trim().to_owned()))
+            .or(resource_service.filter(|s| !s.trim().is_empty()))
+        {
+            config.service_name = name;
+        }
+        config.resource_attributes = resource;
         config.max_message_bytes = args.max_message_bytes;
         config.max_request_bytes = args.max_request_bytes;
         config.max_backoff = args.max_backoff;
         config.metrics_addr = args.metrics_addr;
         config.stats_interval = args.stats_interval;
+        config.shutdown_grace = args.shutdown_grace;
+        config.warnings = warnings.0;
         config.validate()?;
         Ok(config)
     }
@@ -451,6 +480,69 @@ pub fn resolve_protocol(
     (Protocol::HttpProtobuf, warnings)
 }
 
+/// Warnings in order, each once.
+#[derive(Default)]
+struct Warnings(Vec<String>);
+
+impl Warnings {
+    fn push(&mut self, warning: String) {
+        if !self.0.contains(&warning) {
+            self.0.push(warning);
+        }
+    }
+}
+
+impl Extend<String> for Warnings {
+    fn extend<I: IntoIterator<Item = String>>(&mut self, iter: I) {
+        for w in iter {
+            self.push(w);
+        }
+    }
+}
+
+/// At most 40 characters of a value quoted in a warning.
+fn shorten(value: &str) -> String {
+    value.chars().take(40).collect()
+}
+
+/// The value of the first `(variable, value)` source that is set and that `parse`
+/// accepts; each set value it refuses is warned about and skipped.
+fn first_usable<T, const N: usize>(
+    sources: [(String, Option<String>); N],
+    warnings: &mut Warnings,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Option<T> {
+    for (var, value) in sources {
+        let Some(value) = value else { continue };
+        match parse(&value) {
+            Ok(v) => return Some(v),
+            Err(why) => warnings.push(format!("{var}={why}; ignored")),
+        }
+    }
+    None
+}
+
+/// `url` (from the variable `var`) when it is an http(s) URL; else a warning naming the
+/// variable only (the URL may hold credentials) and `None`.
+fn usable_url(url: Option<String>, var: &str, warnings: &mut Warnings) -> Option<String> {
+    let url = url?.trim().to_owned();
+    match reqwest::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(url),
+        _ => {
+            warnings.push(format!("{var} is not an http:// or https:// URL; ignored"));
+            None
+        }
+    }
+}
+
+/// The header list of variable `var`, its unusable entries skipped with a warning.
+fn env_headers(env: impl Fn(&str) -> Option<String>, var: &str, warnings: &mut Warnings) -> Vec<(String, String)> {
+    let Some(list) = env(var) else { return Vec::new() };
+    let (headers, header_warnings) = parse_header_list(&list, var);
+    warnings.extend(header_warnings);
+    headers
+}
+
 fn check_url(url: &str, signal: Signal) -> Result<(), ConfigError> {
     match reqwest::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
@@ -473,23 +565,37 @@ fn parse_header_flag(h: &str) -> Result<(String, String), ConfigError> {
 
 /// An `OTEL_EXPORTER_OTLP_*HEADERS` value: the W3C Baggage list format without
 /// properties, `k1=v1,k2=v2`, keys and values percent-decoded, spaces around trimmed.
-pub fn parse_header_list(list: &str, var: &str) -> Result<Vec<(String, String)>, ConfigError> {
+/// Returns the usable headers and one warning per entry skipped (not `key=value`, not
+/// UTF-8 once decoded, or not a valid HTTP header name or value), which names the
+/// variable and the entry's position, never its text (it may be a secret).
+pub fn parse_header_list(list: &str, var: &str) -> (Vec<(String, String)>, Vec<String>) {
     let decode = |s: &str| percent_encoding::percent_decode_str(s.trim()).decode_utf8().map(|c| c.into_owned());
     let mut out = Vec::new();
+    let mut warnings = Vec::new();
     for (i, member) in list.split(',').enumerate() {
         if member.trim().is_empty() {
             continue;
         }
-        // The position, not the text, names a bad member: the text may be a secret.
-        let bad = || ConfigError(format!("{var}: entry {} is not key=value", i + 1));
-        let (k, v) = member.split_once('=').ok_or_else(bad)?;
-        let (k, v) = (decode(k).map_err(|_| bad())?, decode(v).map_err(|_| bad())?);
+        let skip = |why: &str| format!("{var}: entry {} {why}; skipped", i + 1);
+        let Some((k, v)) = member.split_once('=') else {
+            warnings.push(skip("is not key=value"));
+            continue;
+        };
+        let (Ok(k), Ok(v)) = (decode(k), decode(v)) else {
+            warnings.push(skip("is not valid percent-encoded UTF-8"));
+            continue;
+        };
         if k.is_empty() {
-            return Err(bad());
+            warnings.push(skip("has an empty key"));
+        } else if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
+            warnings.push(skip("is not a valid HTTP header name"));
+        } else if reqwest::header::HeaderValue::from_str(&v).is_err() {
+            warnings.push(skip("has a value that is not a valid HTTP header value"));
+        } else {
+            out.push((k, v));
         }
-        out.push((k, v));
     }
-    Ok(out)
+    (out, warnings)
 }
 
 #[cfg(test)]
@@ -522,6 +628,8 @@ mod tests {
         assert_eq!((c.batch_size, c.max_deliver, c.consumer.as_str()), (100, 4, "otlp-bridge"));
         assert_eq!((c.flush_interval, c.ack_wait), (Duration::from_secs(5), Duration::from_secs(30)));
         assert_eq!(c.service_name, "dagnats");
+        assert_eq!(c.shutdown_grace, Duration::from_secs(5));
+        assert!(c.resource_attributes.is_empty() && c.warnings.is_empty(), "{:?}", c.warnings);
     }
 
     #[test]
@@ -578,16 +686,111 @@ mod tests {
     }
 
     #[test]
-    fn bad_settings_are_reported_without_secrets() {
-        let e = resolve(&[], &[("OTEL_EXPORTER_OTLP_HEADERS", "ok=1,secret-without-equals")]).unwrap_err();
-        assert!(e.0.contains("entry 2") && !e.0.contains("secret"), "{e}");
+    fn bad_flags_are_errors_without_secrets() {
         assert!(resolve(&[], &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).is_ok(), "warned about, not an error");
         assert!(resolve(&["--endpoint=ftp://x"], &[]).is_err());
         assert!(resolve(&["--nats-token=t", "--nats-user=u"], &[]).is_err());
         assert!(resolve(&["--header=bad name=1"], &[]).is_err());
         assert!(resolve(&["--ack-wait=0s"], &[]).is_err());
-        let e = resolve(&[], &[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")]).unwrap_err();
-        assert!(e.0.contains("zstd"));
+        let e = resolve(&["--header=Authorization"], &[]).unwrap_err();
+        assert!(e.0.contains("not KEY=VALUE"), "{e}");
+        let argv = ["dagnats", "otlp-bridge", "--compression=zstd"];
+        assert!(Cli::try_parse_from(argv).is_err());
+        assert!(Cli::try_parse_from(["dagnats", "otlp-bridge", "--shutdown-grace=soon"]).is_err());
+    }
+
+    #[test]
+    fn a_bad_header_entry_in_the_environment_is_skipped_with_a_warning_naming_its_place() {
+        let c = resolve(
+            &[],
+            &[
+                ("OTEL_EXPORTER_OTLP_HEADERS", "ok=1,secret-without-equals,bad name=secret-value,x-ok=a%2Cb"),
+                ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "tenant=t,=secret-empty-key"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.endpoints[0].headers.iter().collect::<Vec<_>>(), [("ok", "1"), ("x-ok", "a,b")]);
+        assert_eq!(c.endpoints[1].headers.iter().collect::<Vec<_>>(), [("ok", "1"), ("x-ok", "a,b"), ("tenant", "t")]);
+        assert_eq!(c.warnings.len(), 3, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("OTEL_EXPORTER_OTLP_HEADERS: entry 2"), "{:?}", c.warnings);
+        assert!(c.warnings[1].contains("OTEL_EXPORTER_OTLP_HEADERS: entry 3"), "{:?}", c.warnings);
+        assert!(c.warnings[2].contains("OTEL_EXPORTER_OTLP_LOGS_HEADERS: entry 2"), "{:?}", c.warnings);
+        assert!(c.warnings.iter().all(|w| !w.contains("secret")), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn bad_otel_values_are_warned_about_and_the_next_source_used() {
+        let c = resolve(
+            &[],
+            &[
+                ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "zstd"),
+                ("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
+                ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
+                ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "0"),
+                ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "1500"),
+            ],
+        )
+        .unwrap();
+        // Traces: their own variable is unusable, the general one applies.
+        assert_eq!(c.endpoints.iter().map(|e| e.compression).collect::<Vec<_>>(), [Compression::None; 3]);
+        // Timeouts: the general variable is unusable, so the default applies where no
+        // usable per-signal value exists.
+        assert_eq!(
+            c.endpoints.iter().map(|e| e.timeout).collect::<Vec<_>>(),
+            [DEFAULT_TIMEOUT, Duration::from_millis(1500), DEFAULT_TIMEOUT]
+        );
+        let has = |needle: &str| c.warnings.iter().any(|w| w.contains(needle));
+        assert!(has("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION=\"zstd\""), "{:?}", c.warnings);
+        assert!(has("OTEL_EXPORTER_OTLP_TIMEOUT=\"10s\""), "{:?}", c.warnings);
+        assert!(has("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT=\"0\""), "{:?}", c.warnings);
+        // The general timeout is warned about once, not once per signal.
+        assert_eq!(c.warnings.iter().filter(|w| w.contains("OTEL_EXPORTER_OTLP_TIMEOUT=")).count(), 1, "{:?}", c.warnings);
+        // A flag makes the variables irrelevant: nothing to warn about.
+        let c = resolve(&["--compression=gzip", "--timeout=2s"], &[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")]).unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn an_unusable_endpoint_variable_falls_back_without_showing_it() {
+        let c = resolve(
+            &[],
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://user:s3cret@traces/"),
+                ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "https://logs.example/v1/logs"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(urls(&c), ["http://localhost:4318/v1/traces", "https://logs.example/v1/logs", "http://localhost:4318/v1/metrics"]);
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(c.warnings.iter().all(|w| !w.contains("s3cret") && !w.contains("collector")), "{:?}", c.warnings);
+        assert!(c.warnings[0].starts_with("OTEL_EXPORTER_OTLP_ENDPOINT "), "{:?}", c.warnings);
+        assert!(c.warnings[1].starts_with("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT "), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn service_name_comes_from_the_flag_then_otel_service_name_then_the_resource_attributes() {
+        let attrs = ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs, deployment.environment=prod,team=a%20b,oops");
+        let c = resolve(&[], &[attrs]).unwrap();
+        assert_eq!(c.service_name, "from-attrs");
+        assert_eq!(
+            c.resource_attributes,
+            [("deployment.environment".to_owned(), "prod".to_owned()), ("team".to_owned(), "a b".to_owned())]
+        );
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("OTEL_RESOURCE_ATTRIBUTES"), "{:?}", c.warnings);
+        let c = resolve(&[], &[attrs, ("OTEL_SERVICE_NAME", " from-env ")]).unwrap();
+        assert_eq!(c.service_name, "from-env");
+        let c = resolve(&["--service-name=from-flag"], &[attrs, ("OTEL_SERVICE_NAME", "from-env")]).unwrap();
+        assert_eq!(c.service_name, "from-flag");
+        assert!(c.resource_attributes.iter().all(|(k, _)| k != "service.name"));
+        assert_eq!(resolve(&[], &[("OTEL_SERVICE_NAME", "  ")]).unwrap().service_name, "dagnats");
+    }
+
+    #[test]
+    fn the_shutdown_grace_is_a_flag() {
+        assert_eq!(resolve(&["--shutdown-grace=20s"], &[]).unwrap().shutdown_grace, Duration::from_secs(20));
+        assert_eq!(resolve(&["--shutdown-grace=0s"], &[]).unwrap().shutdown_grace, Duration::ZERO);
     }
 
     fn protocols(c: &Config) -> Vec<Protocol> {

@@ -31,10 +31,12 @@
 
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod consume;
 pub mod decode;
+pub mod dlq;
 pub mod export;
 pub mod health;
 pub mod lag;

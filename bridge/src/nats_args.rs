@@ -1,7 +1,9 @@
 //! The NATS connection options of `dagnats trace` and `dagnats tail`: the same flags and
 //! environment variables as `dagnats otlp-bridge` (`--nats-url` / `NATS_URL`, a
 //! credentials file, user and password, token, NKey, TLS), resolved into the core's
-//! [`NatsOptions`]. Secrets never appear in `Debug` output.
+//! [`NatsOptions`]. Every flag has its variable (`NATS_URL`, `NATS_CREDS`, `NATS_USER`,
+//! `NATS_PASSWORD`, `NATS_TOKEN`, `NATS_NKEY`, `NATS_TLS_REQUIRED`, `NATS_CA`, `NATS_CERT`,
+//! `NATS_KEY`); a flag on the command line wins. Secrets never appear in `Debug` output.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -39,7 +41,7 @@ pub struct NatsArgs {
     pub nats_nkey: Option<String>,
 
     /// Require TLS towards NATS even for nats:// URLs [default: false]
-    #[arg(long, help_heading = "NATS")]
+    #[arg(long, env = "NATS_TLS_REQUIRED", help_heading = "NATS")]
     pub nats_tls_required: bool,
 
     /// PEM file of the CA certificates that sign the NATS server's certificate [default: none]
