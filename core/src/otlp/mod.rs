@@ -213,8 +213,11 @@ impl Converter {
 /// scope, in first-seen order. A batch rarely holds more than a handful of services and
 /// scopes, so a linear scan beats hashing here.
 pub(crate) struct ByService<T> {
-    groups: Vec<(Arc<str>, Vec<(Option<Scope>, T)>)>,
+    groups: Vec<(Arc<str>, ScopeGroups<T>)>,
 }
+
+/// The items of one service, one entry per scope (`None`: the converter's own).
+pub(crate) type ScopeGroups<T> = Vec<(Option<Scope>, T)>;
 
 impl<T> ByService<T> {
     pub(crate) fn new() -> Self {
@@ -241,7 +244,7 @@ impl<T> ByService<T> {
         &mut scopes[index].1
     }
 
-    pub(crate) fn into_groups(self) -> impl Iterator<Item = (Arc<str>, Vec<(Option<Scope>, T)>)> {
+    pub(crate) fn into_groups(self) -> impl Iterator<Item = (Arc<str>, ScopeGroups<T>)> {
         self.groups.into_iter()
     }
 }
