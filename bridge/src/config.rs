@@ -296,13 +296,13 @@ impl Config {
         let mut warnings = Warnings::default();
 
         let protocols = Signal::ALL.map(|signal| {
-            let (protocol, protocol_warnings) = resolve_protocol(args.protocol, signal, &env);
+            let (protocol, protocol_warnings) = resolve_protocol(args.protocol, signal, env);
             warnings.extend(protocol_warnings);
             protocol
         });
 
         let base = args.endpoint.clone().or_else(|| usable_url(env("OTEL_EXPORTER_OTLP_ENDPOINT"), "OTEL_EXPORTER_OTLP_ENDPOINT", &mut warnings));
-        let general_headers = env_headers(&env, "OTEL_EXPORTER_OTLP_HEADERS", &mut warnings);
+        let general_headers = env_headers(env, "OTEL_EXPORTER_OTLP_HEADERS", &mut warnings);
         let flag_headers = args.headers.iter().map(|h| parse_header_flag(h)).collect::<Result<Vec<_>, _>>()?;
         let general_compression = env("OTEL_EXPORTER_OTLP_COMPRESSION");
         let general_timeout = env("OTEL_EXPORTER_OTLP_TIMEOUT");
@@ -336,7 +336,7 @@ impl Config {
             check_url(&url, signal)?;
 
             let mut headers = Headers::default();
-            let signal_headers = env_headers(&env, &format!("OTEL_EXPORTER_OTLP_{word}_HEADERS"), &mut warnings);
+            let signal_headers = env_headers(env, &format!("OTEL_EXPORTER_OTLP_{word}_HEADERS"), &mut warnings);
             for (k, v) in general_headers.iter().chain(&signal_headers).chain(&flag_headers) {
                 headers.set(k.clone(), v.clone());
             }
