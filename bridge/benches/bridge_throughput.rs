@@ -1,23 +1,29 @@
 //! Bridge throughput: spans/s from a pre-filled TELEMETRY stream through the bridge
 //! library to a local OTLP/HTTP receiver answering 200 (which gunzips and decodes every
-//! request to count the spans), beside the raw consume rate of the same stream (fetch
-//! 100, explicit ack of each message, no export) measured in the same run.
+//! request to count the spans) and to a local OTLP/gRPC receiver (tonic, opentelemetry-
+//! proto's collector services, gzip, decoding every request to count the spans), beside
+//! the raw consume rate of the same stream (fetch 100, explicit ack of each message, no
+//! export) measured in the same run.
 //!
 //! Run with `cargo bench -p dagnats-bridge --bench bridge_throughput`
 //! (`-- --spans N` to change the count; `--test` runs a small smoke version).
 
 #[path = "../tests/support/receiver.rs"]
 mod receiver;
+#[path = "../tests/support/grpc_receiver.rs"]
+mod grpc_receiver;
 
 use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer, message::PublishMessage};
+use dagnats_bridge::cli::Protocol;
 use dagnats_bridge::{Bridge, Config, Signal};
 use dagnats_observe::collector::stream::{stream_config, STREAM_NAME};
 use dagnats_observe::collector::subject::{msg_id_for, subject_for};
 use dagnats_observe::{Attribute, Context, SpanKind, SpanOptions, Telemetry};
 use futures::stream::{FuturesUnordered, StreamExt};
+use grpc_receiver::GrpcReceiver;
 use receiver::Receiver;
 use testkit::NatsServer;
 
@@ -79,12 +85,37 @@ async fn raw_rate(js: &jetstream::Context, name: &str, n: usize) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-/// The bridge with its defaults (but its own consumer name) until every span is exported.
-/// Its consumer is created beforehand, as the raw side's is; the time includes the
-/// bridge's connecting and looking the consumer up.
-async fn bridge_rate(js: &jetstream::Context, url: &str, receiver: &Receiver, name: &str, n: usize) -> f64 {
-    let before = receiver.span_count();
-    let mut config = Config::new(url, &receiver.base_url());
+/// Where the bridge exports in one measurement.
+enum Target<'a> {
+    Http(&'a Receiver),
+    Grpc(&'a GrpcReceiver),
+}
+
+impl Target<'_> {
+    fn span_count(&self) -> u64 {
+        match self {
+            Target::Http(r) => r.span_count(),
+            Target::Grpc(r) => r.span_count(),
+        }
+    }
+}
+
+/// The bridge with its defaults (but its own consumer name, and the protocol of
+/// `target`) until every span is exported. Its consumer is created beforehand, as the raw
+/// side's is; the time includes the bridge's connecting and looking the consumer up.
+async fn bridge_rate(js: &jetstream::Context, url: &str, target: Target<'_>, name: &str, n: usize) -> f64 {
+    let before = target.span_count();
+    let mut config = match target {
+        Target::Http(r) => Config::new(url, &r.base_url()),
+        Target::Grpc(r) => {
+            let mut c = Config::new(url, "http://127.0.0.1:9");
+            for s in Signal::ALL {
+                c.endpoint_mut(s).protocol = Protocol::Grpc;
+                c.endpoint_mut(s).url = r.url();
+            }
+            c
+        }
+    };
     config.consumer = name.into();
     config.stats_interval = Duration::ZERO;
     let stream = js.get_stream(STREAM_NAME).await.unwrap();
@@ -106,7 +137,7 @@ async fn bridge_rate(js: &jetstream::Context, url: &str, receiver: &Receiver, na
     running.await.unwrap().expect("bridge");
     let snap = stats.snapshot();
     assert_eq!(snap.total().dead_lettered, 0);
-    assert_eq!(receiver.span_count() - before, n as u64, "the receiver counted every span once");
+    assert_eq!(target.span_count() - before, n as u64, "the receiver counted every span once");
     rate
 }
 
@@ -126,25 +157,42 @@ fn main() {
     rt.block_on(async {
         let js = jetstream::new(async_nats::connect(server.url()).await.unwrap());
         let receiver = Receiver::start_counting().await;
+        let grpc_receiver = GrpcReceiver::start_counting().await;
         let fill = Instant::now();
         prefill(&js, n).await;
         println!("pre-filled TELEMETRY with {n} spans in {:.1}s", fill.elapsed().as_secs_f64());
 
-        let (mut best_raw, mut best_bridge) = (0f64, 0f64);
+        let (mut best_raw, mut best_bridge, mut best_grpc) = (0f64, 0f64, 0f64);
         for round in 1..=rounds {
             let raw = raw_rate(&js, &format!("raw-{round}"), n).await;
-            let bridge = bridge_rate(&js, &server.url(), &receiver, &format!("otlp-bridge-{round}"), n).await;
-            println!("round {round}: raw fetch+ack {raw:.0} msgs/s, bridge {bridge:.0} spans/s");
+            let bridge = bridge_rate(&js, &server.url(), Target::Http(&receiver), &format!("otlp-bridge-{round}"), n).await;
+            let grpc = bridge_rate(&js, &server.url(), Target::Grpc(&grpc_receiver), &format!("otlp-bridge-grpc-{round}"), n).await;
+            println!(
+                "round {round}: raw fetch+ack {raw:.0} msgs/s, bridge OTLP/HTTP {bridge:.0} spans/s, bridge OTLP/gRPC {grpc:.0} spans/s"
+            );
             best_raw = best_raw.max(raw);
             best_bridge = best_bridge.max(bridge);
+            best_grpc = best_grpc.max(grpc);
         }
         let ratio = best_bridge / best_raw;
+        let grpc_ratio = best_grpc / best_raw;
         let met = ratio >= 0.6 && best_bridge >= 80_000.0;
+        let grpc_met = grpc_ratio >= 0.6 && best_grpc >= 80_000.0;
         println!(
             "RATIO bridge throughput ({n} spans, best of {rounds}): bridge {best_bridge:.0} spans/s, raw fetch+ack {best_raw:.0} msgs/s -> {ratio:.2}x of raw (targets 0.6x and 80000 spans/s: {})",
             if smoke {
                 "smoke run, too small to judge"
             } else if met {
+                "met"
+            } else {
+                "NOT met"
+            }
+        );
+        println!(
+            "RATIO bridge OTLP/gRPC throughput ({n} spans, best of {rounds}): bridge {best_grpc:.0} spans/s, raw fetch+ack {best_raw:.0} msgs/s -> {grpc_ratio:.2}x of raw (targets 0.6x and 80000 spans/s: {})",
+            if smoke {
+                "smoke run, too small to judge"
+            } else if grpc_met {
                 "met"
             } else {
                 "NOT met"
