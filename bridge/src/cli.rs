@@ -201,7 +201,7 @@ pub struct OtlpBridgeArgs {
     pub compression: Option<Compression>,
 
     /// Same as --compression none [default: false]
-    #[arg(long, env = "DAGNATS_BRIDGE_NO_GZIP", conflicts_with = "compression", help_heading = "OTLP export")]
+    #[arg(long, env = "DAGNATS_BRIDGE_NO_GZIP", value_parser = clap::builder::BoolishValueParser::new(), help_heading = "OTLP export")]
     pub no_gzip: bool,
 
     /// Longest wait for one export request [fallback env: OTEL_EXPORTER_OTLP_TIMEOUT, in

@@ -305,6 +305,11 @@ impl Config {
         let general_headers = env_headers(env, "OTEL_EXPORTER_OTLP_HEADERS", &mut warnings);
         let flag_headers = args.headers.iter().map(|h| parse_header_flag(h)).collect::<Result<Vec<_>, _>>()?;
         let general_compression = env("OTEL_EXPORTER_OTLP_COMPRESSION");
+        // Checked here rather than by clap, which would count DAGNATS_BRIDGE_NO_GZIP=false
+        // as the flag given.
+        if args.no_gzip && args.compression == Some(Compression::Gzip) {
+            return Err(ConfigError("--no-gzip and --compression gzip contradict each other".into()));
+        }
         let general_timeout = env("OTEL_EXPORTER_OTLP_TIMEOUT");
 
         for signal in Signal::ALL {
@@ -694,6 +699,8 @@ mod tests {
         assert!(resolve(&["--ack-wait=0s"], &[]).is_err());
         let e = resolve(&["--header=Authorization"], &[]).unwrap_err();
         assert!(e.0.contains("not KEY=VALUE"), "{e}");
+        assert!(resolve(&["--no-gzip", "--compression=gzip"], &[]).is_err());
+        assert_eq!(resolve(&["--no-gzip", "--compression=none"], &[]).unwrap().endpoints[0].compression, Compression::None);
         let argv = ["dagnats", "otlp-bridge", "--compression=zstd"];
         assert!(Cli::try_parse_from(argv).is_err());
         assert!(Cli::try_parse_from(["dagnats", "otlp-bridge", "--shutdown-grace=soon"]).is_err());

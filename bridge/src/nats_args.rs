@@ -41,7 +41,7 @@ pub struct NatsArgs {
     pub nats_nkey: Option<String>,
 
     /// Require TLS towards NATS even for nats:// URLs [default: false]
-    #[arg(long, env = "NATS_TLS_REQUIRED", help_heading = "NATS")]
+    #[arg(long, env = "NATS_TLS_REQUIRED", value_parser = clap::builder::BoolishValueParser::new(), help_heading = "NATS")]
     pub nats_tls_required: bool,
 
     /// PEM file of the CA certificates that sign the NATS server's certificate [default: none]

@@ -147,6 +147,21 @@ async fn environment_variables_set_the_flags_and_a_flag_beats_its_variable() {
     let (code, out) = check(&["--consumer", "from-flag"], &env).await;
     assert_eq!(code, 0, "{out}");
     line(&out, "ok      consumer from-flag:");
+    // A boolean flag from its variable: 1 / true / yes set it, 0 / false leave it off.
+    let sent = receiver.requests().len();
+    assert!(receiver.requests().iter().all(|r| r.content_encoding == "gzip"));
+    let mut plain = env.clone();
+    plain.push(("DAGNATS_BRIDGE_NO_GZIP", "1"));
+    let (code, out) = check(&[], &plain).await;
+    assert_eq!(code, 0, "{out}");
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), sent + 3);
+    assert!(requests[sent..].iter().all(|r| r.content_encoding.is_empty()), "{requests:?}");
+    plain.pop();
+    plain.push(("DAGNATS_BRIDGE_NO_GZIP", "false"));
+    let (code, out) = check(&["--compression", "gzip"], &plain).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(receiver.requests()[sent + 3..].iter().all(|r| r.content_encoding == "gzip"));
     // A bad value in a DAGNATS_BRIDGE_* variable is as strict as the flag.
     let mut bad = env.clone();
     bad.push(("DAGNATS_BRIDGE_BATCH_SIZE", "0"));
