@@ -17,7 +17,7 @@ use dagnats_observe::otlp::proto::common::v1::{any_value, AnyValue};
 use dagnats_observe::otlp::proto::logs::v1::ResourceLogs;
 use dagnats_observe::otlp::proto::metrics::v1::ResourceMetrics;
 use dagnats_observe::otlp::proto::trace::v1::ResourceSpans;
-use dagnats_observe::record::{LogRecord, MetricPoint, SpanRecord};
+use dagnats_observe::record::{read_scope, LogRecord, MetricPoint, Scoped, SpanRecord};
 use serde::Deserialize;
 
 use crate::config::Signal;
@@ -25,12 +25,12 @@ use crate::config::Signal;
 /// One decoded message.
 #[derive(Debug)]
 pub enum Decoded {
-    /// A span record.
-    Span(Box<SpanRecord>),
-    /// A log record.
-    Log(Box<LogRecord>),
-    /// A metric point.
-    Metric(Box<MetricPoint>),
+    /// A span record, with the instrumentation scope it names.
+    Span(Box<Scoped<SpanRecord>>),
+    /// A log record, with the instrumentation scope it names.
+    Log(Box<Scoped<LogRecord>>),
+    /// A metric point, with the instrumentation scope it names.
+    Metric(Box<Scoped<MetricPoint>>),
     /// An OTLP-JSON traces body.
     Traces(Vec<ResourceSpans>),
     /// An OTLP-JSON logs body.
@@ -125,17 +125,24 @@ fn decode_record(signal: Signal, body: &[u8]) -> Result<Decoded, DecodeError> {
             if s.name.trim().is_empty() {
                 return Err(err("span name is empty"));
             }
-            Ok(Decoded::Span(Box::new(s)))
+            Ok(Decoded::Span(Box::new(with_scope(s, body))))
         }
-        Signal::Logs => Ok(Decoded::Log(Box::new(serde_json::from_slice(body).map_err(bad)?))),
+        Signal::Logs => Ok(Decoded::Log(Box::new(with_scope(serde_json::from_slice(body).map_err(bad)?, body)))),
         Signal::Metrics => {
             let m: MetricPoint = serde_json::from_slice(body).map_err(bad)?;
-            if m.name.trim().is_empty() {
-                return Err(err("metric name is empty"));
-            }
-            Ok(Decoded::Metric(Box::new(m)))
+            // A point the OTLP data model cannot carry as it says (a negative counter
+            // increment would make a monotonic sum go down) is refused with the reason.
+            m.validate().map_err(|e| err(format!("metric point cannot be exported: {e}")))?;
+            Ok(Decoded::Metric(Box::new(with_scope(m, body))))
         }
     }
+}
+
+/// `record` with the scope its body names. The body is read a second time only when it
+/// mentions a scope at all, which keeps the common record at one parse.
+fn with_scope<T>(record: T, body: &[u8]) -> Scoped<T> {
+    let mentions_scope = body.windows(7).any(|w| w == b"\"scope\"");
+    Scoped::new(record, if mentions_scope { read_scope(body) } else { None })
 }
 
 fn looks_like_otlp(body: &[u8]) -> bool {

@@ -31,6 +31,7 @@
 
 #![warn(missing_docs)]
 
+pub mod advisory;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -50,7 +51,7 @@ pub mod trace;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,6 +65,10 @@ pub use stats::{Snapshot, Stats};
 
 use pipeline::{Limits, Pipeline};
 use shutdown::Shutdown;
+
+/// How often a receiver that is down is probed while batches are held: held batches go
+/// out within about this long of its return.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The instrumentation scope name stamped on everything the bridge converts.
 pub const SCOPE_NAME: &str = "dagnats-bridge";
@@ -117,7 +122,7 @@ impl Bridge {
     }
 
     /// Runs until `shutdown` resolves, then drains: no more fetches, batches in hand
-    /// exported (or, after a grace period of half the flush interval, released for
+    /// exported (or, after the shutdown grace period, released for
     /// redelivery), and returns. Errors only when it cannot start.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         let Bridge { config, stats } = self;
@@ -142,11 +147,16 @@ impl Bridge {
                 return Ok(());
             }
         };
-        let js = async_nats::jetstream::new(client);
+        stats.health.set_client(client.clone());
+        let js = async_nats::jetstream::new(client.clone());
         let mut attempt = 0;
-        let consumer = loop {
+        let (consumer, advisories) = loop {
             let prepared = tokio::select! {
-                p = consume::prepare(&js, &config) => p,
+                p = async {
+                    let consumer = consume::prepare(&js, &config).await?;
+                    let advisories = advisory::prepare(&js, &config.consumer).await?;
+                    Ok::<_, String>((consumer, advisories))
+                } => p,
                 _ = &mut shutdown => {
                     background.cancel();
                     return Ok(());
@@ -168,6 +178,16 @@ impl Bridge {
                 }
             }
         };
+        stats.health.set_consumer_bound(true);
+        stats.health.set_failure_window(health::failure_window(config.flush_interval, config.max_backoff));
+        tasks.spawn(lag::poll_consumer_and_dlq(
+            js.clone(),
+            dagnats_observe::collector::stream::STREAM_NAME,
+            config.consumer.clone(),
+            Arc::clone(&stats),
+            lag::POLL_INTERVAL,
+            background.clone(),
+        ));
         tracing::info!(
             consumer = %config.consumer,
             ack_wait = ?consumer.ack_wait,
@@ -179,11 +199,14 @@ impl Bridge {
             "bridge running"
         );
 
+        let settler = settle::Settler::new(js.clone(), &config.consumer, consumer.max_deliver);
+        tasks.spawn(advisory::run(js.clone(), advisories, settler.clone(), Arc::clone(&stats), background.clone()));
         let pipeline = Arc::new(Pipeline {
             consumer,
             exporter,
-            converter: Converter::new(&config.service_name, SCOPE_NAME, env!("CARGO_PKG_VERSION")),
-            settler: settle::Settler::new(js.clone(), &config.consumer),
+            converter: Converter::new(&config.service_name, SCOPE_NAME, env!("CARGO_PKG_VERSION"))
+                .with_resource_attributes(config.resource_attributes.clone()),
+            settler,
             stats: Arc::clone(&stats),
             shutdown: tokens.clone(),
             limits: Limits {
@@ -195,13 +218,16 @@ impl Bridge {
                 max_backoff: config.max_backoff,
             },
             streaks: [AtomicU32::new(0), AtomicU32::new(0), AtomicU32::new(0)],
+            probes: Default::default(),
+            fetching: AtomicUsize::new(0),
         });
+        tasks.spawn(Arc::clone(&pipeline).probe(PROBE_INTERVAL));
         let mut workers = JoinSet::new();
         for id in 0..config.workers {
             workers.spawn(Arc::clone(&pipeline).worker(id));
         }
 
-        let grace = (config.flush_interval / 2).max(Duration::from_millis(200));
+        let grace = config.shutdown_grace;
         let abort_timer = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
         tokio::pin!(abort_timer);
         let mut stopping = false;
@@ -227,6 +253,13 @@ impl Bridge {
         }
         background.cancel();
         while tasks.join_next().await.is_some() {}
+        // The acknowledgements and negative acknowledgements of the drain are plain
+        // publishes: send them before the connection goes, or the released messages would
+        // wait out their ack wait instead of being redelivered at once.
+        if tokio::time::timeout(Duration::from_secs(2), client.flush()).await.is_err() {
+            tracing::warn!("the last acknowledgements may not have reached NATS; those messages come back after the ack wait");
+        }
+        stats.health.set_consumer_bound(false);
         stats.log();
         tracing::info!("bridge stopped");
         Ok(())

@@ -5,34 +5,46 @@
 //! groups concurrently and settles each message by the fate of its own request:
 //!
 //! - exported (2xx, partial success included): acknowledged;
-//! - refused for good (any status but 429/502/503/504), or undecodable: dead-lettered;
+//! - content refused (400, 413): the request is split in halves, each exported on its
+//!   own, until the messages at fault are alone; only those are dead-lettered;
+//! - refused for good (other statuses but 429/502/503/504), or undecodable: dead-lettered;
 //! - retryable, while the receiver still answers and the failures are not piling up:
 //!   negatively acknowledged with a delay that grows with the delivery count (or the
-//!   receiver's `Retry-After`); a message on its last delivery is dead-lettered instead;
+//!   receiver's `Retry-After`); a message on its last delivery is re-queued instead
+//!   (see [`crate::settle`]), since the data is not at fault;
 //! - retryable while the receiver is down altogether (no answer at all, or
-//!   [`HOLD_AFTER_FAILURES`] failures in a row without a success): **held**. The bridge
-//!   keeps the messages, retries with exponential backoff and jitter, and sends in-progress
-//!   acknowledgements so that the server neither redelivers them nor counts deliveries. An
-//!   outage of minutes therefore neither loses nor dead-letters anything.
+//!   [`HOLD_AFTER_FAILURES`] failures in a row without a success), or refusing the
+//!   bridge's configuration (401, 403, 404...): **held**. The bridge keeps the messages,
+//!   retries with exponential backoff and jitter, and sends in-progress acknowledgements
+//!   so that the server neither redelivers them nor counts deliveries. Meanwhile a probe
+//!   (an empty export request each second) notices the receiver's return, and the held
+//!   batches go out at once instead of after their backoff. The bridge reports itself
+//!   not ready while a signal fails. An outage of minutes therefore neither loses nor
+//!   dead-letters anything, nor does a wrong token.
+//! - at shutdown, held and in-flight batches are released for redelivery; those on their
+//!   last delivery are re-queued, so restarts during an outage cost no data either.
 //!
 //! While a batch is in hand, every message not yet settled gets an in-progress
 //! acknowledgement each third of the consumer's ack wait, however long the export takes.
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::Message;
 use bytes::Bytes;
+use dagnats_observe::otlp::proto::collector::logs::v1::ExportLogsServiceRequest;
+use dagnats_observe::otlp::proto::collector::metrics::v1::ExportMetricsServiceRequest;
+use dagnats_observe::otlp::proto::collector::trace::v1::ExportTraceServiceRequest;
 use dagnats_observe::otlp::Converter;
 
 use crate::config::Signal;
 use crate::consume::{self, route, Consumer};
 use crate::decode::{decode, Decoded};
 use crate::export::{Exporter, Outcome};
-use crate::settle::{InHand, Settler};
+use crate::settle::{InHand, Retry, Settler};
 use crate::shutdown::Shutdown;
 use crate::stats::{SignalCounters, Stats};
 
@@ -63,6 +75,10 @@ pub(crate) struct Pipeline {
     pub limits: Limits,
     /// Retryable failures in a row, per signal.
     pub streaks: [AtomicU32; 3],
+    /// Held batches and their wake-up, per signal.
+    pub probes: [Probe; 3],
+    /// Workers waiting in a fetch now.
+    pub fetching: AtomicUsize,
 }
 
 /// The messages of one export request.
@@ -84,6 +100,7 @@ impl Pipeline {
     pub async fn worker(self: Arc<Self>, id: usize) {
         let mut failures = 0u32;
         while !self.shutdown.is_stopping() {
+            self.fetching.fetch_add(1, Ordering::AcqRel);
             let fetched = consume::fetch(
                 &self.consumer.consumer,
                 self.limits.batch_size,
@@ -91,6 +108,8 @@ impl Pipeline {
                 &self.shutdown.stop,
             )
             .await;
+            // The pull request's subscription is gone (its unsubscribe queued) from here.
+            self.fetching.fetch_sub(1, Ordering::AcqRel);
             match fetched {
                 Ok(batch) => {
                     failures = 0;
@@ -225,7 +244,7 @@ impl Pipeline {
     }
 
     /// Exports one chunk until it is settled: acknowledged, dead-lettered, negatively
-    /// acknowledged, or released at shutdown.
+    /// acknowledged, re-queued, or released at shutdown.
     async fn deliver(&self, chunk: Chunk, slots: &[InHand]) {
         let Chunk { signal, members, items } = chunk;
         let counters = self.stats.of(Some(signal));
@@ -237,73 +256,213 @@ impl Pipeline {
                 return;
             }
         };
-        let streak = &self.streaks[signal.index()];
-        let mut attempt = 0u32;
-        loop {
-            let outcome = tokio::select! {
-                o = self.exporter.send(signal, body.clone()) => o,
-                _ = self.shutdown.abort.cancelled() => {
-                    self.release(&members, slots, signal).await;
-                    return;
-                }
-            };
-            match outcome {
-                Outcome::Exported { rejected, message } => {
-                    streak.store(0, Ordering::Relaxed);
-                    if rejected > 0 {
-                        counters.rejected_records.fetch_add(rejected, Ordering::Relaxed);
-                        tracing::warn!(signal = signal.as_str(), rejected, message, "the receiver rejected part of an export");
-                    }
-                    for &i in &members {
-                        self.settler.ack(&slots[i]).await;
-                    }
-                    counters.exported.fetch_add(members.len() as u64, Ordering::Relaxed);
-                    counters.exported_records.fetch_add(records, Ordering::Relaxed);
-                    return;
-                }
-                Outcome::Permanent { reason } | Outcome::Refused { reason } | Outcome::Misconfigured { reason } => {
-                    streak.store(0, Ordering::Relaxed);
-                    tracing::warn!(signal = signal.as_str(), messages = members.len(), %reason, "export refused; dead-lettering");
-                    self.dead_letter_all(&members, slots, counters, &format!("export refused: {reason}")).await;
-                    return;
-                }
-                Outcome::Retryable { retry_after, unreachable, reason } => {
-                    counters.retried.fetch_add(members.len() as u64, Ordering::Relaxed);
-                    let failures = streak.fetch_add(1, Ordering::Relaxed) + 1;
-                    if self.shutdown.is_stopping() {
+        self.export(signal, members, records, body, slots).await;
+    }
+
+    /// Sends `body` (the request of `members`) until its messages are settled. A request
+    /// whose content the receiver refuses is split in halves, each exported on its own,
+    /// until the messages at fault are alone: only those are dead-lettered.
+    fn export<'a>(
+        &'a self,
+        signal: Signal,
+        members: Vec<usize>,
+        records: u64,
+        body: Bytes,
+        slots: &'a [InHand],
+    ) -> futures::future::BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let counters = self.stats.of(Some(signal));
+            let streak = &self.streaks[signal.index()];
+            let mut attempt = 0u32;
+            let mut held = false;
+            loop {
+                let started = Instant::now();
+                let outcome = tokio::select! {
+                    o = self.exporter.send(signal, body.clone()) => o,
+                    _ = self.shutdown.abort.cancelled() => {
                         self.release(&members, slots, signal).await;
                         return;
                     }
-                    let retry_after = retry_after.map(|d| d.min(MAX_RETRY_AFTER));
-                    if !unreachable && failures < HOLD_AFTER_FAILURES {
-                        self.retry_later(&members, slots, counters, retry_after, &reason).await;
+                };
+                let exported = matches!(outcome, Outcome::Exported { .. });
+                self.stats.observe_export(signal, body.len(), started.elapsed(), exported);
+                let hold_reason = match outcome {
+                    Outcome::Exported { rejected, message } => {
+                        self.recovered(signal);
+                        if rejected > 0 {
+                            counters.rejected_records.fetch_add(rejected, Ordering::Relaxed);
+                            tracing::warn!(signal = signal.as_str(), rejected, message, "the receiver rejected part of an export");
+                        }
+                        for &i in &members {
+                            self.settler.ack(&slots[i]).await;
+                        }
+                        counters.exported.fetch_add(members.len() as u64, Ordering::Relaxed);
+                        counters.exported_records.fetch_add(records, Ordering::Relaxed);
                         return;
                     }
-                    attempt += 1;
-                    let wait = retry_after
-                        .unwrap_or_else(|| backoff(attempt, self.limits.initial_backoff, self.limits.max_backoff));
-                    tracing::warn!(
-                        signal = signal.as_str(),
-                        messages = members.len(),
-                        attempt,
-                        retry_in = ?wait,
-                        %reason,
-                        "receiver unavailable; holding the batch"
-                    );
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = self.shutdown.stop.cancelled() => {
-                            self.release(&members, slots, signal).await;
+                    Outcome::Refused { reason } => {
+                        self.recovered(signal);
+                        if members.len() == 1 {
+                            tracing::warn!(signal = signal.as_str(), %reason, "export refused; dead-lettering the message");
+                            self.dead_letter_all(&members, slots, counters, &format!("export refused: {reason}")).await;
                             return;
                         }
+                        counters.split_requests.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(signal = signal.as_str(), messages = members.len(), %reason, "export refused; splitting the request");
+                        let (left, right) = members.split_at(members.len() / 2);
+                        let (left, right) = (self.rebuild(signal, left, slots), self.rebuild(signal, right, slots));
+                        let halves = [left, right].into_iter().map(|half| async move {
+                            match half {
+                                Ok((members, records, body)) => self.export(signal, members, records, body, slots).await,
+                                Err(members) => {
+                                    self.dead_letter_all(&members, slots, counters, "internal error: converting the batch panicked").await
+                                }
+                            }
+                        });
+                        futures::future::join_all(halves).await;
+                        return;
                     }
+                    Outcome::Permanent { reason } => {
+                        self.recovered(signal);
+                        tracing::warn!(signal = signal.as_str(), messages = members.len(), %reason, "export refused; dead-lettering");
+                        self.dead_letter_all(&members, slots, counters, &format!("export refused: {reason}")).await;
+                        return;
+                    }
+                    Outcome::Misconfigured { reason } => {
+                        // A wrong token or path: no data is at fault and none is dead-lettered.
+                        // The bridge is not ready until the receiver accepts it again.
+                        self.stats.health.export_failed(signal, &reason);
+                        tracing::error!(
+                            signal = signal.as_str(),
+                            messages = members.len(),
+                            %reason,
+                            "the receiver refuses the bridge's configuration (credentials, endpoint path or protocol); holding the messages until it accepts them"
+                        );
+                        Hold { reason, retry_after: None, slow: true }
+                    }
+                    Outcome::Retryable { retry_after, unreachable, reason } => {
+                        counters.retried.fetch_add(members.len() as u64, Ordering::Relaxed);
+                        self.stats.health.export_failed_retrying_in(signal, &reason, retry_after.unwrap_or_default());
+                        let failures = streak.fetch_add(1, Ordering::Relaxed) + 1;
+                        let retry_after = retry_after.map(|d| d.min(MAX_RETRY_AFTER));
+                        if !unreachable && failures < HOLD_AFTER_FAILURES && !held && !self.shutdown.is_stopping() {
+                            self.retry_later(&members, slots, counters, retry_after, &reason).await;
+                            return;
+                        }
+                        Hold { reason, retry_after, slow: false }
+                    }
+                };
+                if self.shutdown.is_stopping() {
+                    self.release(&members, slots, signal).await;
+                    return;
+                }
+                if !held {
+                    held = true;
+                    counters.held.fetch_add(1, Ordering::Relaxed);
+                }
+                attempt += 1;
+                let initial = if hold_reason.slow { self.limits.initial_backoff * 4 } else { self.limits.initial_backoff };
+                let wait = hold_reason.retry_after.unwrap_or_else(|| backoff(attempt, initial, self.limits.max_backoff));
+                if let Some(after) = hold_reason.retry_after {
+                    self.probes[signal.index()].not_before(after);
+                }
+                tracing::warn!(
+                    signal = signal.as_str(),
+                    messages = members.len(),
+                    attempt,
+                    retry_in = ?wait,
+                    reason = %hold_reason.reason,
+                    "receiver unavailable; holding the batch"
+                );
+                let probe = &self.probes[signal.index()];
+                let woken = probe.recovered.notified();
+                probe.held.fetch_add(1, Ordering::Relaxed);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = woken => {}
+                    _ = self.shutdown.stop.cancelled() => {}
+                }
+                probe.held.fetch_sub(1, Ordering::Relaxed);
+                if self.shutdown.is_stopping() {
+                    self.release(&members, slots, signal).await;
+                    return;
+                }
+            }
+        })
+    }
+
+    /// The request of `members` made again from their messages (to split a refused one):
+    /// the members, their record count and the body; the members alone when converting
+    /// panicked.
+    fn rebuild(&self, signal: Signal, members: &[usize], slots: &[InHand]) -> Result<(Vec<usize>, u64, Bytes), Vec<usize>> {
+        let mut items = Vec::with_capacity(members.len());
+        for &i in members {
+            let m = &slots[i].msg;
+            // The same bytes decoded the same way a moment ago; should that ever differ,
+            // the message is left out of both halves' bodies and dead-lettered alone.
+            match decode(route(&m.subject), &m.payload, self.limits.max_message_bytes) {
+                Ok(d) => items.push(d),
+                Err(_) => return Err(members.to_vec()),
+            }
+        }
+        let records = items.iter().map(|d| d.record_count() as u64).sum();
+        match catch_unwind(AssertUnwindSafe(|| self.build(signal, items))) {
+            Ok(body) => Ok((members.to_vec(), records, body)),
+            Err(_) => Err(members.to_vec()),
+        }
+    }
+
+    /// An export of `signal` succeeded: the receiver is back; wake the held batches.
+    fn recovered(&self, signal: Signal) {
+        self.streaks[signal.index()].store(0, Ordering::Relaxed);
+        self.stats.health.export_succeeded(signal);
+        let probe = &self.probes[signal.index()];
+        if probe.held.load(Ordering::Relaxed) > 0 {
+            probe.recovered.notify_waiters();
+        }
+    }
+
+    /// While batches of a signal are held, sends an empty export request every `every`
+    /// (after any `Retry-After`), so that held batches go out within about `every` of the
+    /// receiver coming back instead of after their backoff, which grows to
+    /// `--max-backoff`. An empty request is a valid OTLP export that every receiver
+    /// answers like a real one.
+    pub async fn probe(self: Arc<Self>, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.shutdown.stop.cancelled() => return,
+            }
+            for signal in Signal::ALL {
+                let probe = &self.probes[signal.index()];
+                if probe.held.load(Ordering::Relaxed) == 0 || !probe.due() {
+                    continue;
+                }
+                let body = match signal {
+                    Signal::Spans => self.exporter.encode(signal, &ExportTraceServiceRequest::default()),
+                    Signal::Logs => self.exporter.encode(signal, &ExportLogsServiceRequest::default()),
+                    Signal::Metrics => self.exporter.encode(signal, &ExportMetricsServiceRequest::default()),
+                };
+                let outcome = tokio::select! {
+                    o = self.exporter.send(signal, body) => o,
+                    _ = self.shutdown.stop.cancelled() => return,
+                };
+                match outcome {
+                    Outcome::Exported { .. } => {
+                        tracing::info!(signal = signal.as_str(), "the receiver answers again; sending the held batches");
+                        self.recovered(signal);
+                    }
+                    Outcome::Retryable { retry_after: Some(after), .. } => probe.not_before(after.min(MAX_RETRY_AFTER)),
+                    _ => {}
                 }
             }
         }
     }
 
     /// Negative acknowledgements with growing delays; the messages on their last
-    /// delivery are dead-lettered.
+    /// delivery are re-queued (the data is not at fault).
     async fn retry_later(
         &self,
         members: &[usize],
@@ -312,19 +471,13 @@ impl Pipeline {
         retry_after: Option<Duration>,
         reason: &str,
     ) {
-        let max_deliver = self.consumer.max_deliver;
         for &i in members {
             let m = &slots[i];
-            if max_deliver > 0 && m.delivered >= max_deliver {
-                let why = format!("out of deliveries ({} of {max_deliver}); last attempt: {reason}", m.delivered);
-                if self.settler.dead_letter(m, &why).await {
-                    counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                }
-            } else {
-                let attempt = u32::try_from(m.delivered).unwrap_or(1);
-                let delay = retry_after
-                    .unwrap_or_else(|| backoff(attempt, self.limits.initial_backoff * 2, self.limits.max_backoff));
-                self.settler.nak(m, Some(delay)).await;
+            let attempt = u32::try_from(m.delivered).unwrap_or(1);
+            let delay = retry_after
+                .unwrap_or_else(|| backoff(attempt, self.limits.initial_backoff * 2, self.limits.max_backoff));
+            if self.settler.retry(m, Some(delay), reason).await == Retry::Requeued {
+                counters.requeued.fetch_add(1, Ordering::Relaxed);
             }
         }
         tracing::info!(messages = members.len(), %reason, "export failed; the messages will be retried");
@@ -338,12 +491,53 @@ impl Pipeline {
         }
     }
 
-    /// At shutdown: hands the messages back for immediate redelivery.
+    /// At shutdown: hands the messages back for immediate redelivery (re-queued when on
+    /// their last delivery, so that restarts during an outage cost no data).
     async fn release(&self, members: &[usize], slots: &[InHand], signal: Signal) {
+        // A pull request still open at the server would take the released messages and
+        // lose them to a worker that no longer reads (each costing a delivery, possibly
+        // the last). Workers drop their requests as the shutdown begins; release only
+        // once they have, so the unsubscribes reach the server before the naks.
+        let until = Instant::now() + Duration::from_secs(1);
+        while self.fetching.load(Ordering::Acquire) > 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let counters = self.stats.of(Some(signal));
         for &i in members {
-            self.settler.nak(&slots[i], None).await;
+            if self.settler.retry(&slots[i], None, "the bridge stopped while holding it").await == Retry::Requeued {
+                counters.requeued.fetch_add(1, Ordering::Relaxed);
+            }
         }
         tracing::info!(signal = signal.as_str(), messages = members.len(), "released at shutdown for redelivery");
+    }
+}
+
+/// Why a batch is held, and for how long at least.
+struct Hold {
+    reason: String,
+    retry_after: Option<Duration>,
+    /// A configuration fault: retried more slowly than an outage.
+    slow: bool,
+}
+
+/// The receiver's recovery, per signal: held batches wait on it.
+#[derive(Default)]
+pub(crate) struct Probe {
+    /// Woken when an export (or a probe) succeeds after failures.
+    pub recovered: tokio::sync::Notify,
+    /// Batches held now.
+    pub held: AtomicUsize,
+    /// No probe before this instant (the receiver's `Retry-After`).
+    not_before: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Probe {
+    fn not_before(&self, after: Duration) {
+        *self.not_before.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + after);
+    }
+
+    fn due(&self) -> bool {
+        self.not_before.lock().unwrap_or_else(|p| p.into_inner()).is_none_or(|t| Instant::now() >= t)
     }
 }
 

@@ -1,5 +1,12 @@
 //! Settling messages one by one: acknowledge, negatively acknowledge with a delay, keep
-//! in progress, or dead-letter.
+//! in progress, re-queue, or dead-letter.
+//!
+//! A message is never negatively acknowledged on its last delivery. When the data was
+//! never at fault (the receiver is down, the bridge is stopping) it is re-queued: copied
+//! back onto TELEMETRY with its subject, headers and body and a fresh delivery count, and
+//! the original acknowledged. An outage therefore dead-letters nothing, however long it
+//! lasts and however often the bridge restarts; the `max_deliver` limit keeps its purpose,
+//! catching messages that make the bridge fail (see [`crate::advisory`]).
 //!
 //! A dead-lettered message is published to the `TELEMETRY_DLQ` stream (subject
 //! `telemetry_dlq.` + the original subject without its `telemetry.` prefix) with its
@@ -31,6 +38,9 @@ pub const HEADER_SEQUENCE: &str = "Dagnats-Original-Sequence";
 pub const HEADER_DELIVERIES: &str = "Dagnats-Deliveries";
 /// Header: why it was dead-lettered.
 pub const HEADER_REASON: &str = "Dagnats-Dead-Letter-Reason";
+/// Header: how often the message was re-queued on TELEMETRY after running out of
+/// deliveries while the receiver was down (absent: never).
+pub const HEADER_REQUEUED: &str = "Dagnats-Requeued";
 /// Header: the original body size, present when the stored body was truncated.
 pub const HEADER_TRUNCATED_FROM: &str = "Dagnats-Truncated-From";
 
@@ -102,17 +112,29 @@ impl InHand {
     }
 }
 
-/// Sends acknowledgements and dead-letters.
+/// Sends acknowledgements, re-queues and dead-letters.
+///
+/// No message is ever negatively acknowledged on its last delivery: the server would
+/// then give up on it, and it would stay in TELEMETRY, exported by no one. Such a message
+/// is re-queued instead ([`requeue`](Self::requeue)) when the data was never at fault
+/// (the receiver was down, the bridge was stopping), or dead-lettered when it was.
 #[derive(Clone)]
 pub struct Settler {
     js: jetstream::Context,
     consumer: String,
+    max_deliver: i64,
 }
 
 impl Settler {
-    /// A settler publishing dead letters through `js`, naming `consumer` in its logs.
-    pub fn new(js: jetstream::Context, consumer: &str) -> Settler {
-        Settler { js, consumer: consumer.to_owned() }
+    /// A settler publishing dead letters through `js`, for `consumer` whose delivery
+    /// limit is `max_deliver` (`-1` or `0`: unlimited).
+    pub fn new(js: jetstream::Context, consumer: &str, max_deliver: i64) -> Settler {
+        Settler { js, consumer: consumer.to_owned(), max_deliver }
+    }
+
+    /// True when the server will not deliver `m` again after this delivery.
+    pub fn is_last_delivery(&self, m: &InHand) -> bool {
+        self.max_deliver > 0 && m.delivered >= self.max_deliver
     }
 
     /// Acknowledges. A lost acknowledgement means a redelivery, hence a duplicate, not
@@ -124,12 +146,18 @@ impl Settler {
         }
     }
 
-    /// Negatively acknowledges, asking for redelivery after `delay`.
-    pub async fn nak(&self, m: &InHand, delay: Option<Duration>) {
+    /// Asks for another try after `delay`: a negative acknowledgement, or, on the
+    /// message's last delivery, a re-queue (see [`requeue`](Self::requeue)). Returns
+    /// what was done.
+    pub async fn retry(&self, m: &InHand, delay: Option<Duration>, why: &str) -> Retry {
+        if self.is_last_delivery(m) {
+            return if self.requeue(m, why).await { Retry::Requeued } else { Retry::LeftToAckWait };
+        }
         m.mark_settled();
         if let Err(e) = m.msg.ack_with(AckKind::Nak(delay)).await {
             tracing::warn!(sequence = m.stream_sequence, error = %e, "negative acknowledgement not sent");
         }
+        Retry::Nakked
     }
 
     /// Tells the server work is going on, restarting the message's ack-wait clock.
@@ -139,14 +167,124 @@ impl Settler {
         }
     }
 
+    /// Publishes a copy of `m` to TELEMETRY on its own subject, with its own headers and
+    /// a fresh delivery count, then acknowledges the original. Used for a message on its
+    /// last delivery whose data was never at fault: a receiver outage or a shutdown
+    /// must not cost data, however long it lasts and however often the bridge restarts.
+    ///
+    /// The copy's `Nats-Msg-Id` is derived from the original's sequence, so a re-queue
+    /// repeated after a crash between the two steps is stored once. When the copy cannot
+    /// be stored, the original is left to the ack wait (never negatively acknowledged):
+    /// the server then gives up on it and its max-deliveries advisory dead-letters it
+    /// (see [`crate::advisory`]). Returns whether it was re-queued.
+    pub async fn requeue(&self, m: &InHand, why: &str) -> bool {
+        let mut headers = HeaderMap::new();
+        let mut requeued = 0u64;
+        if let Some(original) = &m.msg.headers {
+            for (name, values) in original.iter() {
+                let lower = AsRef::<str>::as_ref(name).to_ascii_lowercase();
+                if lower.starts_with("nats-") {
+                    continue;
+                }
+                if lower == HEADER_REQUEUED.to_ascii_lowercase() {
+                    requeued = values.first().and_then(|v| v.as_str().parse().ok()).unwrap_or(0);
+                    continue;
+                }
+                for v in values {
+                    headers.append(name.clone(), v.clone());
+                }
+            }
+        }
+        headers.insert(HEADER_REQUEUED, HeaderValue::from(requeued + 1));
+        headers.insert("Nats-Msg-Id", header_value(&format!("{STREAM_NAME}:{}:requeued", m.stream_sequence)));
+        let stored = match self.js.publish_with_headers(m.msg.subject.clone(), headers, m.msg.payload.clone()).await {
+            Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match stored {
+            Ok(()) => {
+                tracing::info!(
+                    subject = %m.msg.subject,
+                    sequence = m.stream_sequence,
+                    deliveries = m.delivered,
+                    why,
+                    "re-queued on its last delivery"
+                );
+                self.ack(m).await;
+                true
+            }
+            Err(e) => {
+                self.abandon(m);
+                tracing::error!(
+                    consumer = %self.consumer,
+                    sequence = m.stream_sequence,
+                    error = %e,
+                    "cannot re-queue a message on its last delivery; the server's max-deliveries advisory will dead-letter it"
+                );
+                false
+            }
+        }
+    }
+
+    /// Stops keeping `m` in progress without settling it: the server takes it back after
+    /// the ack wait.
+    fn abandon(&self, m: &InHand) {
+        m.mark_settled();
+    }
+
     /// Publishes the message to the dead-letter stream, then acknowledges it. When the
     /// dead-letter stream cannot store it after a few tries, the message is negatively
-    /// acknowledged with a delay instead, to be dead-lettered on a later delivery.
-    /// Returns whether it was dead-lettered.
+    /// acknowledged with a delay, to be dead-lettered on a later delivery; on its last
+    /// delivery it is left to the ack wait instead, and the max-deliveries advisory that
+    /// follows dead-letters it. Returns whether this call stored it (a copy already
+    /// stored by an earlier attempt is not counted again).
     pub async fn dead_letter(&self, m: &InHand, reason: &str) -> bool {
-        let subject = dead_letter_subject(&m.msg.subject);
+        let letter = DeadLetter {
+            subject: &m.msg.subject,
+            headers: m.msg.headers.as_ref(),
+            payload: m.msg.payload.clone(),
+            stream_sequence: m.stream_sequence,
+            delivered: m.delivered,
+        };
+        match self.store_dead_letter(&letter, reason).await {
+            Ok(newly_stored) => {
+                self.ack(m).await;
+                newly_stored
+            }
+            Err(e) if self.is_last_delivery(m) => {
+                self.abandon(m);
+                tracing::error!(
+                    consumer = %self.consumer,
+                    sequence = m.stream_sequence,
+                    error = %e,
+                    reason,
+                    "cannot store a dead letter on the last delivery; the server's max-deliveries advisory will bring it back"
+                );
+                false
+            }
+            Err(e) => {
+                tracing::error!(
+                    consumer = %self.consumer,
+                    sequence = m.stream_sequence,
+                    error = %e,
+                    reason,
+                    "cannot store a dead letter; the message will come again"
+                );
+                m.mark_settled();
+                if let Err(e) = m.msg.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await {
+                    tracing::warn!(sequence = m.stream_sequence, error = %e, "negative acknowledgement not sent");
+                }
+                false
+            }
+        }
+    }
+
+    /// Stores `letter` in the dead-letter stream with `reason`, trying a few times.
+    /// `Ok(false)` when the stream already held it (same original sequence).
+    pub async fn store_dead_letter(&self, letter: &DeadLetter<'_>, reason: &str) -> Result<bool, String> {
+        let subject = dead_letter_subject(letter.subject);
         let mut headers = HeaderMap::new();
-        if let Some(original) = &m.msg.headers {
+        if let Some(original) = letter.headers {
             for (name, values) in original.iter() {
                 if AsRef::<str>::as_ref(name).to_ascii_lowercase().starts_with("nats-") {
                     continue;
@@ -156,15 +294,15 @@ impl Settler {
                 }
             }
         }
-        headers.insert(HEADER_SUBJECT, header_value(&m.msg.subject));
+        headers.insert(HEADER_SUBJECT, header_value(letter.subject));
         headers.insert(HEADER_STREAM, STREAM_NAME);
-        headers.insert(HEADER_SEQUENCE, HeaderValue::from(m.stream_sequence));
-        headers.insert(HEADER_DELIVERIES, HeaderValue::from(m.delivered));
+        headers.insert(HEADER_SEQUENCE, HeaderValue::from(letter.stream_sequence));
+        headers.insert(HEADER_DELIVERIES, HeaderValue::from(letter.delivered));
         headers.insert(HEADER_REASON, header_value(reason));
-        headers.insert("Nats-Msg-Id", header_value(&format!("{STREAM_NAME}:{}", m.stream_sequence)));
+        headers.insert("Nats-Msg-Id", header_value(&format!("{STREAM_NAME}:{}", letter.stream_sequence)));
 
         let max_payload = self.js.client().max_payload();
-        let mut body = m.msg.payload.clone();
+        let mut body = letter.payload.clone();
         if body.len() + HEADER_ROOM > max_payload {
             headers.insert(HEADER_TRUNCATED_FROM, HeaderValue::from(body.len()));
             body.truncate(max_payload.saturating_sub(HEADER_ROOM));
@@ -177,32 +315,50 @@ impl Settler {
             }
             match self.js.publish_with_headers(subject.clone(), headers.clone(), body.clone()).await {
                 Ok(ack) => match ack.await {
-                    Ok(_) => {
+                    Ok(ack) => {
                         tracing::warn!(
-                            subject = %m.msg.subject,
-                            sequence = m.stream_sequence,
-                            deliveries = m.delivered,
+                            subject = %letter.subject,
+                            sequence = letter.stream_sequence,
+                            deliveries = letter.delivered,
                             reason,
+                            duplicate = ack.duplicate,
                             "dead-lettered"
                         );
-                        self.ack(m).await;
-                        return true;
+                        return Ok(!ack.duplicate);
                     }
                     Err(e) => last_error = e.to_string(),
                 },
                 Err(e) => last_error = e.to_string(),
             }
         }
-        tracing::error!(
-            consumer = %self.consumer,
-            sequence = m.stream_sequence,
-            error = %last_error,
-            reason,
-            "cannot store a dead letter; the message will come again"
-        );
-        self.nak(m, Some(Duration::from_secs(5))).await;
-        false
+        Err(last_error)
     }
+}
+
+/// What [`Settler::retry`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Negatively acknowledged: the server redelivers it after the delay.
+    Nakked,
+    /// On its last delivery: copied back onto TELEMETRY with a fresh delivery count.
+    Requeued,
+    /// On its last delivery and the copy failed: the server gives up after the ack
+    /// wait, and the max-deliveries advisory dead-letters it.
+    LeftToAckWait,
+}
+
+/// A message to dead-letter: what the dead-letter headers are made from.
+pub struct DeadLetter<'a> {
+    /// The subject it was published on.
+    pub subject: &'a str,
+    /// Its headers.
+    pub headers: Option<&'a HeaderMap>,
+    /// Its body.
+    pub payload: bytes::Bytes,
+    /// Its sequence in TELEMETRY.
+    pub stream_sequence: u64,
+    /// How often it was delivered.
+    pub delivered: i64,
 }
 
 /// A header value without line breaks or other control characters, and not too long.

@@ -5,34 +5,11 @@
 
 mod support;
 
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use support::*;
 use testkit::NatsServer;
-
-fn start_binary(nats_url: &str, receiver: &Receiver, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_dagnats"))
-        .args([
-            "otlp-bridge",
-            "--nats-url",
-            nats_url,
-            "--endpoint",
-            &receiver.base_url(),
-            "--stats-interval",
-            "0s",
-            "--max-backoff",
-            "1s",
-        ])
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the dagnats binary")
-}
 
 async fn wait_for_exit(child: &mut Child) -> ExitStatus {
     let deadline = Instant::now() + PATIENCE;

@@ -22,7 +22,7 @@ pub const MAX_BODY_BYTES: usize = 8 << 20;
 /// spans subject) gives none; one that cannot be read is an error saying why.
 pub fn spans_from_body(body: &[u8]) -> Result<Vec<SpanRecord>, DecodeError> {
     match decode::decode(Some(Signal::Spans), body, MAX_BODY_BYTES)? {
-        Decoded::Span(s) => Ok(vec![*s]),
+        Decoded::Span(s) => Ok(vec![s.record]),
         Decoded::Traces(rs) => Ok(from_otlp(rs)),
         _ => Ok(Vec::new()),
     }

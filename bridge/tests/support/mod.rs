@@ -31,6 +31,7 @@ pub fn test_config(nats_url: &str, receiver: &Receiver) -> Config {
     c.stats_interval = Duration::ZERO;
     c.initial_backoff = Duration::from_millis(100);
     c.max_backoff = Duration::from_secs(1);
+    c.shutdown_grace = Duration::from_millis(200);
     c
 }
 
@@ -63,6 +64,45 @@ impl RunningBridge {
             .expect("bridge task panicked")
             .expect("bridge failed");
     }
+}
+
+/// Starts the `dagnats otlp-bridge` binary towards `receiver`, with `extra` flags; its
+/// output is discarded.
+pub fn start_binary(nats_url: &str, receiver: &Receiver, extra: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dagnats"))
+        .args([
+            "otlp-bridge",
+            "--nats-url",
+            nats_url,
+            "--endpoint",
+            &receiver.base_url(),
+            "--stats-interval",
+            "0s",
+            "--max-backoff",
+            "1s",
+        ])
+        .args(extra)
+        .env("RUST_LOG", std::env::var("BRIDGE_LOG").unwrap_or_else(|_| "warn".into()))
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .stdout(std::process::Stdio::null())
+        // BRIDGE_OUTPUT=1 shows the bridge's own log when a test needs looking into.
+        .stderr(if std::env::var_os("BRIDGE_OUTPUT").is_some() { std::process::Stdio::inherit() } else { std::process::Stdio::null() })
+        .spawn()
+        .expect("start the dagnats binary")
+}
+
+/// The bridge consumer's `(num_pending, num_ack_pending)`: messages not yet delivered,
+/// and delivered but not settled; `(u64::MAX, usize::MAX)` while the consumer does not
+/// exist yet.
+pub async fn consumer_backlog(url: &str) -> (u64, usize) {
+    let js = jetstream::new(async_nats::connect(url).await.expect("connect"));
+    let stream = js.get_stream("TELEMETRY").await.expect("TELEMETRY");
+    let Ok(mut c) = stream.get_consumer::<jetstream::consumer::pull::Config>("otlp-bridge").await else {
+        return (u64::MAX, usize::MAX);
+    };
+    let info = c.info().await.expect("consumer info");
+    (info.num_pending, info.num_ack_pending)
 }
 
 /// Waits until `check` holds, polling; panics with `what` after [`PATIENCE`].

@@ -77,6 +77,9 @@ struct State {
     /// TLS handshakes that failed (a client that does not trust the certificate).
     handshake_failures: AtomicU64,
     accepted: Mutex<Accepted>,
+    /// Span exports holding a span of this name are refused whole with 400, as a
+    /// backend refuses a request with one invalid record.
+    refuse_span_named: Mutex<Option<String>>,
 }
 
 /// The receiver. Dropping it stops it.
@@ -136,6 +139,7 @@ impl Receiver {
             partial_rejects: AtomicU64::new(0),
             handshake_failures: AtomicU64::new(0),
             accepted: Mutex::new(Accepted::default()),
+            refuse_span_named: Mutex::new(None),
         });
         let r = Receiver { addr, state, tls, server: Mutex::new(None) };
         r.serve(listener);
@@ -195,6 +199,11 @@ impl Receiver {
     /// From now on, 200 answers to span exports carry a partial success rejecting `n`.
     pub fn set_partial_rejects(&self, n: u64) {
         self.state.partial_rejects.store(n, Ordering::SeqCst);
+    }
+
+    /// From now on, a span export holding a span named `name` is refused whole (400).
+    pub fn refuse_spans_named(&self, name: &str) {
+        *self.state.refuse_span_named.lock().unwrap() = Some(name.to_owned());
     }
 
     /// Closes the port and cuts every open connection.
@@ -281,6 +290,15 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
     match path.as_str() {
         "/v1/traces" => {
             let r = ExportTraceServiceRequest::decode(&raw[..]).expect("ExportTraceServiceRequest");
+            let refused = state.refuse_span_named.lock().unwrap().clone();
+            if let Some(bad) = refused {
+                if r.resource_spans.iter().flat_map(|rs| &rs.scope_spans).flat_map(|ss| &ss.spans).any(|s| s.name == bad) {
+                    if !state.count_only {
+                        state.accepted.lock().unwrap().requests.last_mut().unwrap().status = 400;
+                    }
+                    return Ok(Response::builder().status(400).body(Full::new(Bytes::from_static(b"invalid span"))).unwrap());
+                }
+            }
             let n: usize = r.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
             state.span_count.fetch_add(n as u64, Ordering::SeqCst);
             if !state.count_only {
