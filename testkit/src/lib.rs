@@ -6,6 +6,7 @@
 //! workspace root (installed by `scripts/setup`), else `nats-server` on `PATH`.
 
 pub mod auth;
+pub mod proxy;
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};

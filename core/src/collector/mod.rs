@@ -102,8 +102,16 @@ pub struct CollectorStats {
     pub dropped_overflow: u64,
     /// Records given up: rejected by the server, or still pending at shutdown.
     pub dropped_failed: u64,
-    /// Publish attempts that failed and were retried.
+    /// Publishes of a record sent again: after a failure, or because its
+    /// acknowledgement was late (includes the two counters below).
     pub retried: u64,
+    /// Resends of a record whose acknowledgement was late, made inside the stream's
+    /// duplicate window: the server stores such a record once, whichever send it answers.
+    pub resent_in_window: u64,
+    /// Records published again after the duplicate window because no send of theirs was
+    /// answered (the connection was lost, the server restarted or stalled for long): each
+    /// may be stored twice. Counted, never silent.
+    pub retried_after_window: u64,
     /// Records shortened to fit the server's max_payload (what was cut is counted on
     /// the record itself).
     pub shortened: u64,
@@ -222,6 +230,8 @@ impl Collector {
             dropped_overflow: s.dropped_overflow.load(Ordering::Relaxed),
             dropped_failed: s.dropped_failed.load(Ordering::Relaxed),
             retried: s.retried.load(Ordering::Relaxed),
+            resent_in_window: s.resent_in_window.load(Ordering::Relaxed),
+            retried_after_window: s.retried_after_window.load(Ordering::Relaxed),
             shortened: s.shortened.load(Ordering::Relaxed),
         }
     }
