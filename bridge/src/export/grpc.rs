@@ -111,7 +111,6 @@ impl<'a> Channels<'a> {
             .tcp_keepalive(Some(Duration::from_secs(30)))
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_timeout(Duration::from_secs(10))
-            .http2_adaptive_window(true)
             .user_agent(concat!("dagnats-bridge/", env!("CARGO_PKG_VERSION")))
             .map_err(|e| ConfigError(format!("cannot set up the gRPC channel: {}", chain(&e))))?;
         let destination = if tls {
