@@ -4,7 +4,8 @@
 //! resolves them against the environment. The OTLP options follow the OpenTelemetry
 //! OTLP exporter specification: a flag wins over its `OTEL_EXPORTER_OTLP_*` variable, a
 //! per-signal setting wins over the general one, and the general endpoint is a base URL
-//! to which `/v1/traces`, `/v1/logs` and `/v1/metrics` are appended. Those variables are
+//! to which `/v1/traces`, `/v1/logs` and `/v1/metrics` are appended over http/protobuf
+//! (over grpc it is the target as given). Those variables are
 //! read by the resolver (not by clap) so that this precedence holds; the NATS variables
 //! are plain flag fallbacks and clap reads them.
 //!
