@@ -120,7 +120,7 @@ async fn a_400_dead_letters_after_the_first_attempt() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retryable_failure_on_the_last_delivery_dead_letters() {
+async fn a_retryable_failure_on_the_last_delivery_requeues_instead_of_dead_lettering() {
     let nats = NatsServer::start();
     let receiver = Receiver::start().await;
     receiver.set_status(503);
@@ -133,11 +133,13 @@ async fn a_retryable_failure_on_the_last_delivery_dead_letters() {
     let bridge = RunningBridge::start(config);
     let stats = bridge.stats.clone();
 
-    eventually("5 spans dead-lettered", || stats.snapshot().signal(Signal::Spans).dead_lettered == 5).await;
-    assert_eq!(receiver.answered(503), 1, "one attempt, then no delivery is left");
-    for m in dead_letters(&nats.url()).await {
-        let reason = m.header(HEADER_REASON).unwrap();
-        assert!(reason.contains("out of deliveries (1 of 1)") && reason.contains("HTTP 503"), "{reason}");
-    }
+    // Every delivery is the last one: a 503 re-queues the messages (the data is not at
+    // fault) and the copies come back, until the receiver accepts them.
+    eventually("5 spans re-queued", || stats.snapshot().signal(Signal::Spans).requeued >= 5).await;
+    receiver.set_status(200);
+    eventually("5 spans exported", || span_id_counts(&receiver).len() == 5).await;
     bridge.stop().await;
+    assert!(span_id_counts(&receiver).values().all(|&c| c == 1));
+    assert!(dead_letters(&nats.url()).await.is_empty(), "a retryable failure dead-lettered data");
+    assert_eq!(consumer_backlog(&nats.url()).await, (0, 0));
 }

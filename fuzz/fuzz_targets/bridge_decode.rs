@@ -28,7 +28,7 @@ fn convert_and_encode(converter: &Converter, decoded: Decoded) -> Vec<u8> {
         Decoded::Log(l) => converter.logs([*l]).encode_to_vec(),
         Decoded::Metric(m) => converter.metrics([*m]).encode_to_vec(),
         Decoded::Traces(rs) => {
-            let mut request = converter.traces([]);
+            let mut request = converter.traces(Vec::<dagnats_observe::record::SpanRecord>::new());
             for mut r in rs {
                 converter.ensure_service_name(&mut r.resource);
                 request.resource_spans.push(r);
@@ -36,7 +36,7 @@ fn convert_and_encode(converter: &Converter, decoded: Decoded) -> Vec<u8> {
             request.encode_to_vec()
         }
         Decoded::Logs(rl) => {
-            let mut request = converter.logs([]);
+            let mut request = converter.logs(Vec::<dagnats_observe::record::LogRecord>::new());
             for mut r in rl {
                 converter.ensure_service_name(&mut r.resource);
                 request.resource_logs.push(r);
@@ -44,7 +44,7 @@ fn convert_and_encode(converter: &Converter, decoded: Decoded) -> Vec<u8> {
             request.encode_to_vec()
         }
         Decoded::Metrics(rm) => {
-            let mut request = converter.metrics([]);
+            let mut request = converter.metrics(Vec::<dagnats_observe::record::MetricPoint>::new());
             for mut r in rm {
                 converter.ensure_service_name(&mut r.resource);
                 request.resource_metrics.push(r);
