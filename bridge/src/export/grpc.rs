@@ -34,6 +34,8 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResp
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::SERVICE_NAME as TRACE_SERVICE;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message as _;
+// google.rpc.Status and RetryInfo, as sent in `grpc-status-details-bin`.
+use tonic_types::pb::{RetryInfo, Status as RpcStatus};
 use tonic::codec::{BufferSettings, Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
@@ -277,42 +279,6 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     clean_reason(&text).unwrap_or_else(|| "transport error".into())
 }
 
-/// `google.rpc.Status`, as sent in `grpc-status-details-bin`.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<ProtoAny>,
-}
-
-/// `google.protobuf.Any`.
-#[derive(Clone, PartialEq, prost::Message)]
-struct ProtoAny {
-    #[prost(string, tag = "1")]
-    type_url: String,
-    #[prost(bytes = "vec", tag = "2")]
-    value: Vec<u8>,
-}
-
-/// `google.rpc.RetryInfo`.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RetryInfo {
-    #[prost(message, optional, tag = "1")]
-    retry_delay: Option<ProtoDuration>,
-}
-
-/// `google.protobuf.Duration`.
-#[derive(Clone, PartialEq, prost::Message)]
-struct ProtoDuration {
-    #[prost(int64, tag = "1")]
-    seconds: i64,
-    #[prost(int32, tag = "2")]
-    nanos: i32,
-}
-
 /// The `google.rpc.RetryInfo` among a status's details: `None` when there is none,
 /// `Some(delay)` when there is one (`delay` is `None` when it gives no delay; a negative
 /// delay is none).
@@ -381,6 +347,7 @@ impl<R: prost::Message + Default + Send + 'static> Decoder for ResponseDecoder<R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost_types::{Any as ProtoAny, Duration as ProtoDuration};
 
     fn details(type_url: &str, delay: Option<(i64, i32)>) -> Bytes {
         let info = RetryInfo { retry_delay: delay.map(|(seconds, nanos)| ProtoDuration { seconds, nanos }) };

@@ -26,6 +26,8 @@ use dagnats_observe::otlp::proto::collector::trace::v1::ExportTraceServiceRespon
 use prost::Message as _;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
+// The `google.rpc.Status` an OTLP receiver sends with an error.
+use tonic_types::pb::Status as RpcStatus;
 
 use super::{clean_reason, read_file, Outcome};
 use crate::cli::Compression;
@@ -167,15 +169,6 @@ fn partial_success(signal: Signal, body: &[u8]) -> (u64, String) {
     found.map(|(n, m)| (u64::try_from(n).unwrap_or(0), m)).unwrap_or_default()
 }
 
-/// The `google.rpc.Status` an OTLP receiver sends with an error.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
 /// A short, single-line, printable version of an error response body.
 fn error_text(body: &[u8]) -> Option<String> {
     if body.is_empty() {
@@ -279,7 +272,7 @@ mod tests {
 
     #[test]
     fn error_bodies_become_short_reasons() {
-        let status = RpcStatus { code: 3, message: "invalid span\nid".into() }.encode_to_vec();
+        let status = RpcStatus { code: 3, message: "invalid span\nid".into(), details: Vec::new() }.encode_to_vec();
         let Outcome::Refused { reason } = classify(Signal::Spans, StatusCode::BAD_REQUEST, None, &status) else { panic!() };
         assert_eq!(reason, "HTTP 400 Bad Request: invalid span id");
         let long = vec![b'x'; 5000];

@@ -98,37 +98,11 @@ impl State {
     }
 }
 
-/// `google.rpc.Status` with one `google.rpc.RetryInfo` detail, encoded (defined here,
-/// apart from the bridge's own decoding, so that the test checks the wire format).
+/// `google.rpc.Status` with one `google.rpc.RetryInfo` detail, encoded with tonic-types'
+/// definitions of them.
 fn retry_info_details(code: Code, delay: Duration) -> Vec<u8> {
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct RpcStatus {
-        #[prost(int32, tag = "1")]
-        code: i32,
-        #[prost(string, tag = "2")]
-        message: String,
-        #[prost(message, repeated, tag = "3")]
-        details: Vec<ProtoAny>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct ProtoAny {
-        #[prost(string, tag = "1")]
-        type_url: String,
-        #[prost(bytes = "vec", tag = "2")]
-        value: Vec<u8>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct RetryInfo {
-        #[prost(message, optional, tag = "1")]
-        retry_delay: Option<ProtoDuration>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct ProtoDuration {
-        #[prost(int64, tag = "1")]
-        seconds: i64,
-        #[prost(int32, tag = "2")]
-        nanos: i32,
-    }
+    use prost_types::{Any as ProtoAny, Duration as ProtoDuration};
+    use tonic_types::pb::{RetryInfo, Status as RpcStatus};
     let info =
         RetryInfo { retry_delay: Some(ProtoDuration { seconds: delay.as_secs() as i64, nanos: delay.subsec_nanos() as i32 }) };
     RpcStatus {
