@@ -141,7 +141,9 @@ fn decode_record(signal: Signal, body: &[u8]) -> Result<Decoded, DecodeError> {
 /// `record` with the scope its body names. The body is read a second time only when it
 /// mentions a scope at all, which keeps the common record at one parse.
 fn with_scope<T>(record: T, body: &[u8]) -> Scoped<T> {
-    let mentions_scope = body.windows(7).any(|w| w == b"\"scope\"");
+    static SCOPE_KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"scope\""));
+    let mentions_scope = SCOPE_KEY.find(body).is_some();
     Scoped::new(record, if mentions_scope { read_scope(body) } else { None })
 }
 
@@ -242,6 +244,19 @@ mod tests {
         assert!(matches!(decode(Some(Signal::Spans), GO_SPAN.as_bytes(), MAX), Ok(Decoded::Span(_))));
         assert!(matches!(decode(Some(Signal::Logs), GO_LOG.as_bytes(), MAX), Ok(Decoded::Log(_))));
         assert!(matches!(decode(Some(Signal::Metrics), GO_METRIC.as_bytes(), MAX), Ok(Decoded::Metric(_))));
+    }
+
+    #[test]
+    fn a_records_scope_is_kept_and_an_unexportable_metric_point_is_refused() {
+        let Ok(Decoded::Span(plain)) = decode(Some(Signal::Spans), GO_SPAN.as_bytes(), MAX) else { panic!() };
+        assert_eq!(plain.scope, None);
+        let scoped = GO_SPAN.trim_end().trim_end_matches('}').to_owned() + r#","scope":{"name":"billing","version":"1.2"}}"#;
+        let Ok(Decoded::Span(s)) = decode(Some(Signal::Spans), scoped.as_bytes(), MAX) else { panic!("{scoped}") };
+        assert_eq!(s.scope.as_ref().map(|s| (s.name.as_str(), s.version.as_str())), Some(("billing", "1.2")));
+
+        let negative = r#"{"name":"jobs","type":"counter","value":-1,"service":"w","timestamp":"2026-11-24T10:30:00Z"}"#;
+        let e = decode(Some(Signal::Metrics), negative.as_bytes(), MAX).unwrap_err();
+        assert!(e.0.contains("cannot be exported"), "{e}");
     }
 
     #[test]
