@@ -26,7 +26,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Code, Request, Response, Status};
 
-pub use super::receiver::{service_of, ReceivedLog, ReceivedMetric, ReceivedSpan};
+pub use super::receiver::{service_of, string_attributes, ReceivedLog, ReceivedMetric, ReceivedSpan};
 
 /// One request, however it was answered.
 #[derive(Clone, Debug)]
@@ -127,10 +127,11 @@ impl TraceService for Services {
             let mut acc = state.accepted.lock().unwrap();
             for rs in r.resource_spans {
                 let service = service_of(rs.resource.as_ref());
+                let resource = string_attributes(rs.resource.as_ref());
                 for ss in rs.scope_spans {
                     let scope = ss.scope.map(|s| s.name).unwrap_or_default();
                     for span in ss.spans {
-                        acc.spans.push(ReceivedSpan { service: service.clone(), scope: scope.clone(), span });
+                        acc.spans.push(ReceivedSpan { service: service.clone(), scope: scope.clone(), resource: resource.clone(), span });
                     }
                 }
             }

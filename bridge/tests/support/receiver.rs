@@ -27,11 +27,13 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use tokio::task::JoinHandle;
 
-/// A span as received, with its resource's service and its scope name.
+/// A span as received, with its resource's service, its scope name and its resource's
+/// string attributes.
 #[derive(Clone, Debug)]
 pub struct ReceivedSpan {
     pub service: String,
     pub scope: String,
+    pub resource: Vec<(String, String)>,
     pub span: Span,
 }
 
@@ -89,6 +91,19 @@ pub struct Receiver {
     /// Set for HTTPS.
     tls: Option<tokio_rustls::TlsAcceptor>,
     server: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The string attributes of `resource`.
+pub fn string_attributes(resource: Option<&Resource>) -> Vec<(String, String)> {
+    resource
+        .map(|r| r.attributes.iter())
+        .into_iter()
+        .flatten()
+        .filter_map(|kv| match &kv.value {
+            Some(AnyValue { value: Some(Any::StringValue(s)) }) => Some((kv.key.clone(), s.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 pub fn service_of(resource: Option<&Resource>) -> String {
@@ -305,10 +320,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
                 let mut acc = state.accepted.lock().unwrap();
                 for rs in r.resource_spans {
                     let service = service_of(rs.resource.as_ref());
+                    let resource = string_attributes(rs.resource.as_ref());
                     for ss in rs.scope_spans {
                         let scope = ss.scope.map(|s| s.name).unwrap_or_default();
                         for span in ss.spans {
-                            acc.spans.push(ReceivedSpan { service: service.clone(), scope: scope.clone(), span });
+                            acc.spans.push(ReceivedSpan { service: service.clone(), scope: scope.clone(), resource: resource.clone(), span });
                         }
                     }
                 }
