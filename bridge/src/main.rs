@@ -10,6 +10,12 @@ use dagnats_bridge::trace::render::{color_for_stdout, Paint};
 use dagnats_bridge::trace::{Outcome, TraceError};
 use dagnats_bridge::dlq::{self, DlqArgs};
 use dagnats_bridge::{check, run, shutdown, tail, trace, Config};
+
+/// Every message is read by the NATS connection's task, decoded, converted and encoded
+/// by a worker, and freed elsewhere again: allocations that cross threads, which glibc's
+/// allocator serves slowly. mimalloc serves them from per-thread heaps.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {

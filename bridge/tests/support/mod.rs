@@ -66,10 +66,34 @@ impl RunningBridge {
     }
 }
 
+/// A `dagnats` process started by a test, killed when dropped so that a failing test
+/// leaves no bridge running behind it.
+pub struct BridgeProcess(pub std::process::Child);
+
+impl std::ops::Deref for BridgeProcess {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for BridgeProcess {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for BridgeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts the `dagnats otlp-bridge` binary towards `receiver`, with `extra` flags; its
 /// output is discarded.
-pub fn start_binary(nats_url: &str, receiver: &Receiver, extra: &[&str]) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_dagnats"))
+pub fn start_binary(nats_url: &str, receiver: &Receiver, extra: &[&str]) -> BridgeProcess {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_dagnats"))
         .args([
             "otlp-bridge",
             "--nats-url",
@@ -89,7 +113,8 @@ pub fn start_binary(nats_url: &str, receiver: &Receiver, extra: &[&str]) -> std:
         // BRIDGE_OUTPUT=1 shows the bridge's own log when a test needs looking into.
         .stderr(if std::env::var_os("BRIDGE_OUTPUT").is_some() { std::process::Stdio::inherit() } else { std::process::Stdio::null() })
         .spawn()
-        .expect("start the dagnats binary")
+        .expect("start the dagnats binary");
+    BridgeProcess(child)
 }
 
 /// The bridge consumer's `(num_pending, num_ack_pending)`: messages not yet delivered,
