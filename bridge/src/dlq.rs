@@ -44,7 +44,7 @@ use dagnats_observe::nats::InitialConnect;
 use futures::StreamExt;
 
 use crate::nats_args::NatsArgs;
-use crate::settle::{DLQ_STREAM, HEADER_DELIVERIES, HEADER_REASON, HEADER_SUBJECT, HEADER_TRUNCATED_FROM};
+use crate::settle::{carried_headers, DLQ_STREAM, HEADER_DELIVERIES, HEADER_REASON, HEADER_SUBJECT, HEADER_TRUNCATED_FROM};
 
 /// The prefix of the headers the bridge adds when it dead-letters or re-queues a message
 /// ([`HEADER_SUBJECT`], [`HEADER_REASON`], `Dagnats-Requeued`, ...; producers set none): a
@@ -238,17 +238,9 @@ impl DeadLetter {
     /// Its headers for republishing: its own, without the dead-letter headers and the
     /// server's `Nats-*` ones, plus a `Nats-Msg-Id` derived from its DLQ sequence.
     pub fn republish_headers(&self) -> HeaderMap {
-        let mut out = HeaderMap::new();
-        for (name, values) in self.headers.iter() {
-            let name_str: &str = name.as_ref();
-            let lower = name_str.to_ascii_lowercase();
-            if lower.starts_with("nats-") || lower.starts_with(&DEAD_LETTER_HEADER_PREFIX.to_ascii_lowercase()) {
-                continue;
-            }
-            for v in values {
-                out.append(name.clone(), v.clone());
-            }
-        }
+        let mut out = carried_headers(Some(&self.headers), |name| {
+            name.get(..DEAD_LETTER_HEADER_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(DEAD_LETTER_HEADER_PREFIX))
+        });
         out.insert("Nats-Msg-Id", format!("{DLQ_STREAM}:{}:republished", self.sequence).as_str());
         out
     }

@@ -247,16 +247,20 @@ impl Pipeline {
     /// acknowledged, re-queued, or released at shutdown.
     async fn deliver(&self, chunk: Chunk, slots: &[InHand]) {
         let Chunk { signal, members, items } = chunk;
-        let counters = self.stats.of(Some(signal));
-        let records: u64 = items.iter().map(|d| d.record_count() as u64).sum();
-        let body = match catch_unwind(AssertUnwindSafe(|| self.build(signal, items))) {
-            Ok(body) => body,
-            Err(_) => {
+        match self.request(signal, items) {
+            Some((records, body)) => self.export(signal, members, records, body, slots).await,
+            None => {
+                let counters = self.stats.of(Some(signal));
                 self.dead_letter_all(&members, slots, counters, "internal error: converting the batch panicked").await;
-                return;
             }
-        };
-        self.export(signal, members, records, body, slots).await;
+        }
+    }
+
+    /// The records in `items` and the request body made of them; `None` when converting
+    /// panicked (a panic must not stop a worker).
+    fn request(&self, signal: Signal, items: Vec<Decoded>) -> Option<(u64, Bytes)> {
+        let records = items.iter().map(|d| d.record_count() as u64).sum();
+        catch_unwind(AssertUnwindSafe(|| self.build(signal, items))).ok().map(|body| (records, body))
     }
 
     /// Sends `body` (the request of `members`) until its messages are settled. A request
@@ -405,11 +409,7 @@ impl Pipeline {
                 Err(_) => return Err(members.to_vec()),
             }
         }
-        let records = items.iter().map(|d| d.record_count() as u64).sum();
-        match catch_unwind(AssertUnwindSafe(|| self.build(signal, items))) {
-            Ok(body) => Ok((members.to_vec(), records, body)),
-            Err(_) => Err(members.to_vec()),
-        }
+        self.request(signal, items).map(|(records, body)| (members.to_vec(), records, body)).ok_or_else(|| members.to_vec())
     }
 
     /// An export of `signal` succeeded: the receiver is back; wake the held batches.

@@ -153,11 +153,17 @@ impl Settler {
         if self.is_last_delivery(m) {
             return if self.requeue(m, why).await { Retry::Requeued } else { Retry::LeftToAckWait };
         }
+        self.nak(m, delay).await;
+        Retry::Nakked
+    }
+
+    /// Negatively acknowledges, asking for redelivery after `delay`. Only for a message
+    /// that is not on its last delivery (see [`retry`](Self::retry)).
+    async fn nak(&self, m: &InHand, delay: Option<Duration>) {
         m.mark_settled();
         if let Err(e) = m.msg.ack_with(AckKind::Nak(delay)).await {
             tracing::warn!(sequence = m.stream_sequence, error = %e, "negative acknowledgement not sent");
         }
-        Retry::Nakked
     }
 
     /// Tells the server work is going on, restarting the message's ack-wait clock.
@@ -178,23 +184,15 @@ impl Settler {
     /// the server then gives up on it and its max-deliveries advisory dead-letters it
     /// (see [`crate::advisory`]). Returns whether it was re-queued.
     pub async fn requeue(&self, m: &InHand, why: &str) -> bool {
-        let mut headers = HeaderMap::new();
-        let mut requeued = 0u64;
-        if let Some(original) = &m.msg.headers {
-            for (name, values) in original.iter() {
-                let lower = AsRef::<str>::as_ref(name).to_ascii_lowercase();
-                if lower.starts_with("nats-") {
-                    continue;
-                }
-                if lower == HEADER_REQUEUED.to_ascii_lowercase() {
-                    requeued = values.first().and_then(|v| v.as_str().parse().ok()).unwrap_or(0);
-                    continue;
-                }
-                for v in values {
-                    headers.append(name.clone(), v.clone());
-                }
-            }
-        }
+        let requeued: u64 = m
+            .msg
+            .headers
+            .iter()
+            .flat_map(|h| h.iter())
+            .find(|(name, _)| AsRef::<str>::as_ref(*name).eq_ignore_ascii_case(HEADER_REQUEUED))
+            .and_then(|(_, values)| values.first()?.as_str().parse().ok())
+            .unwrap_or(0);
+        let mut headers = carried_headers(m.msg.headers.as_ref(), |name| name.eq_ignore_ascii_case(HEADER_REQUEUED));
         headers.insert(HEADER_REQUEUED, HeaderValue::from(requeued + 1));
         headers.insert("Nats-Msg-Id", header_value(&format!("{STREAM_NAME}:{}:requeued", m.stream_sequence)));
         let stored = match self.js.publish_with_headers(m.msg.subject.clone(), headers, m.msg.payload.clone()).await {
@@ -270,10 +268,7 @@ impl Settler {
                     reason,
                     "cannot store a dead letter; the message will come again"
                 );
-                m.mark_settled();
-                if let Err(e) = m.msg.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await {
-                    tracing::warn!(sequence = m.stream_sequence, error = %e, "negative acknowledgement not sent");
-                }
+                self.nak(m, Some(Duration::from_secs(5))).await;
                 false
             }
         }
@@ -283,17 +278,7 @@ impl Settler {
     /// `Ok(false)` when the stream already held it (same original sequence).
     pub async fn store_dead_letter(&self, letter: &DeadLetter<'_>, reason: &str) -> Result<bool, String> {
         let subject = dead_letter_subject(letter.subject);
-        let mut headers = HeaderMap::new();
-        if let Some(original) = letter.headers {
-            for (name, values) in original.iter() {
-                if AsRef::<str>::as_ref(name).to_ascii_lowercase().starts_with("nats-") {
-                    continue;
-                }
-                for v in values {
-                    headers.append(name.clone(), v.clone());
-                }
-            }
-        }
+        let mut headers = carried_headers(letter.headers, |_| false);
         headers.insert(HEADER_SUBJECT, header_value(letter.subject));
         headers.insert(HEADER_STREAM, STREAM_NAME);
         headers.insert(HEADER_SEQUENCE, HeaderValue::from(letter.stream_sequence));
@@ -359,6 +344,24 @@ pub struct DeadLetter<'a> {
     pub stream_sequence: u64,
     /// How often it was delivered.
     pub delivered: i64,
+}
+
+/// The headers of a message to publish again (re-queued, dead-lettered, republished):
+/// its own, in order, without the server's `Nats-*` ones (a copied `Nats-Msg-Id` would
+/// make the server drop the copy) and without those `drop` names.
+pub fn carried_headers(original: Option<&HeaderMap>, drop: impl Fn(&str) -> bool) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, values) in original.into_iter().flat_map(|h| h.iter()) {
+        let name_str: &str = name.as_ref();
+        let is_server_header = name_str.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("nats-"));
+        if is_server_header || drop(name_str) {
+            continue;
+        }
+        for v in values {
+            headers.append(name.clone(), v.clone());
+        }
+    }
+    headers
 }
 
 /// A header value without line breaks or other control characters, and not too long.
