@@ -45,15 +45,7 @@ fn start_bridge(nats_url: &str, creds: &str, dir: &Path, receiver: &Receiver, tr
         .expect("start the dagnats binary")
 }
 
-fn stop(mut bridge: Child) {
-    Command::new("kill").args(["-TERM", &bridge.id().to_string()]).status().unwrap();
-    bridge.wait().unwrap();
-}
 
-/// What the bridge printed, both streams.
-fn printed(log: &Path) -> String {
-    std::fs::read_to_string(log).unwrap() + &std::fs::read_to_string(log.with_extension("out")).unwrap()
-}
 
 fn nkey_seed_of(creds_file: &str) -> String {
     let text = std::fs::read_to_string(creds_file).unwrap();
@@ -91,7 +83,7 @@ async fn creds_and_tls_to_nats_https_and_a_header_to_the_receiver() {
     let untrusting_log = dir.path().join("untrusting.log");
     let untrusting = start_bridge(&nats.url(), &creds, dir.path(), &receiver, false, &untrusting_log);
     eventually("the untrusting bridge tried the receiver", || receiver.handshake_failures() >= 2).await;
-    stop(untrusting);
+    stop_with_sigterm(untrusting);
     assert_eq!(receiver.spans().len(), 0, "no request got through without the CA");
     let untrusting_output = printed(&untrusting_log);
     assert!(untrusting_output.contains("certificate"), "the cause is named: {untrusting_output}");
@@ -100,7 +92,7 @@ async fn creds_and_tls_to_nats_https_and_a_header_to_the_receiver() {
     let trusting_log = dir.path().join("trusting.log");
     let trusting = start_bridge(&nats.url(), &creds, dir.path(), &receiver, true, &trusting_log);
     eventually("every span at the receiver", || span_names(&receiver).len() == N).await;
-    stop(trusting);
+    stop_with_sigterm(trusting);
     let requests = receiver.requests();
     assert!(!requests.is_empty());
     assert!(requests.iter().all(|r| r.authorization == BEARER), "every export carries the header");

@@ -202,14 +202,7 @@ fn start_binary_grpc(nats_url: &str, receiver: &GrpcReceiver, dir: &Path, trust:
         .expect("start the dagnats binary")
 }
 
-fn stop(mut bridge: Child) {
-    Command::new("kill").args(["-TERM", &bridge.id().to_string()]).status().unwrap();
-    bridge.wait().unwrap();
-}
 
-fn printed(log: &Path) -> String {
-    std::fs::read_to_string(log).unwrap() + &std::fs::read_to_string(log.with_extension("out")).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_the_tests_ca_and_a_client_certificate_and_the_header_as_metadata() {
@@ -234,7 +227,7 @@ async fn tls_with_the_tests_ca_and_a_client_certificate_and_the_header_as_metada
     })
     .await;
     assert!(untrusting.try_wait().unwrap().is_none(), "it keeps running, holding the spans: {}", printed(&untrusting_log));
-    stop(untrusting);
+    stop_with_sigterm(untrusting);
     assert!(receiver.requests().is_empty(), "no request got through without the CA");
     let untrusting_output = printed(&untrusting_log);
 
@@ -248,7 +241,7 @@ async fn tls_with_the_tests_ca_and_a_client_certificate_and_the_header_as_metada
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    stop(trusting);
+    stop_with_sigterm(trusting);
     let spans = span_counts(&receiver);
     assert!((0..N).all(|i| spans.get(&span_id(i)) == Some(&1)), "each span exactly once");
     let requests = receiver.requests();

@@ -31,11 +31,6 @@ async fn get(http: &reqwest::Client, addr: SocketAddr, path: &str) -> (u16, Stri
     request(http, reqwest::Method::GET, addr, path).await
 }
 
-/// The value of the sample `series` (name and labels exactly as exposed), if present.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
-
 /// Waits until `/readyz` answers `status` with a body containing `needle`; returns it.
 async fn readyz_becomes(http: &reqwest::Client, addr: SocketAddr, status: u16, needle: &str) -> String {
     let deadline = std::time::Instant::now() + PATIENCE;

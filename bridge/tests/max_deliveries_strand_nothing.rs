@@ -114,14 +114,8 @@ async fn killed_on_the_last_delivery_the_server_gives_up_and_the_message_is_dead
         assert!(m.header(HEADER_REASON).unwrap_or("").contains("gave up after 2 deliveries"), "{:?}", m.header(HEADER_REASON));
     }
     let text = reqwest::get(format!("http://{addr}/metrics")).await.unwrap().text().await.unwrap();
-    let counted = |name: &str| -> u64 {
-        text.lines()
-            .find(|l| l.starts_with(&format!("dagnats_bridge_{name}{{signal=\"spans\"}}")))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
-    };
-    assert_eq!(counted("messages_dead_lettered_total"), N, "dead letters counted once each");
+    let series = "dagnats_bridge_messages_dead_lettered_total{signal=\"spans\"}";
+    assert_eq!(sample(&text, series), Some(N as f64), "dead letters counted once each:\n{text}");
 
     // Nothing of it reaches the receiver afterwards.
     receiver.restart().await;

@@ -76,12 +76,8 @@ async fn kill_9_mid_stream_then_restart_delivers_everything() {
     assert!((0..N).all(|i| counts.contains_key(&span_id(i))));
     let duplicates: usize = counts.values().map(|c| c - 1).sum();
     let text = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await.unwrap().text().await.unwrap();
-    let redelivered: u64 = text
-        .lines()
-        .find(|l| l.starts_with("dagnats_bridge_messages_redelivered_total{signal=\"spans\"}"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .expect("redelivered counter");
+    let redelivered =
+        sample(&text, "dagnats_bridge_messages_redelivered_total{signal=\"spans\"}").expect("redelivered counter") as u64;
     println!("killed after {at_kill} spans; {duplicates} duplicates; {redelivered} redeliveries counted");
     assert!(duplicates as u64 <= redelivered, "every duplicate comes from a counted redelivery");
     assert!(dead_letters(&nats.url()).await.is_empty());

@@ -5,10 +5,13 @@
 //! When no send is answered at all (the connection is lost with the answers), the record
 //! goes out again after the window, where it may be stored twice: that is counted too.
 
+mod support;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use dagnats_observe::{Attribute, CollectorOptions, Context, SpanOptions, Telemetry};
+use dagnats_observe::{CollectorOptions, Telemetry};
+use support::spans;
 use testkit::proxy::DelayProxy;
 use testkit::{read_stream, NatsServer};
 
@@ -22,14 +25,6 @@ fn copies_by_msg_id(msgs: &[testkit::StoredMessage]) -> HashMap<String, usize> {
         *copies.entry(id).or_default() += 1;
     }
     copies
-}
-
-fn spans(tel: &Telemetry, n: usize, run: &'static str) {
-    for i in 0..n {
-        let (_, mut s) = tel.tracer.start(&Context::new(), "work", SpanOptions::new().attribute(Attribute::string("run_id", run)));
-        s.set_attribute(Attribute::int("i", i as i64));
-        s.end();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

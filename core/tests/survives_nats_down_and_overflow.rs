@@ -1,18 +1,13 @@
 //! NATS down at start, or restarting, loses nothing that fits in the buffer; a full
 //! buffer drops and counts instead of blocking.
 
+mod support;
+
 use std::time::Duration;
 
-use dagnats_observe::{Attribute, CollectorOptions, Context, SpanOptions, Telemetry};
+use dagnats_observe::{CollectorOptions, Telemetry};
+use support::spans;
 use testkit::{wait_for_messages, NatsServer};
-
-fn spans(tel: &Telemetry, n: usize, run: &'static str) {
-    for i in 0..n {
-        let (_, mut s) = tel.tracer.start(&Context::new(), "work", SpanOptions::new().attribute(Attribute::string("run_id", run)));
-        s.set_attribute(Attribute::int("i", i as i64));
-        s.end();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nats_down_at_start_then_up_delivers_everything() {

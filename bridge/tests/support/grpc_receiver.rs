@@ -26,7 +26,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Code, Request, Response, Status};
 
-pub use super::receiver::{service_of, string_attributes, ReceivedLog, ReceivedMetric, ReceivedSpan};
+pub use super::receiver::{received_logs, received_metrics, received_spans, span_total, ReceivedLog, ReceivedMetric, ReceivedSpan};
 
 /// One request, however it was answered.
 #[derive(Clone, Debug)]
@@ -121,20 +121,9 @@ impl TraceService for Services {
         let state = &self.0;
         state.admit("spans", &request)?;
         let r = request.into_inner();
-        let n: usize = r.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
-        state.span_count.fetch_add(n as u64, Ordering::SeqCst);
+        state.span_count.fetch_add(span_total(&r) as u64, Ordering::SeqCst);
         if !state.count_only {
-            let mut acc = state.accepted.lock().unwrap();
-            for rs in r.resource_spans {
-                let service = service_of(rs.resource.as_ref());
-                let resource = string_attributes(rs.resource.as_ref());
-                for ss in rs.scope_spans {
-                    let scope = ss.scope.map(|s| s.name).unwrap_or_default();
-                    for span in ss.spans {
-                        acc.spans.push(ReceivedSpan { service: service.clone(), scope: scope.clone(), resource: resource.clone(), span });
-                    }
-                }
-            }
+            state.accepted.lock().unwrap().spans.extend(received_spans(r));
         }
         let rejects = state.partial_rejects.load(Ordering::SeqCst);
         let partial_success = (rejects > 0).then(|| ExportTracePartialSuccess {
@@ -149,15 +138,7 @@ impl TraceService for Services {
 impl LogsService for Services {
     async fn export(&self, request: Request<ExportLogsServiceRequest>) -> Result<Response<ExportLogsServiceResponse>, Status> {
         self.0.admit("logs", &request)?;
-        let mut acc = self.0.accepted.lock().unwrap();
-        for rl in request.into_inner().resource_logs {
-            let service = service_of(rl.resource.as_ref());
-            for sl in rl.scope_logs {
-                for log in sl.log_records {
-                    acc.logs.push(ReceivedLog { service: service.clone(), log });
-                }
-            }
-        }
+        self.0.accepted.lock().unwrap().logs.extend(received_logs(request.into_inner()));
         Ok(Response::new(ExportLogsServiceResponse { partial_success: None }))
     }
 }
@@ -169,15 +150,7 @@ impl MetricsService for Services {
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
         self.0.admit("metrics", &request)?;
-        let mut acc = self.0.accepted.lock().unwrap();
-        for rm in request.into_inner().resource_metrics {
-            let service = service_of(rm.resource.as_ref());
-            for sm in rm.scope_metrics {
-                for metric in sm.metrics {
-                    acc.metrics.push(ReceivedMetric { service: service.clone(), metric });
-                }
-            }
-        }
+        self.0.accepted.lock().unwrap().metrics.extend(received_metrics(request.into_inner()));
         Ok(Response::new(ExportMetricsServiceResponse { partial_success: None }))
     }
 }

@@ -117,6 +117,24 @@ pub fn start_binary(nats_url: &str, receiver: &Receiver, extra: &[&str]) -> Brid
     BridgeProcess(child)
 }
 
+/// Stops a `dagnats` process as an operator does, with SIGTERM, and waits for it.
+pub fn stop_with_sigterm(mut bridge: std::process::Child) {
+    std::process::Command::new("kill").args(["-TERM", &bridge.id().to_string()]).status().unwrap();
+    bridge.wait().unwrap();
+}
+
+/// What a `dagnats` process printed to `log` (stderr) and `log` with extension `out`
+/// (stdout).
+pub fn printed(log: &std::path::Path) -> String {
+    std::fs::read_to_string(log).unwrap() + &std::fs::read_to_string(log.with_extension("out")).unwrap()
+}
+
+/// The value of one series (name and labels, exactly as written) in the Prometheus text
+/// `text`.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
 /// The bridge consumer's `(num_pending, num_ack_pending)`: messages not yet delivered,
 /// and delivered but not settled; `(u64::MAX, usize::MAX)` while the consumer does not
 /// exist yet.

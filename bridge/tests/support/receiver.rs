@@ -93,6 +93,52 @@ pub struct Receiver {
     server: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// Spans in a traces request.
+pub fn span_total(r: &ExportTraceServiceRequest) -> usize {
+    r.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum()
+}
+
+/// The spans of a traces request, each with its resource's service and attributes and its
+/// scope name.
+pub fn received_spans(r: ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
+    let mut out = Vec::new();
+    for rs in r.resource_spans {
+        let service = service_of(rs.resource.as_ref());
+        let resource = string_attributes(rs.resource.as_ref());
+        for ss in rs.scope_spans {
+            let scope = ss.scope.map(|s| s.name).unwrap_or_default();
+            for span in ss.spans {
+                out.push(ReceivedSpan { service: service.clone(), scope: scope.clone(), resource: resource.clone(), span });
+            }
+        }
+    }
+    out
+}
+
+/// The log records of a logs request, each with its resource's service.
+pub fn received_logs(r: ExportLogsServiceRequest) -> Vec<ReceivedLog> {
+    let mut out = Vec::new();
+    for rl in r.resource_logs {
+        let service = service_of(rl.resource.as_ref());
+        for log in rl.scope_logs.into_iter().flat_map(|sl| sl.log_records) {
+            out.push(ReceivedLog { service: service.clone(), log });
+        }
+    }
+    out
+}
+
+/// The metrics of a metrics request, each with its resource's service.
+pub fn received_metrics(r: ExportMetricsServiceRequest) -> Vec<ReceivedMetric> {
+    let mut out = Vec::new();
+    for rm in r.resource_metrics {
+        let service = service_of(rm.resource.as_ref());
+        for metric in rm.scope_metrics.into_iter().flat_map(|sm| sm.metrics) {
+            out.push(ReceivedMetric { service: service.clone(), metric });
+        }
+    }
+    out
+}
+
 /// The string attributes of `resource`.
 pub fn string_attributes(resource: Option<&Resource>) -> Vec<(String, String)> {
     resource
@@ -314,20 +360,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
                     return Ok(Response::builder().status(400).body(Full::new(Bytes::from_static(b"invalid span"))).unwrap());
                 }
             }
-            let n: usize = r.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
-            state.span_count.fetch_add(n as u64, Ordering::SeqCst);
+            state.span_count.fetch_add(span_total(&r) as u64, Ordering::SeqCst);
             if !state.count_only {
-                let mut acc = state.accepted.lock().unwrap();
-                for rs in r.resource_spans {
-                    let service = service_of(rs.resource.as_ref());
-                    let resource = string_attributes(rs.resource.as_ref());
-                    for ss in rs.scope_spans {
-                        let scope = ss.scope.map(|s| s.name).unwrap_or_default();
-                        for span in ss.spans {
-                            acc.spans.push(ReceivedSpan { service: service.clone(), scope: scope.clone(), resource: resource.clone(), span });
-                        }
-                    }
-                }
+                state.accepted.lock().unwrap().spans.extend(received_spans(r));
             }
             let rejects = state.partial_rejects.load(Ordering::SeqCst);
             if rejects > 0 {
@@ -342,27 +377,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
         }
         "/v1/logs" => {
             let r = ExportLogsServiceRequest::decode(&raw[..]).expect("ExportLogsServiceRequest");
-            let mut acc = state.accepted.lock().unwrap();
-            for rl in r.resource_logs {
-                let service = service_of(rl.resource.as_ref());
-                for sl in rl.scope_logs {
-                    for log in sl.log_records {
-                        acc.logs.push(ReceivedLog { service: service.clone(), log });
-                    }
-                }
-            }
+            state.accepted.lock().unwrap().logs.extend(received_logs(r));
         }
         "/v1/metrics" => {
             let r = ExportMetricsServiceRequest::decode(&raw[..]).expect("ExportMetricsServiceRequest");
-            let mut acc = state.accepted.lock().unwrap();
-            for rm in r.resource_metrics {
-                let service = service_of(rm.resource.as_ref());
-                for sm in rm.scope_metrics {
-                    for metric in sm.metrics {
-                        acc.metrics.push(ReceivedMetric { service: service.clone(), metric });
-                    }
-                }
-            }
+            state.accepted.lock().unwrap().metrics.extend(received_metrics(r));
         }
         _ => return Ok(Response::builder().status(404).body(Full::new(Bytes::new())).unwrap()),
     }
