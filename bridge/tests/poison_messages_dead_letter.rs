@@ -49,10 +49,7 @@ fn poison() -> Vec<(&'static str, Vec<u8>, &'static str)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_messages_dead_letter_while_the_rest_flows() {
-    let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("nats.conf");
-    std::fs::write(&conf, format!("max_payload: {MAX_PAYLOAD}\n")).unwrap();
-    let nats = NatsServer::start_with_args(&["-c", conf.to_str().unwrap()]);
+    let nats = NatsServer::start_with_config(&format!("max_payload: {MAX_PAYLOAD}"));
     let receiver = Receiver::start().await;
     let js = jetstream(&nats.url()).await;
     let bridge = RunningBridge::start(test_config(&nats.url(), &receiver));

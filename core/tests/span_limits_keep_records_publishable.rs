@@ -49,10 +49,7 @@ fn string_values_are_cut_at_a_character_boundary() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_span_larger_than_max_payload_is_shortened_and_published() {
-    let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("small.conf");
-    std::fs::write(&conf, "max_payload: 8192\n").unwrap();
-    let server = NatsServer::start_with_args(&["-c", conf.to_str().unwrap()]);
+    let server = NatsServer::start_with_config("max_payload: 8192");
     let tel = Telemetry::connect(CollectorOptions::default().url(server.url()).service("svc")).unwrap();
     let (_, mut span) = tel.tracer.start(&Context::new(), "huge", SpanOptions::new());
     for i in 0..100 {

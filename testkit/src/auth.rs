@@ -88,7 +88,7 @@ pub fn write_cases(dir: &Path) -> Vec<AuthCase> {
 
 fn config_case(dir: &Path, name: &str, config: &str) -> Vec<String> {
     let conf = dir.join(format!("{name}.conf"));
-    write(&conf, config);
+    write(&conf, &format!("{config}\n{}", crate::TEST_SERVER_CONFIG));
     vec!["-c".into(), path_str(&conf)]
 }
 

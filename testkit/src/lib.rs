@@ -27,6 +27,16 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free loopback port")
 }
 
+/// The configuration every test server starts with: JetStream limits stated rather than
+/// derived from the disk's free space (see the file for why).
+pub fn test_server_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/nats-server-test.conf")
+}
+
+/// [`test_server_config`]'s text, for configurations a test writes itself (a later `-c`
+/// replaces the earlier one, so it must carry the same limits).
+pub const TEST_SERVER_CONFIG: &str = include_str!("../../testdata/nats-server-test.conf");
+
 /// The nats-server binary to run.
 pub fn nats_server_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("NATS_SERVER_BIN") {
@@ -57,6 +67,22 @@ impl NatsServer {
         server
     }
 
+    /// Starts a server with `config` (nats-server configuration text) added to
+    /// [`TEST_SERVER_CONFIG`].
+    pub fn start_with_config(config: &str) -> NatsServer {
+        let mut server = NatsServer {
+            child: None,
+            port: free_port(),
+            store: tempfile::tempdir().expect("temp store"),
+            extra_args: vec![],
+        };
+        let conf = server.store.path().join("test-server.conf");
+        std::fs::write(&conf, format!("{config}\n{TEST_SERVER_CONFIG}")).expect("write the server configuration");
+        server.extra_args = vec!["-c".into(), conf.to_string_lossy().into_owned()];
+        server.launch();
+        server
+    }
+
     /// A server that is not running yet, on a port reserved for it; call [`run`](Self::run).
     pub fn reserved() -> NatsServer {
         NatsServer { child: None, port: free_port(), store: tempfile::tempdir().expect("temp store"), extra_args: vec![] }
@@ -64,6 +90,8 @@ impl NatsServer {
 
     fn launch(&mut self) {
         let mut child = Command::new(nats_server_bin())
+            .arg("-c")
+            .arg(test_server_config())
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
             .arg(self.store.path())
             .args(&self.extra_args)

@@ -49,7 +49,10 @@ export function natsServerBin() {
 export async function startNatsServer(extraArgs = []) {
   const port = await freePort()
   const store = mkdtempSync(join(tmpdir(), 'dagnats-node-nats-'))
-  const child = spawn(natsServerBin(), ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store, ...extraArgs], {
+  // The shared configuration first: a case's own `-c` (in extraArgs) carries the same limits.
+  const config = join(testdataDir(), 'nats-server-test.conf')
+  const args = ['-c', config, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store, ...extraArgs]
+  const child = spawn(natsServerBin(), args, {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let log = ''

@@ -19,7 +19,8 @@ import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
 import { extract, inject, SpanKind, Telemetry } from 'dagnats-observe'
@@ -124,7 +125,9 @@ async function startNats() {
   const { port } = probe.address()
   await new Promise((resolve) => probe.close(resolve))
   const store = mkdtempSync(join(tmpdir(), 'dagnats-node-bench-'))
-  const child = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const config = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'testdata', 'nats-server-test.conf')
+  const args = ['-c', config, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store]
+  const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
   await new Promise((resolve, reject) => {
     child.stderr.on('data', (chunk) => {

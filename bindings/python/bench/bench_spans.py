@@ -63,7 +63,8 @@ def start_nats() -> tuple[str, Callable[[], None]]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     store = tempfile.mkdtemp()
-    proc = subprocess.Popen([binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store],
+    config = str(root / "testdata" / "nats-server-test.conf")
+    proc = subprocess.Popen([binary, "-c", config, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:

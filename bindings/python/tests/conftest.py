@@ -103,7 +103,9 @@ def _nats_server(extra: list) -> Iterator[str]:
     store = tempfile.mkdtemp(prefix="dagnats-nats-")
     log = open(os.path.join(store, "server.log"), "w+")
     proc = subprocess.Popen(
-        [_nats_server_bin(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store, *extra],
+        # The shared configuration first: a case's own `-c` (later) carries the same limits.
+        [_nats_server_bin(), "-c", str(ROOT / "testdata" / "nats-server-test.conf"),
+         "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store, *extra],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
