@@ -8,10 +8,10 @@
 //! Run with `cargo bench -p dagnats-bridge --bench bridge_throughput`
 //! (`-- --spans N` to change the count; `--test` runs a small smoke version).
 
-#[path = "../tests/support/receiver.rs"]
-mod receiver;
 #[path = "../tests/support/grpc_receiver.rs"]
 mod grpc_receiver;
+#[path = "../tests/support/receiver.rs"]
+mod receiver;
 
 use std::future::IntoFuture;
 use std::time::{Duration, Instant};
@@ -41,7 +41,8 @@ fn process_cpu() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name (which is in parentheses): utime is the 12th, stime
     // the 13th, in clock ticks of 1/100 s.
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }

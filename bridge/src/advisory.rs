@@ -214,7 +214,10 @@ mod tests {
     fn advisories_parse_from_the_servers_json() {
         let body = br#"{"type":"io.nats.jetstream.advisory.v1.max_deliver","id":"x","timestamp":"2026-12-04T10:00:00Z","stream":"TELEMETRY","consumer":"otlp-bridge","stream_seq":42,"deliveries":4,"domain":""}"#;
         let a: MaxDeliveriesAdvisory = serde_json::from_slice(body).unwrap();
-        assert_eq!((a.stream.as_str(), a.consumer.as_str(), a.stream_seq, a.deliveries), ("TELEMETRY", "otlp-bridge", 42, 4));
+        assert_eq!(
+            (a.stream.as_str(), a.consumer.as_str(), a.stream_seq, a.deliveries),
+            ("TELEMETRY", "otlp-bridge", 42, 4)
+        );
         assert_eq!(advisory_subject("otlp-bridge"), "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.TELEMETRY.otlp-bridge");
     }
 }

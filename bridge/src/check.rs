@@ -146,7 +146,11 @@ async fn check_nats(config: &Config, report: &mut Report) {
 
     let js = jetstream::new(client.clone());
     match tokio::time::timeout(bound, js.query_account()).await {
-        Ok(Ok(a)) => report.push("JetStream", Status::Ok, format!("enabled ({} streams, {} consumers in the account)", a.streams, a.consumers)),
+        Ok(Ok(a)) => report.push(
+            "JetStream",
+            Status::Ok,
+            format!("enabled ({} streams, {} consumers in the account)", a.streams, a.consumers),
+        ),
         Ok(Err(e)) => {
             report.push("JetStream", Status::Failed, format!("not available to this account: {e}"));
             return skip_streams(config, report);
@@ -176,10 +180,19 @@ async fn check_nats(config: &Config, report: &mut Report) {
             let c = &info.config;
             let figures = format!(
                 "ack_wait {:?}, max_deliver {}, filter {:?}; {} waiting, {} in flight, {} redelivered",
-                c.ack_wait, c.max_deliver, c.filter_subject, info.num_pending, info.num_ack_pending, info.num_redelivered
+                c.ack_wait,
+                c.max_deliver,
+                c.filter_subject,
+                info.num_pending,
+                info.num_ack_pending,
+                info.num_redelivered
             );
             if c.ack_policy != consumer::AckPolicy::Explicit {
-                report.push(name, Status::Failed, format!("exists without explicit acknowledgement; the bridge cannot use it ({figures})"));
+                report.push(
+                    name,
+                    Status::Failed,
+                    format!("exists without explicit acknowledgement; the bridge cannot use it ({figures})"),
+                );
             } else if c.ack_wait != config.ack_wait || c.max_deliver != config.max_deliver {
                 report.push(
                     name,
@@ -194,7 +207,12 @@ async fn check_nats(config: &Config, report: &mut Report) {
 }
 
 /// Reports on `name`; returns it when it exists.
-async fn check_stream(js: &jetstream::Context, name: &str, bound: Duration, report: &mut Report) -> Option<jetstream::stream::Stream> {
+async fn check_stream(
+    js: &jetstream::Context,
+    name: &str,
+    bound: Duration,
+    report: &mut Report,
+) -> Option<jetstream::stream::Stream> {
     let label = format!("stream {name}");
     match tokio::time::timeout(bound, js.get_stream(name)).await {
         Err(_) => report.push(label, Status::Failed, format!("no answer within {bound:?}")),
@@ -218,14 +236,18 @@ async fn check_stream(js: &jetstream::Context, name: &str, bound: Duration, repo
 }
 
 fn skip_streams(config: &Config, report: &mut Report) {
-    for name in [format!("stream {STREAM_NAME}"), format!("stream {DLQ_STREAM}"), format!("consumer {}", config.consumer)] {
+    for name in
+        [format!("stream {STREAM_NAME}"), format!("stream {DLQ_STREAM}"), format!("consumer {}", config.consumer)]
+    {
         report.push(name, Status::Skipped, "needs JetStream");
     }
 }
 
 fn skip_nats(config: &Config, report: &mut Report) {
     report.push("JetStream", Status::Skipped, "needs a NATS connection");
-    for name in [format!("stream {STREAM_NAME}"), format!("stream {DLQ_STREAM}"), format!("consumer {}", config.consumer)] {
+    for name in
+        [format!("stream {STREAM_NAME}"), format!("stream {DLQ_STREAM}"), format!("consumer {}", config.consumer)]
+    {
         report.push(name, Status::Skipped, "needs a NATS connection");
     }
 }

@@ -193,12 +193,24 @@ pub struct OtlpBridgeArgs {
     /// OTEL_EXPORTER_OTLP_HEADERS and OTEL_EXPORTER_OTLP_{TRACES,LOGS,METRICS}_HEADERS
     /// (`k1=v1,k2=v2`, values percent-decoded); DAGNATS_BRIDGE_HEADER holds one
     /// KEY=VALUE [default: none]
-    #[arg(long = "header", env = "DAGNATS_BRIDGE_HEADER", hide_env_values = true, value_name = "KEY=VALUE", help_heading = "OTLP export")]
+    #[arg(
+        long = "header",
+        env = "DAGNATS_BRIDGE_HEADER",
+        hide_env_values = true,
+        value_name = "KEY=VALUE",
+        help_heading = "OTLP export"
+    )]
     pub headers: Vec<String>,
 
     /// Request body compression [fallback env: OTEL_EXPORTER_OTLP_COMPRESSION, and per signal]
     /// [default: gzip]
-    #[arg(long, env = "DAGNATS_BRIDGE_COMPRESSION", value_enum, value_name = "ALGORITHM", help_heading = "OTLP export")]
+    #[arg(
+        long,
+        env = "DAGNATS_BRIDGE_COMPRESSION",
+        value_enum,
+        value_name = "ALGORITHM",
+        help_heading = "OTLP export"
+    )]
     pub compression: Option<Compression>,
 
     /// Same as --compression none [default: false]
@@ -230,7 +242,13 @@ pub struct OtlpBridgeArgs {
     pub nats: crate::nats_args::NatsArgs,
 
     /// Durable consumer name; bridges sharing it share the work
-    #[arg(long, env = "DAGNATS_BRIDGE_CONSUMER", default_value = "otlp-bridge", value_name = "NAME", help_heading = "Consuming")]
+    #[arg(
+        long,
+        env = "DAGNATS_BRIDGE_CONSUMER",
+        default_value = "otlp-bridge",
+        value_name = "NAME",
+        help_heading = "Consuming"
+    )]
     pub consumer: String,
 
     /// Messages fetched per batch
@@ -390,11 +408,7 @@ mod tests {
                 continue;
             }
             let env = arg.get_env().unwrap_or_else(|| panic!("--{id} has no environment variable")).to_str().unwrap();
-            let expected = if id.starts_with("nats_") {
-                "NATS_"
-            } else {
-                "DAGNATS_BRIDGE_"
-            };
+            let expected = if id.starts_with("nats_") { "NATS_" } else { "DAGNATS_BRIDGE_" };
             assert!(env.starts_with(expected), "--{id}: {env}");
             if expected == "DAGNATS_BRIDGE_" {
                 let flag = arg.get_long().unwrap().to_uppercase().replace('-', "_");
@@ -415,7 +429,8 @@ mod tests {
                 if id == "help" || id == "version" {
                     continue;
                 }
-                let start = help.find(&format!("--{long}")).unwrap_or_else(|| panic!("{sub}: --{long} missing from help"));
+                let start =
+                    help.find(&format!("--{long}")).unwrap_or_else(|| panic!("{sub}: --{long} missing from help"));
                 let rest = &help[start..];
                 let end = rest[2..].find("\n  -").map(|i| i + 2).unwrap_or(rest.len());
                 assert!(rest[..end].contains("[default:"), "{sub} --{long} shows no default:\n{}", &rest[..end]);
@@ -427,13 +442,17 @@ mod tests {
     fn trace_takes_an_id_or_a_run_not_both() {
         assert!(Cli::try_parse_from(["dagnats", "trace"]).is_err());
         assert!(Cli::try_parse_from(["dagnats", "trace", "abc", "--run", "r"]).is_err());
-        let Command::Trace(a) = Cli::try_parse_from(["dagnats", "trace", "--run", "r-1", "--html", "w.html"]).unwrap().command
+        let Command::Trace(a) =
+            Cli::try_parse_from(["dagnats", "trace", "--run", "r-1", "--html", "w.html"]).unwrap().command
         else {
             panic!()
         };
         assert_eq!(a.run.as_deref(), Some("r-1"));
         assert_eq!(a.html, Some(PathBuf::from("w.html")));
-        let Command::Trace(a) = Cli::try_parse_from(["dagnats", "trace", "4bf92f3577b34da6a3ce929d0e0e4736", "--since=1h"]).unwrap().command
+        let Command::Trace(a) =
+            Cli::try_parse_from(["dagnats", "trace", "4bf92f3577b34da6a3ce929d0e0e4736", "--since=1h"])
+                .unwrap()
+                .command
         else {
             panic!()
         };

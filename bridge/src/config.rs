@@ -19,7 +19,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use dagnats_observe::nats::NatsOptions;
-use dagnats_observe::resource::{parse_resource_attributes, RESOURCE_ATTRIBUTES_ENV, SERVICE_NAME_ENV, SERVICE_NAME_KEY};
+use dagnats_observe::resource::{
+    parse_resource_attributes, RESOURCE_ATTRIBUTES_ENV, SERVICE_NAME_ENV, SERVICE_NAME_KEY,
+};
 
 use crate::cli::{Compression, OtlpBridgeArgs, Protocol};
 
@@ -301,7 +303,10 @@ impl Config {
             protocol
         });
 
-        let base = args.endpoint.clone().or_else(|| usable_url(env("OTEL_EXPORTER_OTLP_ENDPOINT"), "OTEL_EXPORTER_OTLP_ENDPOINT", &mut warnings));
+        let base = args
+            .endpoint
+            .clone()
+            .or_else(|| usable_url(env("OTEL_EXPORTER_OTLP_ENDPOINT"), "OTEL_EXPORTER_OTLP_ENDPOINT", &mut warnings));
         let general_headers = env_headers(env, "OTEL_EXPORTER_OTLP_HEADERS", &mut warnings);
         let flag_headers = args.headers.iter().map(|h| parse_header_flag(h)).collect::<Result<Vec<_>, _>>()?;
         let general_compression = env("OTEL_EXPORTER_OTLP_COMPRESSION");
@@ -333,7 +338,11 @@ impl Config {
             let url = match (flag, &args.endpoint) {
                 (Some(url), _) => url.clone(),
                 (None, Some(base)) => from_base(base),
-                (None, None) => match usable_url(env(&format!("OTEL_EXPORTER_OTLP_{word}_ENDPOINT")), &format!("OTEL_EXPORTER_OTLP_{word}_ENDPOINT"), &mut warnings) {
+                (None, None) => match usable_url(
+                    env(&format!("OTEL_EXPORTER_OTLP_{word}_ENDPOINT")),
+                    &format!("OTEL_EXPORTER_OTLP_{word}_ENDPOINT"),
+                    &mut warnings,
+                ) {
                     Some(url) => url,
                     None => from_base(base.as_deref().unwrap_or(default_base)),
                 },
@@ -352,7 +361,10 @@ impl Config {
                 c
             } else {
                 let sources = [
-                    (format!("OTEL_EXPORTER_OTLP_{word}_COMPRESSION"), env(&format!("OTEL_EXPORTER_OTLP_{word}_COMPRESSION"))),
+                    (
+                        format!("OTEL_EXPORTER_OTLP_{word}_COMPRESSION"),
+                        env(&format!("OTEL_EXPORTER_OTLP_{word}_COMPRESSION")),
+                    ),
                     ("OTEL_EXPORTER_OTLP_COMPRESSION".to_owned(), general_compression.clone()),
                 ];
                 first_usable(sources, &mut warnings, |v| match v.trim() {
@@ -367,7 +379,10 @@ impl Config {
                 Some(t) => t,
                 None => {
                     let sources = [
-                        (format!("OTEL_EXPORTER_OTLP_{word}_TIMEOUT"), env(&format!("OTEL_EXPORTER_OTLP_{word}_TIMEOUT"))),
+                        (
+                            format!("OTEL_EXPORTER_OTLP_{word}_TIMEOUT"),
+                            env(&format!("OTEL_EXPORTER_OTLP_{word}_TIMEOUT")),
+                        ),
                         ("OTEL_EXPORTER_OTLP_TIMEOUT".to_owned(), general_timeout.clone()),
                     ];
                     first_usable(sources, &mut warnings, |v| match v.trim().parse::<u64>() {
@@ -446,8 +461,9 @@ impl Config {
             for (name, value) in self.endpoint(signal).headers.iter() {
                 reqwest::header::HeaderName::from_bytes(name.as_bytes())
                     .map_err(|_| ConfigError(format!("{name:?} is not a valid HTTP header name")))?;
-                reqwest::header::HeaderValue::from_str(value)
-                    .map_err(|_| ConfigError(format!("the value of header {name:?} is not a valid HTTP header value")))?;
+                reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+                    ConfigError(format!("the value of header {name:?} is not a valid HTTP header value"))
+                })?;
             }
         }
         Ok(())
@@ -468,7 +484,8 @@ pub fn resolve_protocol(
     if let Some(p) = flag {
         return (p, warnings);
     }
-    for var in [format!("OTEL_EXPORTER_OTLP_{}_PROTOCOL", signal.env_word()), "OTEL_EXPORTER_OTLP_PROTOCOL".to_owned()] {
+    for var in [format!("OTEL_EXPORTER_OTLP_{}_PROTOCOL", signal.env_word()), "OTEL_EXPORTER_OTLP_PROTOCOL".to_owned()]
+    {
         let Some(value) = env(&var).filter(|v| !v.trim().is_empty()) else { continue };
         match value.trim() {
             "grpc" => return (Protocol::Grpc, warnings),
@@ -561,10 +578,7 @@ fn check_url(url: &str, signal: Signal) -> Result<(), ConfigError> {
 fn parse_header_flag(h: &str) -> Result<(String, String), ConfigError> {
     match h.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
-        _ => Err(ConfigError(format!(
-            "--header {:?} is not KEY=VALUE",
-            h.split('=').next().unwrap_or_default()
-        ))),
+        _ => Err(ConfigError(format!("--header {:?} is not KEY=VALUE", h.split('=').next().unwrap_or_default()))),
     }
 }
 
@@ -649,7 +663,11 @@ mod tests {
         .unwrap();
         assert_eq!(
             urls(&c),
-            ["https://otel.example:4318/prefix/v1/traces", "http://logs.example/custom", "https://otel.example:4318/prefix/v1/metrics"]
+            [
+                "https://otel.example:4318/prefix/v1/traces",
+                "http://logs.example/custom",
+                "https://otel.example:4318/prefix/v1/metrics"
+            ]
         );
     }
 
@@ -661,7 +679,8 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
         ];
-        let c = resolve(&["--endpoint=http://flag:4318", "--metrics-endpoint=http://m/only", "--no-gzip"], &env).unwrap();
+        let c =
+            resolve(&["--endpoint=http://flag:4318", "--metrics-endpoint=http://m/only", "--no-gzip"], &env).unwrap();
         assert_eq!(urls(&c), ["http://flag:4318/v1/traces", "http://flag:4318/v1/logs", "http://m/only"]);
         assert_eq!(c.endpoints[1].compression, Compression::None);
         assert_eq!(c.endpoints[1].timeout, Duration::from_millis(2500));
@@ -700,7 +719,10 @@ mod tests {
         let e = resolve(&["--header=Authorization"], &[]).unwrap_err();
         assert!(e.0.contains("not KEY=VALUE"), "{e}");
         assert!(resolve(&["--no-gzip", "--compression=gzip"], &[]).is_err());
-        assert_eq!(resolve(&["--no-gzip", "--compression=none"], &[]).unwrap().endpoints[0].compression, Compression::None);
+        assert_eq!(
+            resolve(&["--no-gzip", "--compression=none"], &[]).unwrap().endpoints[0].compression,
+            Compression::None
+        );
         let argv = ["dagnats", "otlp-bridge", "--compression=zstd"];
         assert!(Cli::try_parse_from(argv).is_err());
         assert!(Cli::try_parse_from(["dagnats", "otlp-bridge", "--shutdown-grace=soon"]).is_err());
@@ -751,9 +773,15 @@ mod tests {
         assert!(has("OTEL_EXPORTER_OTLP_TIMEOUT=\"10s\""), "{:?}", c.warnings);
         assert!(has("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT=\"0\""), "{:?}", c.warnings);
         // The general timeout is warned about once, not once per signal.
-        assert_eq!(c.warnings.iter().filter(|w| w.contains("OTEL_EXPORTER_OTLP_TIMEOUT=")).count(), 1, "{:?}", c.warnings);
+        assert_eq!(
+            c.warnings.iter().filter(|w| w.contains("OTEL_EXPORTER_OTLP_TIMEOUT=")).count(),
+            1,
+            "{:?}",
+            c.warnings
+        );
         // A flag makes the variables irrelevant: nothing to warn about.
-        let c = resolve(&["--compression=gzip", "--timeout=2s"], &[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")]).unwrap();
+        let c =
+            resolve(&["--compression=gzip", "--timeout=2s"], &[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")]).unwrap();
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }
 
@@ -768,7 +796,10 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(urls(&c), ["http://localhost:4318/v1/traces", "https://logs.example/v1/logs", "http://localhost:4318/v1/metrics"]);
+        assert_eq!(
+            urls(&c),
+            ["http://localhost:4318/v1/traces", "https://logs.example/v1/logs", "http://localhost:4318/v1/metrics"]
+        );
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
         assert!(c.warnings.iter().all(|w| !w.contains("s3cret") && !w.contains("collector")), "{:?}", c.warnings);
         assert!(c.warnings[0].starts_with("OTEL_EXPORTER_OTLP_ENDPOINT "), "{:?}", c.warnings);
@@ -777,7 +808,8 @@ mod tests {
 
     #[test]
     fn service_name_comes_from_the_flag_then_otel_service_name_then_the_resource_attributes() {
-        let attrs = ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs, deployment.environment=prod,team=a%20b,oops");
+        let attrs =
+            ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs, deployment.environment=prod,team=a%20b,oops");
         let c = resolve(&[], &[attrs]).unwrap();
         assert_eq!(c.service_name, "from-attrs");
         assert_eq!(
@@ -831,7 +863,10 @@ mod tests {
         let (p, warnings) = resolve_protocol(None, Signal::Spans, lookup);
         assert_eq!(p, Protocol::Grpc);
         assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].contains("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") && warnings[0].contains("http/json"), "{warnings:?}");
+        assert!(
+            warnings[0].contains("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") && warnings[0].contains("http/json"),
+            "{warnings:?}"
+        );
         let (p, warnings) = resolve_protocol(None, Signal::Logs, lookup);
         assert_eq!((p, warnings.len()), (Protocol::Grpc, 0));
         // Nothing usable: the default.
@@ -840,7 +875,10 @@ mod tests {
         });
         assert_eq!((p, warnings.len()), (Protocol::HttpProtobuf, 1));
         // The flag is not second-guessed.
-        assert_eq!(resolve_protocol(Some(Protocol::HttpProtobuf), Signal::Spans, lookup), (Protocol::HttpProtobuf, vec![]));
+        assert_eq!(
+            resolve_protocol(Some(Protocol::HttpProtobuf), Signal::Spans, lookup),
+            (Protocol::HttpProtobuf, vec![])
+        );
         let c = resolve(&[], &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).unwrap();
         assert_eq!(protocols(&c), [Protocol::HttpProtobuf; 3]);
         assert_eq!(c.endpoints[0].url, "http://localhost:4318/v1/traces");
@@ -864,7 +902,8 @@ mod tests {
             urls(&c),
             ["https://otel.example:4317", "https://logs.example:4317", "https://otel.example:4317/v1/metrics"]
         );
-        let c = resolve(&["--protocol=grpc", "--endpoint=http://flag:4317", "--traces-endpoint=http://t:4317"], &[]).unwrap();
+        let c = resolve(&["--protocol=grpc", "--endpoint=http://flag:4317", "--traces-endpoint=http://t:4317"], &[])
+            .unwrap();
         assert_eq!(urls(&c), ["http://t:4317", "http://flag:4317", "http://flag:4317"]);
     }
 

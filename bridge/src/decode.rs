@@ -55,7 +55,9 @@ impl Decoded {
             Decoded::Span(_) | Decoded::Log(_) | Decoded::Metric(_) => 1,
             Decoded::Traces(r) => r.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum(),
             Decoded::Logs(r) => r.iter().flat_map(|r| &r.scope_logs).map(|s| s.log_records.len()).sum(),
-            Decoded::Metrics(r) => r.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics).map(data_points).sum(),
+            Decoded::Metrics(r) => {
+                r.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics).map(data_points).sum()
+            }
         }
     }
 }
@@ -168,7 +170,9 @@ fn decode_otlp(body: &[u8]) -> Result<Decoded, DecodeError> {
         (Some(s), None, None) => Decoded::Traces(s),
         (None, Some(l), None) => Decoded::Logs(l),
         (None, None, Some(m)) => Decoded::Metrics(m),
-        _ => return Err(err("an OTLP-JSON body must hold exactly one of resourceSpans, resourceLogs, resourceMetrics")),
+        _ => {
+            return Err(err("an OTLP-JSON body must hold exactly one of resourceSpans, resourceLogs, resourceMetrics"))
+        }
     };
     validate_otlp(&decoded)?;
     Ok(decoded)
@@ -183,7 +187,8 @@ fn validate_otlp(d: &Decoded) -> Result<(), DecodeError> {
     match d {
         Decoded::Traces(rs) => {
             for s in rs.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
-                if !id_ok(&s.trace_id, 16, false) || !id_ok(&s.span_id, 8, false) || !id_ok(&s.parent_span_id, 8, true) {
+                if !id_ok(&s.trace_id, 16, false) || !id_ok(&s.span_id, 8, false) || !id_ok(&s.parent_span_id, 8, true)
+                {
                     return Err(err(format!("OTLP span {:?} has an invalid trace, span or parent id", s.name)));
                 }
                 if s.name.trim().is_empty() {
@@ -250,11 +255,13 @@ mod tests {
     fn a_records_scope_is_kept_and_an_unexportable_metric_point_is_refused() {
         let Ok(Decoded::Span(plain)) = decode(Some(Signal::Spans), GO_SPAN.as_bytes(), MAX) else { panic!() };
         assert_eq!(plain.scope, None);
-        let scoped = GO_SPAN.trim_end().trim_end_matches('}').to_owned() + r#","scope":{"name":"billing","version":"1.2"}}"#;
+        let scoped =
+            GO_SPAN.trim_end().trim_end_matches('}').to_owned() + r#","scope":{"name":"billing","version":"1.2"}}"#;
         let Ok(Decoded::Span(s)) = decode(Some(Signal::Spans), scoped.as_bytes(), MAX) else { panic!("{scoped}") };
         assert_eq!(s.scope.as_ref().map(|s| (s.name.as_str(), s.version.as_str())), Some(("billing", "1.2")));
 
-        let negative = r#"{"name":"jobs","type":"counter","value":-1,"service":"w","timestamp":"2026-11-24T10:30:00Z"}"#;
+        let negative =
+            r#"{"name":"jobs","type":"counter","value":-1,"service":"w","timestamp":"2026-11-24T10:30:00Z"}"#;
         let e = decode(Some(Signal::Metrics), negative.as_bytes(), MAX).unwrap_err();
         assert!(e.0.contains("cannot be exported"), "{e}");
     }
@@ -295,13 +302,25 @@ mod tests {
             (Some(Signal::Spans), GO_SPAN.replace("\"worker.executeTask\"", "\"\"").into_bytes(), "span name is empty"),
             (Some(Signal::Spans), GO_SPAN.replace("4bf92f3577b34da6a3ce929d0e0e4736", "zz").into_bytes(), "invalid"),
             (Some(Signal::Spans), GO_SPAN.replace("00f067aa0ba902b7", "0000000000000000").into_bytes(), "all-zero"),
-            (Some(Signal::Spans), GO_SPAN.replace("\"duration_ms\":1234", "\"duration_ms\":\"long\"").into_bytes(), "not a valid"),
+            (
+                Some(Signal::Spans),
+                GO_SPAN.replace("\"duration_ms\":1234", "\"duration_ms\":\"long\"").into_bytes(),
+                "not a valid",
+            ),
             (Some(Signal::Spans), GO_SPAN.replace("\"attempt\":2", "\"attempt\":[2]").into_bytes(), "not a valid"),
             (Some(Signal::Metrics), GO_METRIC.replace("\"value\":1", "\"value\":\"one\"").into_bytes(), "not a valid"),
-            (Some(Signal::Metrics), GO_METRIC.replace("dagnats.tasks.completed", "").into_bytes(), "metric name is empty"),
+            (
+                Some(Signal::Metrics),
+                GO_METRIC.replace("dagnats.tasks.completed", "").into_bytes(),
+                "metric name is empty",
+            ),
             (Some(Signal::Logs), GO_LOG.replace("00f067aa0ba902b7", "xyz").into_bytes(), "invalid"),
             (None, GO_SPAN.as_bytes().to_vec(), "not on a spans"),
-            (Some(Signal::Spans), OTLP_TRACES.replace("eee19b7ec3c1b174", "00").into_bytes(), "invalid trace, span or parent id"),
+            (
+                Some(Signal::Spans),
+                OTLP_TRACES.replace("eee19b7ec3c1b174", "00").into_bytes(),
+                "invalid trace, span or parent id",
+            ),
             (Some(Signal::Spans), OTLP_TRACES.replace("eee19b7ec3c1b174", "nothex").into_bytes(), "OTLP-JSON"),
             (Some(Signal::Spans), OTLP_TRACES.replace("\"otlp span\"", "\"\"").into_bytes(), "name is empty"),
             (Some(Signal::Spans), br#"{"resourceSpans":[],"resourceLogs":[]}"#.to_vec(), "exactly one"),
@@ -309,7 +328,11 @@ mod tests {
         ];
         for (signal, body, expected) in cases {
             let e = decode(signal, &body, MAX).unwrap_err();
-            assert!(e.0.contains(expected), "{:?} -> {e} (expected {expected:?})", String::from_utf8_lossy(&body[..body.len().min(80)]));
+            assert!(
+                e.0.contains(expected),
+                "{:?} -> {e} (expected {expected:?})",
+                String::from_utf8_lossy(&body[..body.len().min(80)])
+            );
         }
     }
 

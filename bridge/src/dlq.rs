@@ -44,7 +44,9 @@ use dagnats_observe::nats::InitialConnect;
 use futures::StreamExt;
 
 use crate::nats_args::NatsArgs;
-use crate::settle::{carried_headers, DLQ_STREAM, HEADER_DELIVERIES, HEADER_REASON, HEADER_SUBJECT, HEADER_TRUNCATED_FROM};
+use crate::settle::{
+    carried_headers, DLQ_STREAM, HEADER_DELIVERIES, HEADER_REASON, HEADER_SUBJECT, HEADER_TRUNCATED_FROM,
+};
 
 /// The prefix of the headers the bridge adds when it dead-letters or re-queues a message
 /// ([`HEADER_SUBJECT`], [`HEADER_REASON`], `Dagnats-Requeued`, ...; producers set none): a
@@ -239,7 +241,8 @@ impl DeadLetter {
     /// server's `Nats-*` ones, plus a `Nats-Msg-Id` derived from its DLQ sequence.
     pub fn republish_headers(&self) -> HeaderMap {
         let mut out = carried_headers(Some(&self.headers), |name| {
-            name.get(..DEAD_LETTER_HEADER_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(DEAD_LETTER_HEADER_PREFIX))
+            name.get(..DEAD_LETTER_HEADER_PREFIX.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(DEAD_LETTER_HEADER_PREFIX))
         });
         out.insert("Nats-Msg-Id", format!("{DLQ_STREAM}:{}:republished", self.sequence).as_str());
         out
@@ -303,14 +306,19 @@ pub async fn scan<F>(stream: &Stream, first: u64, last: u64, mut each: F) -> Res
 where
     F: AsyncFnMut(DeadLetter) -> Result<bool, DlqError>,
 {
-    let info = stream.get_info().await.map_err(|e| DlqError::Nats(format!("cannot read the {DLQ_STREAM} stream: {e}")))?;
+    let info =
+        stream.get_info().await.map_err(|e| DlqError::Nats(format!("cannot read the {DLQ_STREAM} stream: {e}")))?;
     let last = last.min(info.state.last_sequence);
     if info.state.messages == 0 || first > last {
         return Ok(());
     }
     let consumer = stream
         .create_consumer(pull::OrderedConfig {
-            deliver_policy: if first <= 1 { DeliverPolicy::All } else { DeliverPolicy::ByStartSequence { start_sequence: first } },
+            deliver_policy: if first <= 1 {
+                DeliverPolicy::All
+            } else {
+                DeliverPolicy::ByStartSequence { start_sequence: first }
+            },
             description: Some("dagnats dlq".into()),
             ..Default::default()
         })
@@ -321,9 +329,12 @@ where
     }
     let mut messages = consumer.messages().await.map_err(|e| DlqError::Nats(e.to_string()))?;
     loop {
-        let next = tokio::time::timeout(STALL_TIMEOUT, messages.next())
-            .await
-            .map_err(|_| DlqError::Nats(format!("no message from {DLQ_STREAM} for {}s while more were pending", STALL_TIMEOUT.as_secs())))?;
+        let next = tokio::time::timeout(STALL_TIMEOUT, messages.next()).await.map_err(|_| {
+            DlqError::Nats(format!(
+                "no message from {DLQ_STREAM} for {}s while more were pending",
+                STALL_TIMEOUT.as_secs()
+            ))
+        })?;
         let message = match next {
             Some(Ok(m)) => m,
             Some(Err(e)) => return Err(DlqError::Nats(format!("reading {DLQ_STREAM}: {e}"))),
@@ -349,11 +360,20 @@ where
     }
 }
 
-async fn list(stream: &Stream, args: &ListArgs, out: &mut impl Write, err: &mut impl Write) -> Result<Outcome, DlqError> {
+async fn list(
+    stream: &Stream,
+    args: &ListArgs,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> Result<Outcome, DlqError> {
     let filter = args.reason_contains.as_deref();
     let mut shown = 0u64;
     if !args.json {
-        writeln!(out, "{:>8}  {:<20}  {:>10}  {:<40}  REASON", "SEQ", "STORED (UTC)", "DELIVERIES", "ORIGINAL SUBJECT")?;
+        writeln!(
+            out,
+            "{:>8}  {:<20}  {:>10}  {:<40}  REASON",
+            "SEQ", "STORED (UTC)", "DELIVERIES", "ORIGINAL SUBJECT"
+        )?;
     }
     scan(stream, 1, u64::MAX, async |d: DeadLetter| {
         if !d.reason_matches(filter) {
@@ -394,7 +414,13 @@ async fn list(stream: &Stream, args: &ListArgs, out: &mut impl Write, err: &mut 
 async fn get(stream: &Stream, sequence: u64) -> Result<Option<DeadLetter>, DlqError> {
     use async_nats::jetstream::stream::RawMessageErrorKind;
     match stream.get_raw_message(sequence).await {
-        Ok(m) => Ok(Some(DeadLetter { sequence, subject: m.subject.to_string(), time: m.time, headers: m.headers, payload: m.payload })),
+        Ok(m) => Ok(Some(DeadLetter {
+            sequence,
+            subject: m.subject.to_string(),
+            time: m.time,
+            headers: m.headers,
+            payload: m.payload,
+        })),
         Err(e) => match e.kind() {
             RawMessageErrorKind::NoMessageFound => Ok(None),
             RawMessageErrorKind::JetStream(j) if j.error_code() == ErrorCode::NO_MESSAGE_FOUND => Ok(None),
@@ -464,12 +490,21 @@ async fn republish(
         let subject = d.original_subject();
         if let Some(size) = d.header(HEADER_TRUNCATED_FROM) {
             failed += 1;
-            writeln!(err, "dagnats dlq: {}: not republished: its body was truncated from {size} bytes when dead-lettered", d.sequence)?;
+            writeln!(
+                err,
+                "dagnats dlq: {}: not republished: its body was truncated from {size} bytes when dead-lettered",
+                d.sequence
+            )?;
             return Ok(true);
         }
         if !subject.starts_with("telemetry.") {
             failed += 1;
-            writeln!(err, "dagnats dlq: {}: not republished: its original subject {:?} is not a telemetry subject", d.sequence, one_line(&subject, 200))?;
+            writeln!(
+                err,
+                "dagnats dlq: {}: not republished: its original subject {:?} is not a telemetry subject",
+                d.sequence,
+                one_line(&subject, 200)
+            )?;
             return Ok(true);
         }
         if args.dry_run {
@@ -484,17 +519,30 @@ async fn republish(
         match stored {
             Ok(ack) if ack.stream != STREAM_NAME => {
                 failed += 1;
-                writeln!(err, "dagnats dlq: {}: stored by stream {} instead of {STREAM_NAME}; kept in {DLQ_STREAM}", d.sequence, ack.stream)?;
+                writeln!(
+                    err,
+                    "dagnats dlq: {}: stored by stream {} instead of {STREAM_NAME}; kept in {DLQ_STREAM}",
+                    d.sequence, ack.stream
+                )?;
             }
             Ok(ack) => {
                 done += 1;
-                let mut line = format!("{verb} {} -> {subject} ({STREAM_NAME} sequence {}{})", d.sequence, ack.sequence, if ack.duplicate { ", already there" } else { "" });
+                let mut line = format!(
+                    "{verb} {} -> {subject} ({STREAM_NAME} sequence {}{})",
+                    d.sequence,
+                    ack.sequence,
+                    if ack.duplicate { ", already there" } else { "" }
+                );
                 if !args.keep {
                     match stream.delete_message(d.sequence).await {
                         Ok(_) => line.push_str(", deleted from the dead letters"),
                         Err(e) => {
                             failed += 1;
-                            writeln!(err, "dagnats dlq: {}: republished but not deleted from {DLQ_STREAM}: {e}", d.sequence)?;
+                            writeln!(
+                                err,
+                                "dagnats dlq: {}: republished but not deleted from {DLQ_STREAM}: {e}",
+                                d.sequence
+                            )?;
                         }
                     }
                 }

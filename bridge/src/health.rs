@@ -201,8 +201,9 @@ mod tests {
 
     /// Which signals [`Health::exports_readiness`] names as failing.
     fn exports_only(h: &Health) -> Result<(), String> {
-        h.exports_readiness()
-            .map_err(|e| e.split("; ").map(|part| part.split_once(' ').map_or(part, |(s, _)| s)).collect::<Vec<_>>().join(","))
+        h.exports_readiness().map_err(|e| {
+            e.split("; ").map(|part| part.split_once(' ').map_or(part, |(s, _)| s)).collect::<Vec<_>>().join(",")
+        })
     }
 
     #[test]

@@ -58,7 +58,12 @@ async fn bounded<T, E: std::fmt::Display>(f: impl std::future::Future<Output = R
 pub async fn poll_consumer(js: &jetstream::Context, stream: &str, consumer: &str, stats: &Stats) -> Result<(), String> {
     let stream = js.get_stream_no_info(stream).await.map_err(|e| e.to_string())?;
     let info = bounded(stream.consumer_info(consumer)).await?;
-    stats.lag.set_consumer(info.num_pending, info.num_ack_pending as u64, info.num_redelivered as u64, info.num_waiting as u64);
+    stats.lag.set_consumer(
+        info.num_pending,
+        info.num_ack_pending as u64,
+        info.num_redelivered as u64,
+        info.num_waiting as u64,
+    );
     Ok(())
 }
 

@@ -257,7 +257,9 @@ impl Bridge {
         // publishes: send them before the connection goes, or the released messages would
         // wait out their ack wait instead of being redelivered at once.
         if tokio::time::timeout(Duration::from_secs(2), client.flush()).await.is_err() {
-            tracing::warn!("the last acknowledgements may not have reached NATS; those messages come back after the ack wait");
+            tracing::warn!(
+                "the last acknowledgements may not have reached NATS; those messages come back after the ack wait"
+            );
         }
         stats.health.set_consumer_bound(false);
         stats.log();

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dagnats_bridge::cli::{Cli, Command, LogFormat, OtlpBridgeArgs, TailArgs, TraceArgs};
+use dagnats_bridge::dlq::{self, DlqArgs};
 use dagnats_bridge::trace::render::{color_for_stdout, Paint};
 use dagnats_bridge::trace::{Outcome, TraceError};
-use dagnats_bridge::dlq::{self, DlqArgs};
 use dagnats_bridge::{check, run, shutdown, tail, trace, Config};
 
 /// Every message is read by the NATS connection's task, decoded, converted and encoded
@@ -43,7 +43,10 @@ fn otlp_bridge(args: OtlpBridgeArgs) -> ExitCode {
         Err(e) => {
             tracing::error!(error = %e, "invalid configuration");
             if args.check {
-                println!("{}", check::Check { name: "configuration".into(), status: check::Status::Failed, detail: e.to_string() });
+                println!(
+                    "{}",
+                    check::Check { name: "configuration".into(), status: check::Status::Failed, detail: e.to_string() }
+                );
             }
             return ExitCode::from(2);
         }
@@ -131,7 +134,13 @@ fn tail(args: TailArgs) -> ExitCode {
     quiet_logs();
     let Some(rt) = runtime("tail") else { return ExitCode::from(2) };
     let mut out = io::stdout().lock();
-    match rt.block_on(tail::command(&args, &mut out, &mut io::stderr(), Paint::new(color_for_stdout()), shutdown::signal())) {
+    match rt.block_on(tail::command(
+        &args,
+        &mut out,
+        &mut io::stderr(),
+        Paint::new(color_for_stdout()),
+        shutdown::signal(),
+    )) {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("dagnats tail: {e}");

@@ -78,9 +78,12 @@ impl NatsArgs {
     /// kinds of credentials are given, or a password without a user, or half a client
     /// certificate.
     pub fn options(&self, name: &str) -> Result<NatsOptions, ConfigError> {
-        let given = [self.nats_creds.is_some(), self.nats_user.is_some(), self.nats_token.is_some(), self.nats_nkey.is_some()];
+        let given =
+            [self.nats_creds.is_some(), self.nats_user.is_some(), self.nats_token.is_some(), self.nats_nkey.is_some()];
         if given.iter().filter(|g| **g).count() > 1 {
-            return Err(ConfigError("use one NATS authentication: credentials file, user/password, token or NKey".into()));
+            return Err(ConfigError(
+                "use one NATS authentication: credentials file, user/password, token or NKey".into(),
+            ));
         }
         if self.nats_password.is_some() && self.nats_user.is_none() {
             return Err(ConfigError("--nats-password needs --nats-user".into()));

@@ -162,7 +162,10 @@ impl Pipeline {
             for (i, d) in std::mem::take(&mut by_signal[signal.index()]) {
                 let len = slots[i].msg.payload.len();
                 if !current.members.is_empty() && bytes + len > self.limits.max_request_bytes {
-                    chunks.push(std::mem::replace(&mut current, Chunk { signal, members: Vec::new(), items: Vec::new() }));
+                    chunks.push(std::mem::replace(
+                        &mut current,
+                        Chunk { signal, members: Vec::new(), items: Vec::new() },
+                    ));
                     bytes = 0;
                 }
                 current.members.push(i);
@@ -295,7 +298,12 @@ impl Pipeline {
                         self.recovered(signal);
                         if rejected > 0 {
                             counters.rejected_records.fetch_add(rejected, Ordering::Relaxed);
-                            tracing::warn!(signal = signal.as_str(), rejected, message, "the receiver rejected part of an export");
+                            tracing::warn!(
+                                signal = signal.as_str(),
+                                rejected,
+                                message,
+                                "the receiver rejected part of an export"
+                            );
                         }
                         for &i in &members {
                             self.settler.ack(&slots[i]).await;
@@ -317,9 +325,17 @@ impl Pipeline {
                         let (left, right) = (self.rebuild(signal, left, slots), self.rebuild(signal, right, slots));
                         let halves = [left, right].into_iter().map(|half| async move {
                             match half {
-                                Ok((members, records, body)) => self.export(signal, members, records, body, slots).await,
+                                Ok((members, records, body)) => {
+                                    self.export(signal, members, records, body, slots).await
+                                }
                                 Err(members) => {
-                                    self.dead_letter_all(&members, slots, counters, "internal error: converting the batch panicked").await
+                                    self.dead_letter_all(
+                                        &members,
+                                        slots,
+                                        counters,
+                                        "internal error: converting the batch panicked",
+                                    )
+                                    .await
                                 }
                             }
                         });
@@ -365,8 +381,10 @@ impl Pipeline {
                     counters.held.fetch_add(1, Ordering::Relaxed);
                 }
                 attempt += 1;
-                let initial = if hold_reason.slow { self.limits.initial_backoff * 4 } else { self.limits.initial_backoff };
-                let wait = hold_reason.retry_after.unwrap_or_else(|| backoff(attempt, initial, self.limits.max_backoff));
+                let initial =
+                    if hold_reason.slow { self.limits.initial_backoff * 4 } else { self.limits.initial_backoff };
+                let wait =
+                    hold_reason.retry_after.unwrap_or_else(|| backoff(attempt, initial, self.limits.max_backoff));
                 if let Some(after) = hold_reason.retry_after {
                     self.probes[signal.index()].not_before(after);
                 }
@@ -398,7 +416,12 @@ impl Pipeline {
     /// The request of `members` made again from their messages (to split a refused one):
     /// the members, their record count and the body; the members alone when converting
     /// panicked.
-    fn rebuild(&self, signal: Signal, members: &[usize], slots: &[InHand]) -> Result<(Vec<usize>, u64, Bytes), Vec<usize>> {
+    fn rebuild(
+        &self,
+        signal: Signal,
+        members: &[usize],
+        slots: &[InHand],
+    ) -> Result<(Vec<usize>, u64, Bytes), Vec<usize>> {
         let mut items = Vec::with_capacity(members.len());
         for &i in members {
             let m = &slots[i].msg;
@@ -409,7 +432,9 @@ impl Pipeline {
                 Err(_) => return Err(members.to_vec()),
             }
         }
-        self.request(signal, items).map(|(records, body)| (members.to_vec(), records, body)).ok_or_else(|| members.to_vec())
+        self.request(signal, items)
+            .map(|(records, body)| (members.to_vec(), records, body))
+            .ok_or_else(|| members.to_vec())
     }
 
     /// An export of `signal` succeeded: the receiver is back; wake the held batches.
@@ -451,7 +476,10 @@ impl Pipeline {
                 };
                 match outcome {
                     Outcome::Exported { .. } => {
-                        tracing::info!(signal = signal.as_str(), "the receiver answers again; sending the held batches");
+                        tracing::info!(
+                            signal = signal.as_str(),
+                            "the receiver answers again; sending the held batches"
+                        );
                         self.recovered(signal);
                     }
                     Outcome::Retryable { retry_after: Some(after), .. } => probe.not_before(after.min(MAX_RETRY_AFTER)),

@@ -142,7 +142,12 @@ const SIZE_BOUNDS: &[u64] = &[256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 
 
 impl Histogram {
     fn new(bounds: &'static [u64], scale: f64) -> Histogram {
-        Histogram { bounds, scale, counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(), sum: AtomicU64::new(0) }
+        Histogram {
+            bounds,
+            scale,
+            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicU64::new(0),
+        }
     }
 
     /// Export latencies, exposed in seconds.
@@ -412,7 +417,12 @@ impl Stats {
             "Export request latency, answered or failed.",
             &self.latency,
         );
-        self.histogram_family(&mut out, "export_request_size_bytes", "Export request body sizes, as sent.", &self.request_bytes);
+        self.histogram_family(
+            &mut out,
+            "export_request_size_bytes",
+            "Export request body sizes, as sent.",
+            &self.request_bytes,
+        );
 
         family(
             &mut out,
@@ -454,7 +464,12 @@ impl Stats {
                 family(&mut out, name, "gauge", help);
                 let _ = writeln!(out, "{PREFIX}{name} {}", value.load(Ordering::Relaxed));
             }
-            family(&mut out, "consumer_info_timestamp_seconds", "gauge", "Unix time the consumer gauges were last read.");
+            family(
+                &mut out,
+                "consumer_info_timestamp_seconds",
+                "gauge",
+                "Unix time the consumer gauges were last read.",
+            );
             let _ = write!(out, "{PREFIX}consumer_info_timestamp_seconds ");
             float(&mut out, seconds(polled));
             out.push('\n');
@@ -496,7 +511,8 @@ impl Stats {
     /// Writes the counters to the log as one event.
     pub fn log(&self) {
         let s = self.snapshot();
-        let (sp, lo, me, un) = (s.signal(Signal::Spans), s.signal(Signal::Logs), s.signal(Signal::Metrics), &s.unrouted);
+        let (sp, lo, me, un) =
+            (s.signal(Signal::Spans), s.signal(Signal::Logs), s.signal(Signal::Metrics), &s.unrouted);
         let total = s.total();
         tracing::info!(
             spans_received = sp.received,
@@ -729,13 +745,17 @@ mod tests {
         assert!(text.contains("dagnats_bridge_split_requests_total{signal=\"logs\"} 7\n"));
         assert!(text.contains("dagnats_bridge_advisories_total{signal=\"unknown\"} 11\n"));
         let (types, samples) = parse(&text);
-        let counters: Vec<_> = types.iter().filter(|(n, _)| COUNTERS.iter().any(|c| format!("{PREFIX}{}", c.0) == **n)).collect();
+        let counters: Vec<_> =
+            types.iter().filter(|(n, _)| COUNTERS.iter().any(|c| format!("{PREFIX}{}", c.0) == **n)).collect();
         assert_eq!(counters.len(), COUNTERS.len());
         for (name, _) in counters {
             assert_eq!(samples.iter().filter(|s| &s.name == name).count(), 4, "{name}: one per signal and unknown");
         }
         let total = stats.snapshot().total();
-        assert_eq!((total.exported, total.held, total.requeued, total.split_requests, total.advisories), (3, 2, 5, 7, 11));
+        assert_eq!(
+            (total.exported, total.held, total.requeued, total.split_requests, total.advisories),
+            (3, 2, 5, 7, 11)
+        );
     }
 
     #[test]
@@ -818,7 +838,10 @@ mod tests {
         }
         let t = value(&samples, "dagnats_bridge_last_export_success_timestamp_seconds", &[("signal", "logs")]).unwrap();
         assert!(t > now - 3600.0 && t <= now + 1.0, "{t}");
-        assert_eq!(value(&samples, "dagnats_bridge_last_export_success_timestamp_seconds", &[("signal", "spans")]), None);
+        assert_eq!(
+            value(&samples, "dagnats_bridge_last_export_success_timestamp_seconds", &[("signal", "spans")]),
+            None
+        );
     }
 
     #[test]
@@ -844,13 +867,19 @@ mod tests {
         assert_eq!(status, 200);
         parse(&text);
         assert_eq!(body(answer(&stats, &Method::GET, "/livez")), (200, "ok\n".to_owned()));
-        assert_eq!(body(answer(&stats, &Method::GET, "/readyz")), (503, "not ready: not connected to NATS\n".to_owned()));
+        assert_eq!(
+            body(answer(&stats, &Method::GET, "/readyz")),
+            (503, "not ready: not connected to NATS\n".to_owned())
+        );
         assert_eq!(body(answer(&stats, &Method::GET, "/")).0, 404);
         assert_eq!(body(answer(&stats, &Method::GET, "/metrics/x")).0, 404);
         let post = answer(&stats, &Method::POST, "/metrics");
         assert_eq!((post.status().as_u16(), post.headers()["allow"].to_str().unwrap()), (405, "GET, HEAD"));
         let head = answer(&stats, &Method::HEAD, "/readyz");
-        assert_eq!(head.headers()["content-length"].to_str().unwrap(), "not ready: not connected to NATS\n".len().to_string());
+        assert_eq!(
+            head.headers()["content-length"].to_str().unwrap(),
+            "not ready: not connected to NATS\n".len().to_string()
+        );
         assert_eq!(body(head), (503, String::new()));
     }
 

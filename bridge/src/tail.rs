@@ -32,7 +32,8 @@ pub struct TailFilter {
 impl TailFilter {
     /// Whether `s` passes.
     pub fn matches(&self, s: &SpanRecord) -> bool {
-        self.service.as_deref().is_none_or(|want| &*s.service == want) && self.run.as_deref().is_none_or(|want| s.run_id() == Some(want))
+        self.service.as_deref().is_none_or(|want| &*s.service == want)
+            && self.run.as_deref().is_none_or(|want| s.run_id() == Some(want))
     }
 }
 
@@ -58,7 +59,10 @@ pub async fn follow(
     shutdown: impl Future<Output = ()>,
 ) -> Result<u64, TraceError> {
     ensure_stream(js).await.map_err(|e| TraceError::Nats(format!("cannot open the {STREAM_NAME} stream: {e}")))?;
-    let stream = js.get_stream(STREAM_NAME).await.map_err(|e| TraceError::Nats(format!("cannot open the {STREAM_NAME} stream: {e}")))?;
+    let stream = js
+        .get_stream(STREAM_NAME)
+        .await
+        .map_err(|e| TraceError::Nats(format!("cannot open the {STREAM_NAME} stream: {e}")))?;
     let consumer = stream
         .create_consumer(pull::OrderedConfig {
             filter_subject: SPAN_SUBJECTS.into(),

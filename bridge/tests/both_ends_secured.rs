@@ -20,7 +20,14 @@ use testkit::NatsServer;
 const N: usize = 300;
 const BEARER: &str = "Bearer otlp-secret-4e7d";
 
-fn start_bridge(nats_url: &str, creds: &str, dir: &Path, receiver: &Receiver, trust_receiver: bool, log: &Path) -> Child {
+fn start_bridge(
+    nats_url: &str,
+    creds: &str,
+    dir: &Path,
+    receiver: &Receiver,
+    trust_receiver: bool,
+    log: &Path,
+) -> Child {
     let ca = dir.join("ca.pem");
     let mut command = Command::new(env!("CARGO_BIN_EXE_dagnats"));
     command
@@ -45,8 +52,6 @@ fn start_bridge(nats_url: &str, creds: &str, dir: &Path, receiver: &Receiver, tr
         .expect("start the dagnats binary")
 }
 
-
-
 fn nkey_seed_of(creds_file: &str) -> String {
     let text = std::fs::read_to_string(creds_file).unwrap();
     text.lines().find(|l| l.starts_with("SU")).expect("a user seed").to_owned()
@@ -67,8 +72,10 @@ async fn creds_and_tls_to_nats_https_and_a_header_to_the_receiver() {
     let mut nats_options = NatsOptions::new(nats.url()).auth(NatsAuth::CredentialsFile(creds.clone().into()));
     nats_options.tls = TlsOptions { required: true, ca_file: Some(dir.path().join("ca.pem")), ..TlsOptions::default() };
     let worker = tokio::task::spawn_blocking(move || {
-        let tel = Telemetry::connect(CollectorOptions { nats: nats_options, ..CollectorOptions::default() }.service("secured"))
-            .expect("the worker connects");
+        let tel = Telemetry::connect(
+            CollectorOptions { nats: nats_options, ..CollectorOptions::default() }.service("secured"),
+        )
+        .expect("the worker connects");
         for i in 0..N {
             let (_, span) = tel.tracer.start(&Context::new(), format!("op-{i}"), SpanOptions::new());
             drop(span);

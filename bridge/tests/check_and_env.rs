@@ -35,7 +35,10 @@ async fn check(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
 }
 
 fn line<'a>(output: &'a str, start: &str) -> &'a str {
-    output.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no line starting with {start:?}:\n{output}"))
+    output
+        .lines()
+        .find(|l| l.starts_with(start))
+        .unwrap_or_else(|| panic!("no line starting with {start:?}:\n{output}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,7 +81,8 @@ async fn the_check_passes_with_live_nats_and_receiver_and_creates_nothing() {
     assert!(line(&out, "ok      stream TELEMETRY:").contains("exists"), "{out}");
     assert!(line(&out, "ok      consumer otlp-bridge:").contains("exists"), "{out}");
     // Other flags than the consumer's settings: a warning, not a failure.
-    let (code, out) = check(&["--nats-url", &nats.url(), "--endpoint", &receiver.base_url(), "--max-deliver=9"], &[]).await;
+    let (code, out) =
+        check(&["--nats-url", &nats.url(), "--endpoint", &receiver.base_url(), "--max-deliver=9"], &[]).await;
     assert_eq!(code, 0, "{out}");
     assert!(line(&out, "warning consumer otlp-bridge:").contains("other settings"), "{out}");
 }
@@ -112,7 +116,14 @@ async fn the_check_fails_naming_the_endpoint_that_refuses_connections_or_answers
     receiver.set_status(401);
     let secret = "Bearer s3cret-token-value";
     let (code, out) = check(
-        &["--nats-url", &nats.url(), "--endpoint", &receiver.base_url(), "--header", &format!("Authorization={secret}")],
+        &[
+            "--nats-url",
+            &nats.url(),
+            "--endpoint",
+            &receiver.base_url(),
+            "--header",
+            &format!("Authorization={secret}"),
+        ],
         &[],
     )
     .await;
@@ -198,7 +209,8 @@ async fn a_bad_otel_value_is_warned_about_and_the_bridge_exports_anyway() {
 
     // The bridge itself runs with them, logs the warnings, and exports with the default
     // compression (gzip) and the good header.
-    let mut child = bridge_command(&[], &env).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start the bridge");
+    let mut child =
+        bridge_command(&[], &env).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start the bridge");
     let log = Arc::new(Mutex::new(String::new()));
     let mut stderr = child.stderr.take().unwrap();
     let sink = Arc::clone(&log);

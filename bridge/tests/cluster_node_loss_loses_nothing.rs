@@ -46,7 +46,8 @@ impl Producer {
                     let (_, mut span) = tel.tracer.start(
                         &Context::new(),
                         "cluster.step",
-                        SpanOptions::new().attributes([Attribute::string("run_id", "cluster"), Attribute::int("seq", i)]),
+                        SpanOptions::new()
+                            .attributes([Attribute::string("run_id", "cluster"), Attribute::int("seq", i)]),
                     );
                     let id = span.span_id();
                     span.end();
@@ -105,7 +106,9 @@ async fn stream_leader(js: &jetstream::Context) -> usize {
 async fn fully_replicated(js: &jetstream::Context) -> bool {
     let Ok(mut s) = js.get_stream(STREAM_NAME).await else { return false };
     let Ok(info) = s.info().await else { return false };
-    info.cluster.as_ref().is_some_and(|c| c.leader.is_some() && c.replicas.len() == 2 && c.replicas.iter().all(|r| r.current))
+    info.cluster
+        .as_ref()
+        .is_some_and(|c| c.leader.is_some() && c.replicas.len() == 2 && c.replicas.iter().all(|r| r.current))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,7 +135,8 @@ async fn a_node_killed_and_restarted_mid_stream_loses_no_span() {
     bridge_config.ack_wait = Duration::from_secs(5);
     let bridge = RunningBridge::start(bridge_config);
     let stats = bridge.stats.clone();
-    let tel = Telemetry::connect(CollectorOptions::default().url(urls.clone()).service("cluster-worker")).expect("collector");
+    let tel =
+        Telemetry::connect(CollectorOptions::default().url(urls.clone()).service("cluster-worker")).expect("collector");
     let producer = Producer::start(tel.clone());
 
     // Phase 1: all three nodes up.

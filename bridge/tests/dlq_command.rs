@@ -108,11 +108,21 @@ async fn dead_letters_are_listed_shown_republished_to_their_subject_and_exported
     let letters = wait_for_dead_letters(&url, 4).await;
     drop(bridge);
     assert_eq!(letters.len(), 4);
-    let poison = letters.iter().find(|m| m.header(HEADER_SUBJECT) == Some("telemetry.logs.svc.info")).expect("the poison").sequence;
-    let refused: Vec<u64> =
-        letters.iter().filter(|m| m.header(HEADER_SUBJECT) == Some("telemetry.spans.svc.r-1")).map(|m| m.sequence).collect();
+    let poison = letters
+        .iter()
+        .find(|m| m.header(HEADER_SUBJECT) == Some("telemetry.logs.svc.info"))
+        .expect("the poison")
+        .sequence;
+    let refused: Vec<u64> = letters
+        .iter()
+        .filter(|m| m.header(HEADER_SUBJECT) == Some("telemetry.spans.svc.r-1"))
+        .map(|m| m.sequence)
+        .collect();
     assert_eq!(refused.len(), 3, "{letters:?}");
-    assert!(letters.iter().filter(|m| refused.contains(&m.sequence)).all(|m| m.header(HEADER_REASON).unwrap_or("").contains("400")));
+    assert!(letters
+        .iter()
+        .filter(|m| refused.contains(&m.sequence))
+        .all(|m| m.header(HEADER_REASON).unwrap_or("").contains("400")));
 
     // list: a header line, then one line per dead letter with its sequence, original
     // subject and reason.
@@ -137,7 +147,9 @@ async fn dead_letters_are_listed_shown_republished_to_their_subject_and_exported
     let mut seqs: Vec<u64> = objects.iter().map(|o| o["sequence"].as_u64().unwrap()).collect();
     seqs.sort();
     assert_eq!(seqs, refused);
-    assert!(objects.iter().all(|o| o["original_subject"] == "telemetry.spans.svc.r-1" && o["deliveries"].as_i64() >= Some(1)));
+    assert!(objects
+        .iter()
+        .all(|o| o["original_subject"] == "telemetry.spans.svc.r-1" && o["deliveries"].as_i64() >= Some(1)));
 
     // show: headers and body.
     let out = dlq(&url, &["show", &poison.to_string()]).await;

@@ -9,7 +9,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use dagnats_bridge::Signal;
-use dagnats_observe::{propagation, Attribute, CollectorOptions, Context, SpanKind, SpanOptions, StatusCode, Telemetry};
+use dagnats_observe::{
+    propagation, Attribute, CollectorOptions, Context, SpanKind, SpanOptions, StatusCode, Telemetry,
+};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
@@ -107,7 +109,11 @@ async fn every_span_log_and_metric_arrives_once_with_its_fields() {
     eventually("20 messages exported", || stats.snapshot().total().exported == 20).await;
     let snap = stats.snapshot();
     assert_eq!(
-        [snap.signal(Signal::Spans).exported, snap.signal(Signal::Logs).exported, snap.signal(Signal::Metrics).exported],
+        [
+            snap.signal(Signal::Spans).exported,
+            snap.signal(Signal::Logs).exported,
+            snap.signal(Signal::Metrics).exported
+        ],
         [7, 5, 8]
     );
     assert_eq!(snap.total().dead_lettered, 0);

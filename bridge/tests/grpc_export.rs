@@ -101,7 +101,8 @@ async fn spans_logs_and_metrics_arrive_exactly_once_over_grpc() {
     assert!(receiver.spans().iter().all(|s| s.service == "grpc-worker"));
     let logs = counts(receiver.logs().iter().map(log_body));
     assert_eq!(logs, (0..LOGS).map(|i| (format!("grpc log {i}"), 1)).collect::<HashMap<_, _>>());
-    let metrics = counts(receiver.metrics().into_iter().map(|m| m.metric.name).filter(|n| n.starts_with("grpc.test.m")));
+    let metrics =
+        counts(receiver.metrics().into_iter().map(|m| m.metric.name).filter(|n| n.starts_with("grpc.test.m")));
     assert_eq!(metrics, (0..METRICS).map(|i| (format!("grpc.test.m{i}"), 1)).collect::<HashMap<_, _>>());
 
     let requests = receiver.requests();
@@ -155,21 +156,58 @@ async fn unavailable_then_resource_exhausted_with_retry_info_then_ok_loses_nothi
 /// A client certificate signed by the test's CA, for mutual TLS.
 fn write_client_certificate(dir: &Path) {
     let run = |args: &[&str]| {
-        let ok = Command::new("openssl").args(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+        let ok = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
         assert!(ok.success(), "openssl {args:?}");
     };
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=dagnats bridge", "-keyout", "client.key", "-out", "client.csr"]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=dagnats bridge",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+    ]);
     // Version 3 with a client-auth usage: rustls refuses version 1 certificates.
     std::fs::write(dir.join("client.ext"), "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n").unwrap();
     run(&[
-        "x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile",
-        "client.ext", "-out", "client.pem",
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "client.ext",
+        "-out",
+        "client.pem",
     ]);
 }
 
 const SECRET: &str = "Bearer grpc-secret-91f3";
 
-fn start_binary_grpc(nats_url: &str, receiver: &GrpcReceiver, dir: &Path, trust: bool, log: &Path, by_env: bool) -> Child {
+fn start_binary_grpc(
+    nats_url: &str,
+    receiver: &GrpcReceiver,
+    dir: &Path,
+    trust: bool,
+    log: &Path,
+    by_env: bool,
+) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dagnats"));
     command
         .args(["otlp-bridge", "--nats-url", nats_url, "--endpoint", &receiver.url()])
@@ -202,8 +240,6 @@ fn start_binary_grpc(nats_url: &str, receiver: &GrpcReceiver, dir: &Path, trust:
         .expect("start the dagnats binary")
 }
 
-
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_the_tests_ca_and_a_client_certificate_and_the_header_as_metadata() {
     const N: u64 = 150;
@@ -213,9 +249,12 @@ async fn tls_with_the_tests_ca_and_a_client_certificate_and_the_header_as_metada
     let nats = NatsServer::start();
     let js = jetstream(&nats.url()).await;
     publish_spans(&js, 0..N, "secured").await;
-    let receiver =
-        GrpcReceiver::start_tls(&dir.path().join("server.pem"), &dir.path().join("server.key"), Some(&dir.path().join("ca.pem")))
-            .await;
+    let receiver = GrpcReceiver::start_tls(
+        &dir.path().join("server.pem"),
+        &dir.path().join("server.key"),
+        Some(&dir.path().join("ca.pem")),
+    )
+    .await;
     assert!(receiver.url().starts_with("https://"));
 
     // Not trusting the receiver's CA: the handshake fails, nothing is accepted, the
@@ -226,7 +265,11 @@ async fn tls_with_the_tests_ca_and_a_client_certificate_and_the_header_as_metada
         printed(&untrusting_log).matches("UnknownIssuer").count() >= 2
     })
     .await;
-    assert!(untrusting.try_wait().unwrap().is_none(), "it keeps running, holding the spans: {}", printed(&untrusting_log));
+    assert!(
+        untrusting.try_wait().unwrap().is_none(),
+        "it keeps running, holding the spans: {}",
+        printed(&untrusting_log)
+    );
     stop_with_sigterm(untrusting);
     assert!(receiver.requests().is_empty(), "no request got through without the CA");
     let untrusting_output = printed(&untrusting_log);
@@ -237,7 +280,11 @@ async fn tls_with_the_tests_ca_and_a_client_certificate_and_the_header_as_metada
     let trusting = start_binary_grpc(&nats.url(), &receiver, dir.path(), true, &trusting_log, true);
     let deadline = std::time::Instant::now() + PATIENCE;
     while span_counts(&receiver).len() as u64 != N {
-        assert!(std::time::Instant::now() < deadline, "not every span arrived; the bridge said:\n{}", printed(&trusting_log));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every span arrived; the bridge said:\n{}",
+            printed(&trusting_log)
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -257,9 +304,12 @@ async fn tls_with_the_tests_ca_and_a_client_certificate_and_the_header_as_metada
 async fn without_a_client_certificate_a_mutual_tls_receiver_accepts_nothing() {
     let dir = tempfile::tempdir().unwrap();
     testkit::auth::write_certificates(dir.path());
-    let receiver =
-        GrpcReceiver::start_tls(&dir.path().join("server.pem"), &dir.path().join("server.key"), Some(&dir.path().join("ca.pem")))
-            .await;
+    let receiver = GrpcReceiver::start_tls(
+        &dir.path().join("server.pem"),
+        &dir.path().join("server.key"),
+        Some(&dir.path().join("ca.pem")),
+    )
+    .await;
     let mut config = Config::new("nats://127.0.0.1:9", "http://127.0.0.1:9");
     for s in Signal::ALL {
         config.endpoint_mut(s).protocol = Protocol::Grpc;

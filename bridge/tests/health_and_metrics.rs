@@ -52,7 +52,10 @@ async fn metrics_until(http: &reqwest::Client, addr: SocketAddr, what: &str, che
         if status == 200 && check(&text) {
             return text;
         }
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for: {what}; last /metrics ({status}):\n{text}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}; last /metrics ({status}):\n{text}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -68,7 +71,8 @@ async fn probes_and_metrics_follow_nats_the_receiver_and_the_exports() {
     let http = reqwest::Client::new();
 
     // NATS not reachable yet: alive, not ready, and saying why.
-    eventually_async("/livez answers 200", || async { get(&http, addr, "/livez").await == (200, "ok\n".to_owned()) }).await;
+    eventually_async("/livez answers 200", || async { get(&http, addr, "/livez").await == (200, "ok\n".to_owned()) })
+        .await;
     let (status, body) = get(&http, addr, "/readyz").await;
     assert_eq!((status, body.as_str()), (503, "not ready: not connected to NATS\n"));
     assert_eq!(get(&http, addr, "/").await.0, 404);
@@ -114,17 +118,22 @@ async fn probes_and_metrics_follow_nats_the_receiver_and_the_exports() {
     assert!(sample(&text, "dagnats_bridge_dlq_bytes").is_some_and(|b| b > 0.0), "{text}");
 
     // Histograms counted the exports (the failed ones too), and the last success is now-ish.
-    let count =
-        |signal: &str| sample(&text, &format!("dagnats_bridge_export_request_duration_seconds_count{{signal=\"{signal}\"}}"));
+    let count = |signal: &str| {
+        sample(&text, &format!("dagnats_bridge_export_request_duration_seconds_count{{signal=\"{signal}\"}}"))
+    };
     assert!(count("spans").is_some_and(|n| n >= 3.0), "{text}");
     assert_eq!(count("logs"), Some(0.0));
     let inf = sample(&text, "dagnats_bridge_export_request_duration_seconds_bucket{signal=\"spans\",le=\"+Inf\"}");
     assert_eq!(inf, count("spans"));
     assert!(sample(&text, "dagnats_bridge_export_request_size_bytes_count{signal=\"spans\"}").is_some_and(|n| n >= 3.0));
     assert!(sample(&text, "dagnats_bridge_export_request_size_bytes_sum{signal=\"spans\"}").is_some_and(|n| n > 0.0));
-    assert!(sample(&text, "dagnats_bridge_export_requests_failed_total{signal=\"spans\"}").is_some_and(|n| n >= 1.0), "{text}");
+    assert!(
+        sample(&text, "dagnats_bridge_export_requests_failed_total{signal=\"spans\"}").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
-    let last = sample(&text, "dagnats_bridge_last_export_success_timestamp_seconds{signal=\"spans\"}").expect("last export time");
+    let last = sample(&text, "dagnats_bridge_last_export_success_timestamp_seconds{signal=\"spans\"}")
+        .expect("last export time");
     assert!(last > now - 3600.0 && last <= now + 1.0, "{last} vs {now}");
     assert_eq!(sample(&text, "dagnats_bridge_last_export_success_timestamp_seconds{signal=\"logs\"}"), None);
     assert_eq!(sample(&text, "dagnats_bridge_messages_exported_total{signal=\"spans\"}"), Some(5.0));

@@ -62,7 +62,11 @@ async fn an_outage_across_five_restarts_dead_letters_nothing_and_loses_nothing()
         })
         .await;
         bridge.stop().await;
-        println!("restart {round}: {:?} {:?}", stats.snapshot().signal(Signal::Spans), consumer_backlog(&nats.url()).await);
+        println!(
+            "restart {round}: {:?} {:?}",
+            stats.snapshot().signal(Signal::Spans),
+            consumer_backlog(&nats.url()).await
+        );
         requeued += stats.snapshot().signal(Signal::Spans).requeued;
         assert_eq!(stats.snapshot().total().dead_lettered, 0);
     }
@@ -104,14 +108,19 @@ async fn killed_on_the_last_delivery_the_server_gives_up_and_the_message_is_dead
     let mut flags_with_metrics = flags.to_vec();
     flags_with_metrics.extend(["--metrics-addr", &addr]);
     let mut third = start_binary(&nats.url(), &receiver, &flags_with_metrics);
-    eventually_async("every message dead-lettered", || async { dead_letters(&nats.url()).await.len() as u64 >= N }).await;
+    eventually_async("every message dead-lettered", || async { dead_letters(&nats.url()).await.len() as u64 >= N })
+        .await;
     eventually_async("nothing left on the consumer", || async { consumer_backlog(&nats.url()).await == (0, 0) }).await;
 
     let sequences = dead_letter_sequences(&nats.url()).await;
     assert_eq!(sequences.len() as u64, N, "each message dead-lettered");
     assert!(sequences.values().all(|&c| c == 1), "a message dead-lettered twice: {sequences:?}");
     for m in dead_letters(&nats.url()).await {
-        assert!(m.header(HEADER_REASON).unwrap_or("").contains("gave up after 2 deliveries"), "{:?}", m.header(HEADER_REASON));
+        assert!(
+            m.header(HEADER_REASON).unwrap_or("").contains("gave up after 2 deliveries"),
+            "{:?}",
+            m.header(HEADER_REASON)
+        );
     }
     let text = reqwest::get(format!("http://{addr}/metrics")).await.unwrap().text().await.unwrap();
     let series = "dagnats_bridge_messages_dead_lettered_total{signal=\"spans\"}";

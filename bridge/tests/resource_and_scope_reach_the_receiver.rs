@@ -15,7 +15,8 @@ async fn resource_attributes_and_record_scopes_are_exported() {
     let js = jetstream(&nats.url()).await;
     publish_spans(&js, 0..3, "svc").await;
     let record = span_json(3, "svc");
-    let scoped = record.strip_suffix('}').unwrap().to_owned() + r#","scope":{"name":"billing.client","version":"2.1.0"}}"#;
+    let scoped =
+        record.strip_suffix('}').unwrap().to_owned() + r#","scope":{"name":"billing.client","version":"2.1.0"}}"#;
     publish(&js, "telemetry.spans.svc.r-1", scoped).await;
 
     let mut config = test_config(&nats.url(), &receiver);

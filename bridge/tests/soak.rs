@@ -92,7 +92,9 @@ impl CountingReceiver {
                 let (s, u) = (Arc::clone(&s), Arc::clone(&u));
                 connections.spawn(async move {
                     let service = hyper::service::service_fn(move |req| handle(Arc::clone(&s), Arc::clone(&u), req));
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
                 while connections.try_join_next().is_some() {}
             }
@@ -157,7 +159,11 @@ async fn handle(
             }
         }
     }
-    Ok(Response::builder().status(200).header("content-type", "application/x-protobuf").body(Full::new(Bytes::new())).unwrap())
+    Ok(Response::builder()
+        .status(200)
+        .header("content-type", "application/x-protobuf")
+        .body(Full::new(Bytes::new()))
+        .unwrap())
 }
 
 /// The server's client connections, from its monitoring endpoint.
@@ -198,7 +204,8 @@ async fn collector_and_bridge_hold_steady_and_lose_nothing() {
     config.stats_interval = Duration::ZERO;
     let bridge = RunningBridge::start(config);
     let stats = bridge.stats.clone();
-    let tel = Telemetry::connect(CollectorOptions::default().url(nats.url()).service("soak-worker")).expect("collector");
+    let tel =
+        Telemetry::connect(CollectorOptions::default().url(nats.url()).service("soak-worker")).expect("collector");
 
     let written = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));

@@ -29,7 +29,8 @@ async fn wait_until_pulling(nats_url: &str, n: usize) {
         let js = js.clone();
         async move {
             let Ok(stream) = js.get_stream("TELEMETRY").await else { return false };
-            let Ok(mut c) = stream.get_consumer::<async_nats::jetstream::consumer::pull::Config>("otlp-bridge").await else {
+            let Ok(mut c) = stream.get_consumer::<async_nats::jetstream::consumer::pull::Config>("otlp-bridge").await
+            else {
                 return false;
             };
             c.info().await.map(|i| i.num_waiting >= n).unwrap_or(false)
@@ -44,7 +45,8 @@ async fn kill_9_mid_stream_then_restart_delivers_everything() {
     let nats = NatsServer::start();
     let receiver = Receiver::start().await;
     let js = jetstream(&nats.url()).await;
-    let mut first = start_binary(&nats.url(), &receiver, &["--flush-interval", "200ms", "--ack-wait", "2s", "--batch-size", "50"]);
+    let mut first =
+        start_binary(&nats.url(), &receiver, &["--flush-interval", "200ms", "--ack-wait", "2s", "--batch-size", "50"]);
 
     // A steady stream, still going when the bridge is killed and restarted.
     let publisher = {
@@ -67,7 +69,16 @@ async fn kill_9_mid_stream_then_restart_delivers_everything() {
     let mut second = start_binary(
         &nats.url(),
         &receiver,
-        &["--flush-interval", "200ms", "--ack-wait", "2s", "--batch-size", "50", "--metrics-addr", &format!("127.0.0.1:{metrics}")],
+        &[
+            "--flush-interval",
+            "200ms",
+            "--ack-wait",
+            "2s",
+            "--batch-size",
+            "50",
+            "--metrics-addr",
+            &format!("127.0.0.1:{metrics}"),
+        ],
     );
     publisher.await.unwrap();
     eventually("every span delivered", || span_id_counts(&receiver).len() as u64 == N).await;
@@ -76,8 +87,8 @@ async fn kill_9_mid_stream_then_restart_delivers_everything() {
     assert!((0..N).all(|i| counts.contains_key(&span_id(i))));
     let duplicates: usize = counts.values().map(|c| c - 1).sum();
     let text = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await.unwrap().text().await.unwrap();
-    let redelivered =
-        sample(&text, "dagnats_bridge_messages_redelivered_total{signal=\"spans\"}").expect("redelivered counter") as u64;
+    let redelivered = sample(&text, "dagnats_bridge_messages_redelivered_total{signal=\"spans\"}")
+        .expect("redelivered counter") as u64;
     println!("killed after {at_kill} spans; {duplicates} duplicates; {redelivered} redeliveries counted");
     assert!(duplicates as u64 <= redelivered, "every duplicate comes from a counted redelivery");
     assert!(dead_letters(&nats.url()).await.is_empty());

@@ -38,7 +38,17 @@ fn at(ms: u64) -> String {
 
 /// A Go-style span record; `extra` fields are merged in.
 #[allow(clippy::too_many_arguments)]
-fn record(trace: &str, id: &str, parent: Option<&str>, name: &str, service: &str, kind: &str, start: u64, end: u64, extra: serde_json::Value) -> String {
+fn record(
+    trace: &str,
+    id: &str,
+    parent: Option<&str>,
+    name: &str,
+    service: &str,
+    kind: &str,
+    start: u64,
+    end: u64,
+    extra: serde_json::Value,
+) -> String {
     let mut v = json!({
         "trace_id": trace, "span_id": id, "name": name, "service": service, "kind": kind,
         "start_time": at(start), "end_time": at(end), "duration_ms": end - start, "status": "ok",
@@ -69,42 +79,123 @@ fn fixture() -> Vec<(String, String)> {
         ("telemetry.spans.rust-worker.no-run".into(), otlp_store.to_string()),
         (
             "telemetry.spans.c-worker.no-run".into(),
-            record(T, "00000000000000d4", Some("00000000000000c3"), "c.transform", "c-worker", "internal", 500, 700, json!({})),
+            record(
+                T,
+                "00000000000000d4",
+                Some("00000000000000c3"),
+                "c.transform",
+                "c-worker",
+                "internal",
+                500,
+                700,
+                json!({}),
+            ),
         ),
         (
             "telemetry.spans.node-worker.r-42".into(),
-            record(T, "00000000000000c3", Some("00000000000000a1"), "worker.executeTask", "node-worker", "consumer", 450, 800,
-                json!({"parent_is_remote": true, "attributes": {"run_id": "r-42", "step_id": "build", "attempt": 2}})),
+            record(
+                T,
+                "00000000000000c3",
+                Some("00000000000000a1"),
+                "worker.executeTask",
+                "node-worker",
+                "consumer",
+                450,
+                800,
+                json!({"parent_is_remote": true, "attributes": {"run_id": "r-42", "step_id": "build", "attempt": 2}}),
+            ),
         ),
         (
             "telemetry.spans.node-worker.r-42".into(),
-            record(T, "00000000000000b2", Some("00000000000000a1"), "worker.executeTask", "node-worker", "consumer", 100, 400,
+            record(
+                T,
+                "00000000000000b2",
+                Some("00000000000000a1"),
+                "worker.executeTask",
+                "node-worker",
+                "consumer",
+                100,
+                400,
                 json!({"parent_is_remote": true, "status": "error", "error": "connection reset", "status_message": "attempt 1 failed",
                     "attributes": {"run_id": "r-42", "step_id": "build", "attempt": 1, "payload": "</script><img src=x onerror=window.__pwned=1>"},
-                    "events": [{"name": "exception", "time": at(390), "attributes": {"exception.message": "connection reset"}}]})),
+                    "events": [{"name": "exception", "time": at(390), "attributes": {"exception.message": "connection reset"}}]}),
+            ),
         ),
         ("telemetry.spans.bad.no-run".into(), "this is not a span".into()),
         (
             "telemetry.spans.py-worker.no-run".into(),
-            record(T, "00000000000000f6", Some(MISSING_PARENT), "late.callback", "py-worker", "internal", 820, 850, json!({"status": "unset"})),
+            record(
+                T,
+                "00000000000000f6",
+                Some(MISSING_PARENT),
+                "late.callback",
+                "py-worker",
+                "internal",
+                820,
+                850,
+                json!({"status": "unset"}),
+            ),
         ),
         (
             "telemetry.spans.engine.r-42".into(),
-            record(T, "00000000000000a1", None, "engine.run", "engine", "server", 0, 900, json!({"attributes": {"run_id": "r-42"}})),
+            record(
+                T,
+                "00000000000000a1",
+                None,
+                "engine.run",
+                "engine",
+                "server",
+                0,
+                900,
+                json!({"attributes": {"run_id": "r-42"}}),
+            ),
         ),
         (
             "telemetry.spans.engine.no-run".into(),
-            record(V, "00000000000000b7", Some("00000000000000a7"), "cleanup.child", "engine", "internal", 2_100, 2_200, json!({})),
+            record(
+                V,
+                "00000000000000b7",
+                Some("00000000000000a7"),
+                "cleanup.child",
+                "engine",
+                "internal",
+                2_100,
+                2_200,
+                json!({}),
+            ),
         ),
         (
             "telemetry.spans.engine.r-42".into(),
-            record(V, "00000000000000a7", None, "engine.cleanup", "engine", "internal", 2_000, 2_500, json!({"attributes": {"run_id": "r-42"}})),
+            record(
+                V,
+                "00000000000000a7",
+                None,
+                "engine.cleanup",
+                "engine",
+                "internal",
+                2_000,
+                2_500,
+                json!({"attributes": {"run_id": "r-42"}}),
+            ),
         ),
         (
             "telemetry.spans.engine.r-43".into(),
-            record(U, "00000000000000a9", None, "engine.run", "engine", "server", 3_000, 3_100, json!({"attributes": {"run_id": "r-43"}})),
+            record(
+                U,
+                "00000000000000a9",
+                None,
+                "engine.run",
+                "engine",
+                "server",
+                3_000,
+                3_100,
+                json!({"attributes": {"run_id": "r-43"}}),
+            ),
         ),
-        ("telemetry.logs.engine.info".into(), json!({"level": "info", "message": "done", "service": "engine", "timestamp": at(3_200)}).to_string()),
+        (
+            "telemetry.logs.engine.info".into(),
+            json!({"level": "info", "message": "done", "service": "engine", "timestamp": at(3_200)}).to_string(),
+        ),
     ]
 }
 
@@ -120,7 +211,12 @@ fn shape(tree: &trace::tree::Tree) -> Vec<(String, usize)> {
 }
 
 fn run_binary(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_dagnats")).args(args).env("NO_COLOR", "1").env_remove("RUST_LOG").output().expect("run dagnats")
+    Command::new(env!("CARGO_BIN_EXE_dagnats"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run dagnats")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +252,11 @@ async fn an_unknown_trace_or_run_exits_non_zero_with_a_message() {
     // No stream at all yet.
     let out = run_binary(&["trace", U, "--nats-url", &nats.url()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no spans found for trace"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no spans found for trace"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     publish_fixture(&jetstream(&nats.url()).await).await;
     let unknown = "ffffffffffffffffffffffffffffffff";
@@ -229,7 +329,10 @@ async fn a_run_brings_its_whole_traces_and_nothing_else() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success());
     assert!(stdout.starts_with("run r-42  2 traces  8 spans\n"), "{stdout}");
-    assert!(stdout.contains(&format!("trace {V}  2 spans")) && stdout.contains("└─ [engine] cleanup.child"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("trace {V}  2 spans")) && stdout.contains("└─ [engine] cleanup.child"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,12 +355,17 @@ async fn spans_from_the_core_collector_show_across_a_message() {
     let engine = Telemetry::connect(CollectorOptions::default().url(nats.url()).service("engine")).unwrap();
     let worker = Telemetry::connect(CollectorOptions::default().url(nats.url()).service("rust-worker")).unwrap();
 
-    let (cx, mut dispatch) = engine.tracer.start(&Context::new(), "engine.dispatch", SpanOptions::new().kind(SpanKind::Producer));
+    let (cx, mut dispatch) =
+        engine.tracer.start(&Context::new(), "engine.dispatch", SpanOptions::new().kind(SpanKind::Producer));
     let trace_id = dispatch.trace_id();
     let mut headers = async_nats::HeaderMap::new();
     propagation::inject_nats(cx.span_context().unwrap(), &mut headers);
     let parent = propagation::extract_nats(Some(&headers), None).expect("a parent");
-    let (child_cx, mut child) = worker.tracer.start(&Context::from_remote(Some(parent)), "worker.executeTask", SpanOptions::new().kind(SpanKind::Consumer));
+    let (child_cx, mut child) = worker.tracer.start(
+        &Context::from_remote(Some(parent)),
+        "worker.executeTask",
+        SpanOptions::new().kind(SpanKind::Consumer),
+    );
     let (_, mut grandchild) = worker.tracer.start(&child_cx, "worker.step", SpanOptions::new());
     grandchild.record_error("disk full");
     grandchild.end();
@@ -345,10 +453,15 @@ async fn tail_follows_new_spans_filters_and_stops_on_sigterm() {
     // Delivery is in order: once the marker is shown, everything before it was seen.
     let service_lines: Vec<String> = (0..3).map(|_| next_line(&by_service.stdout, "tail --service")).collect();
     let run_lines: Vec<String> = (0..2).map(|_| next_line(&by_run.stdout, "tail --run")).collect();
-    let names = |lines: &[String]| lines.iter().map(|l| l.split_whitespace().nth(2).unwrap_or("").to_owned()).collect::<Vec<_>>();
+    let names = |lines: &[String]| {
+        lines.iter().map(|l| l.split_whitespace().nth(2).unwrap_or("").to_owned()).collect::<Vec<_>>()
+    };
     assert_eq!(names(&service_lines), ["n1", "n2", "marker"], "{service_lines:?}");
     assert_eq!(names(&run_lines), ["e1", "marker"], "{run_lines:?}");
-    assert!(service_lines[0].contains("[node-worker] n1  internal  5.00ms  ok") && service_lines[0].ends_with(&format!("trace={T} run=r-1")));
+    assert!(
+        service_lines[0].contains("[node-worker] n1  internal  5.00ms  ok")
+            && service_lines[0].ends_with(&format!("trace={T} run=r-1"))
+    );
 
     for tail in [&mut by_service, &mut by_run] {
         let kill = Command::new("kill").args(["-TERM", &tail.child.id().to_string()]).status().unwrap();
@@ -369,7 +482,9 @@ async fn tail_follows_new_spans_filters_and_stops_on_sigterm() {
 
 /// Where the browser test finds the page: `$WATERFALL_DIR`, else the test scratch dir.
 fn artifacts_dir() -> PathBuf {
-    std::env::var_os("WATERFALL_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("waterfall"))
+    std::env::var_os("WATERFALL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("waterfall"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -67,7 +67,8 @@ fn every_wrong_way_exits_non_zero_naming_the_cause_without_the_secret() {
     assert_eq!(cases.len(), 5);
     for case in cases {
         let server = NatsServer::start_with_args(&case.server_args());
-        let mut args = vec!["--nats-url".to_owned(), server.url(), "--endpoint".to_owned(), "http://127.0.0.1:9".to_owned()];
+        let mut args =
+            vec!["--nats-url".to_owned(), server.url(), "--endpoint".to_owned(), "http://127.0.0.1:9".to_owned()];
         args.extend(flags(&case.wrong));
         let (code, output) = run_bridge(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert_ne!(code, 0, "{}: {output}", case.name);

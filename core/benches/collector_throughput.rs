@@ -52,7 +52,8 @@ async fn raw_rate(js: &jetstream::Context, records: &[Record]) -> f64 {
             let acked: Result<_, _> = in_flight.next().await.unwrap();
             acked.expect("ack");
         }
-        let ack = js.send_publish(subject, PublishMessage::build().payload(body).message_id(id)).await.expect("publish");
+        let ack =
+            js.send_publish(subject, PublishMessage::build().payload(body).message_id(id)).await.expect("publish");
         in_flight.push(ack.into_future());
     }
     while let Some(ack) = in_flight.next().await {
@@ -64,7 +65,11 @@ async fn raw_rate(js: &jetstream::Context, records: &[Record]) -> f64 {
 /// The collector: records handed to the sink as span ends would, until all are acked.
 fn collector_rate(url: &str, records: Vec<Record>) -> f64 {
     let n = records.len();
-    let options = CollectorOptions { buffer_capacity: n, max_in_flight: WINDOW, ..CollectorOptions::default().url(url).service("bench-worker") };
+    let options = CollectorOptions {
+        buffer_capacity: n,
+        max_in_flight: WINDOW,
+        ..CollectorOptions::default().url(url).service("bench-worker")
+    };
     let tel = Telemetry::connect(options).expect("connect");
     let start = Instant::now();
     for r in records {

@@ -10,8 +10,8 @@ use std::time::Instant;
 use async_nats::HeaderMap;
 use criterion::{criterion_group, Criterion};
 use dagnats_observe::propagation::{
-    extract_from_headers, extract_nats, format_traceparent, header_pairs, inject_nats, parse_traceparent,
-    TraceFlags, TraceState,
+    extract_from_headers, extract_nats, format_traceparent, header_pairs, inject_nats, parse_traceparent, TraceFlags,
+    TraceState,
 };
 use dagnats_observe::{SpanId, TraceId};
 
@@ -53,24 +53,14 @@ fn bench(c: &mut Criterion) {
     let map = nats_headers();
     let sc = extract_nats(Some(&map), None).expect("valid");
 
-    c.bench_function("traceparent/parse", |b| {
-        b.iter(|| parse_traceparent(black_box(TP)))
-    });
+    c.bench_function("traceparent/parse", |b| b.iter(|| parse_traceparent(black_box(TP))));
     c.bench_function("traceparent/format", |b| {
         b.iter(|| format_traceparent(black_box(trace), black_box(span), black_box(TraceFlags(1))))
     });
-    c.bench_function("tracestate/parse", |b| {
-        b.iter(|| TraceState::parse(black_box(TS)))
-    });
-    c.bench_function("tracestate/parse_normalizing", |b| {
-        b.iter(|| TraceState::parse(black_box(TS_OWS)))
-    });
-    c.bench_function("extract/5_headers", |b| {
-        b.iter(|| extract_from_headers(black_box(headers)))
-    });
-    c.bench_function("extract/nats_5_headers", |b| {
-        b.iter(|| extract_nats(Some(black_box(&map)), None))
-    });
+    c.bench_function("tracestate/parse", |b| b.iter(|| TraceState::parse(black_box(TS))));
+    c.bench_function("tracestate/parse_normalizing", |b| b.iter(|| TraceState::parse(black_box(TS_OWS))));
+    c.bench_function("extract/5_headers", |b| b.iter(|| extract_from_headers(black_box(headers))));
+    c.bench_function("extract/nats_5_headers", |b| b.iter(|| extract_nats(Some(black_box(&map)), None)));
     c.bench_function("inject/nats", |b| {
         b.iter(|| {
             let mut m = HeaderMap::new();
@@ -143,35 +133,21 @@ fn summary() {
     let n = 200_000;
     println!("\npropagation ns/op (mean of {n} calls):");
     let rows: [(&str, f64); 5] = [
-        (
-            "traceparent parse",
-            ns_per_op(n, || parse_traceparent(black_box(TP))),
-        ),
-        (
-            "traceparent format",
-            ns_per_op(n, || {
-                format_traceparent(black_box(trace), black_box(span), TraceFlags(1))
-            }),
-        ),
-        (
-            "tracestate parse (3 members)",
-            ns_per_op(n, || TraceState::parse(black_box(TS))),
-        ),
-        (
-            "extract from 5-header list",
-            ns_per_op(n, || extract_from_headers(black_box(headers))),
-        ),
-        (
-            "extract_nats from 5-header map",
-            ns_per_op(n, || extract_nats(Some(black_box(&map)), None)),
-        ),
+        ("traceparent parse", ns_per_op(n, || parse_traceparent(black_box(TP)))),
+        ("traceparent format", ns_per_op(n, || format_traceparent(black_box(trace), black_box(span), TraceFlags(1)))),
+        ("tracestate parse (3 members)", ns_per_op(n, || TraceState::parse(black_box(TS)))),
+        ("extract from 5-header list", ns_per_op(n, || extract_from_headers(black_box(headers)))),
+        ("extract_nats from 5-header map", ns_per_op(n, || extract_nats(Some(black_box(&map)), None))),
     ];
     for (name, ns) in rows {
         println!("  {name:<32} {ns:>8.1} ns/op");
     }
     for (label, op) in [("traceparent parse", "traceparent_parse"), ("traceparent format", "traceparent_format")] {
         match ratio::mean_ns(op) {
-            Some(ns) => println!("TARGET {label}: {ns:.1} ns (target under 100 ns: {})", if ns < 100.0 { "met" } else { "NOT met" }),
+            Some(ns) => println!(
+                "TARGET {label}: {ns:.1} ns (target under 100 ns: {})",
+                if ns < 100.0 { "met" } else { "NOT met" }
+            ),
             None => println!("TARGET {label}: no estimate"),
         }
     }
@@ -191,9 +167,7 @@ fn summary() {
 
 fn main() {
     benches();
-    criterion::Criterion::default()
-        .configure_from_args()
-        .final_summary();
+    criterion::Criterion::default().configure_from_args().final_summary();
     // Only under `cargo bench` (which passes --bench), not when run as a test.
     if std::env::args().any(|a| a == "--bench") {
         summary();

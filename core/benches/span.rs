@@ -67,7 +67,8 @@ fn span_lifecycle(c: &mut Criterion) {
     let root = Context::new();
     group.bench_function("dagnats", |b| {
         b.iter(|| {
-            let (cx, mut span) = tel.tracer.start(&root, "worker.executeTask", SpanOptions::new().kind(SpanKind::Server));
+            let (cx, mut span) =
+                tel.tracer.start(&root, "worker.executeTask", SpanOptions::new().kind(SpanKind::Server));
             span.set_attribute(Attribute::string("run_id", "r-42"));
             span.set_attribute(Attribute::string("step_id", "build"));
             span.set_attribute(Attribute::int("attempt", 2));
@@ -78,9 +79,8 @@ fn span_lifecycle(c: &mut Criterion) {
         })
     });
 
-    let provider = SdkTracerProvider::builder()
-        .with_span_processor(BatchSpanProcessor::builder(DiscardExporter).build())
-        .build();
+    let provider =
+        SdkTracerProvider::builder().with_span_processor(BatchSpanProcessor::builder(DiscardExporter).build()).build();
     let tracer = provider.tracer("bench");
     group.bench_function("opentelemetry_sdk", |b| {
         b.iter(|| {
@@ -108,5 +108,10 @@ criterion_group!(benches, span_lifecycle);
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    ratio::print_ratio("span start+4 attrs+event+end", "span_lifecycle/dagnats", "span_lifecycle/opentelemetry_sdk", 2.0);
+    ratio::print_ratio(
+        "span start+4 attrs+event+end",
+        "span_lifecycle/dagnats",
+        "span_lifecycle/opentelemetry_sdk",
+        2.0,
+    );
 }

@@ -76,7 +76,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     print_tree(&spans);
     let trace_ids: std::collections::BTreeSet<_> = spans.iter().map(|s| s.trace_id).collect();
     if trace_ids.len() != 1 || spans.len() != 3 {
-        return Err(format!("expected 3 spans in one trace, got {} spans in {} traces", spans.len(), trace_ids.len()).into());
+        return Err(
+            format!("expected 3 spans in one trace, got {} spans in {} traces", spans.len(), trace_ids.len()).into()
+        );
     }
     println!("\none trace id across the message boundary: {}", spans[0].trace_id);
     Ok(())
@@ -88,7 +90,10 @@ async fn read_run(client: &async_nats::Client, run_id: &str) -> Result<Vec<SpanR
     let js = jetstream::new(client.clone());
     let stream = js.get_stream("TELEMETRY").await?;
     let consumer = stream
-        .create_consumer(consumer::pull::OrderedConfig { filter_subject: "telemetry.spans.>".into(), ..Default::default() })
+        .create_consumer(consumer::pull::OrderedConfig {
+            filter_subject: "telemetry.spans.>".into(),
+            ..Default::default()
+        })
         .await?;
     let mut messages = consumer.messages().await?;
     let mut all = Vec::new();
@@ -97,7 +102,8 @@ async fn read_run(client: &async_nats::Client, run_id: &str) -> Result<Vec<SpanR
             all.push(span);
         }
     }
-    let traces: std::collections::BTreeSet<_> = all.iter().filter(|s| s.run_id() == Some(run_id)).map(|s| s.trace_id).collect();
+    let traces: std::collections::BTreeSet<_> =
+        all.iter().filter(|s| s.run_id() == Some(run_id)).map(|s| s.trace_id).collect();
     all.retain(|s| traces.contains(&s.trace_id));
     all.sort_by_key(|s| s.start_time);
     Ok(all)

@@ -337,8 +337,7 @@ mod tests {
     #[test]
     fn integers_stay_integers_and_floats_stay_floats() {
         let a: Attributes =
-            serde_json::from_str(r#"{"attempt":2,"ratio":2.0,"big":18446744073709551615,"s":"x","b":true}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"attempt":2,"ratio":2.0,"big":18446744073709551615,"s":"x","b":true}"#).unwrap();
         assert_eq!(a.get("attempt"), Some(&Value::Int(2)));
         assert_eq!(a.get("ratio"), Some(&Value::Float(2.0)));
         assert_eq!(a.get("big"), Some(&Value::Float(18446744073709551615.0)));
@@ -357,9 +356,8 @@ mod tests {
 
     #[test]
     fn non_finite_floats_are_written_as_strings() {
-        let a: Attributes = [Attribute::float("n", f64::NAN), Attribute::float("i", f64::NEG_INFINITY)]
-            .into_iter()
-            .collect();
+        let a: Attributes =
+            [Attribute::float("n", f64::NAN), Attribute::float("i", f64::NEG_INFINITY)].into_iter().collect();
         assert_eq!(serde_json::to_string(&a).unwrap(), r#"{"n":"NaN","i":"-Inf"}"#);
     }
 

@@ -186,10 +186,8 @@ id_type!(
 /// produce the same ids; language packages call this from their after-fork hooks.
 pub fn reseed_after_fork() {
     // Mix the process id and the wall clock into the fresh seed: both differ in the child.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
     fastrand::seed(now ^ ((std::process::id() as u64) << 32) ^ fastrand::u64(..));
 }
 

@@ -54,7 +54,13 @@ impl Logger {
     }
 
     /// Writes a record at `level` linked to the span in `cx`.
-    pub fn log(&self, cx: &Context, level: Level, message: impl Into<String>, fields: impl IntoIterator<Item = Attribute>) {
+    pub fn log(
+        &self,
+        cx: &Context,
+        level: Level,
+        message: impl Into<String>,
+        fields: impl IntoIterator<Item = Attribute>,
+    ) {
         self.entry(level, message).context(cx).fields(fields).emit();
     }
 

@@ -135,7 +135,9 @@ impl NatsOptions {
 
     /// `NATS_URL`, or the default server.
     pub fn from_env() -> Self {
-        NatsOptions::new(std::env::var("NATS_URL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_NATS_URL.into()))
+        NatsOptions::new(
+            std::env::var("NATS_URL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_NATS_URL.into()),
+        )
     }
 
     /// Sets the credentials.
@@ -145,9 +147,8 @@ impl NatsOptions {
     }
 
     async fn connect_options(&self, retry: bool) -> Result<async_nats::ConnectOptions> {
-        let mut o = async_nats::ConnectOptions::new()
-            .connection_timeout(self.connect_timeout)
-            .max_reconnects(None::<usize>);
+        let mut o =
+            async_nats::ConnectOptions::new().connection_timeout(self.connect_timeout).max_reconnects(None::<usize>);
         if let Some(name) = &self.name {
             o = o.name(name);
         }
@@ -156,9 +157,10 @@ impl NatsOptions {
             NatsAuth::UserPassword { user, password } => o.user_and_password(user.clone(), password.clone()),
             NatsAuth::Token(t) => o.token(t.clone()),
             NatsAuth::NKey(seed) => o.nkey(seed.clone()),
-            NatsAuth::CredentialsFile(path) => o.credentials_file(path).await.map_err(|e| {
-                Error::Config(format!("cannot read credentials file {}: {}", path.display(), e.kind()))
-            })?,
+            NatsAuth::CredentialsFile(path) => o
+                .credentials_file(path)
+                .await
+                .map_err(|e| Error::Config(format!("cannot read credentials file {}: {}", path.display(), e.kind())))?,
         };
         if self.tls.required {
             o = o.require_tls(true);
@@ -186,7 +188,8 @@ impl NatsOptions {
                 // An I/O failure may be a server that is down (retry) or one that answered
                 // and then refused us, e.g. TLS required but not offered (report it). A TCP
                 // probe tells the two apart.
-                let io_kind = matches!(e.kind(), ConnectErrorKind::Io | ConnectErrorKind::TimedOut | ConnectErrorKind::Dns);
+                let io_kind =
+                    matches!(e.kind(), ConnectErrorKind::Io | ConnectErrorKind::TimedOut | ConnectErrorKind::Dns);
                 let unreachable = io_kind && !self.any_server_accepts_tcp().await;
                 if unreachable && initial == InitialConnect::RetryInBackground {
                     tracing::warn!(url = %redact_url(&self.url), "NATS unreachable; reconnecting in the background");

@@ -73,7 +73,8 @@ pub fn parse_resource_attributes(text: &str) -> (Vec<(String, String)>, Vec<Stri
 /// `service.name` from the list). Returns the attributes and the warnings of entries
 /// skipped.
 pub fn resource_attributes_from(get: impl Fn(&str) -> Option<String>) -> (Vec<(String, String)>, Vec<String>) {
-    let (mut attributes, warnings) = get(RESOURCE_ATTRIBUTES_ENV).map(|t| parse_resource_attributes(&t)).unwrap_or_default();
+    let (mut attributes, warnings) =
+        get(RESOURCE_ATTRIBUTES_ENV).map(|t| parse_resource_attributes(&t)).unwrap_or_default();
     if let Some(service) = get(SERVICE_NAME_ENV).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
         match attributes.iter_mut().find(|(k, _)| k == SERVICE_NAME_KEY) {
             Some(existing) => existing.1 = service,
@@ -99,7 +100,10 @@ fn percent_decode(s: &str) -> Result<String, &'static str> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
             // from_str_radix accepts a leading '+', which is not a hex digit.
             match hex {
                 Some(b) if bytes[i + 1] != b'+' => out.push(b),
@@ -188,8 +192,10 @@ mod tests {
         assert_eq!(attrs, pairs(&[("service.name", "only-name")]));
 
         // A blank OTEL_SERVICE_NAME is as good as none: the list's service.name stays.
-        let (attrs, warnings) =
-            resource_attributes_from(env(&[(RESOURCE_ATTRIBUTES_ENV, "service.name=from-list,bad"), (SERVICE_NAME_ENV, "  ")]));
+        let (attrs, warnings) = resource_attributes_from(env(&[
+            (RESOURCE_ATTRIBUTES_ENV, "service.name=from-list,bad"),
+            (SERVICE_NAME_ENV, "  "),
+        ]));
         assert_eq!(attrs, pairs(&[("service.name", "from-list")]));
         assert_eq!(warnings.len(), 1);
 

@@ -40,7 +40,13 @@ pub struct Span {
 }
 
 impl Span {
-    pub(crate) fn new(record: Box<SpanRecord>, limits: SpanLimits, started: Instant, context: SpanContext, sink: Arc<dyn Sink>) -> Self {
+    pub(crate) fn new(
+        record: Box<SpanRecord>,
+        limits: SpanLimits,
+        started: Instant,
+        context: SpanContext,
+        sink: Arc<dyn Sink>,
+    ) -> Self {
         Span { record: Some(record), limits, started, context, sink }
     }
 
@@ -127,7 +133,10 @@ impl Span {
             attributes.set(Attribute::string("exception.type", t));
         }
         attributes.set(Attribute::string("exception.message", message.clone()));
-        self.limits.add_event(r, EventRecord { name: Str::Borrowed("exception"), time, attributes, dropped_attributes_count: 0 });
+        self.limits.add_event(
+            r,
+            EventRecord { name: Str::Borrowed("exception"), time, attributes, dropped_attributes_count: 0 },
+        );
         if r.status == StatusCode::Ok {
             return;
         }
@@ -142,7 +151,12 @@ impl Span {
     pub fn add_event(&mut self, name: impl Into<Str>, attributes: impl IntoIterator<Item = Attribute>) {
         let Some(r) = self.record.as_mut() else { return };
         let time = r.start_time.saturating_add(self.started.elapsed());
-        let event = EventRecord { name: name.into(), time, attributes: attributes.into_iter().collect(), dropped_attributes_count: 0 };
+        let event = EventRecord {
+            name: name.into(),
+            time,
+            attributes: attributes.into_iter().collect(),
+            dropped_attributes_count: 0,
+        };
         self.limits.add_event(r, event);
     }
 

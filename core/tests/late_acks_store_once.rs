@@ -55,7 +55,12 @@ async fn acks_later_than_the_duplicate_window_store_each_record_once() {
     let msgs = read_stream(&server.url(), "TELEMETRY").await;
     let copies = copies_by_msg_id(&msgs);
     let stored_twice: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(stored_twice.is_empty(), "{} records stored more than once, e.g. {:?}", stored_twice.len(), stored_twice.first());
+    assert!(
+        stored_twice.is_empty(),
+        "{} records stored more than once, e.g. {:?}",
+        stored_twice.len(),
+        stored_twice.first()
+    );
     assert_eq!(copies.len(), 1 + RECORDS, "every record stored");
     assert_eq!(msgs.len(), 1 + RECORDS, "and nothing else");
 
@@ -98,6 +103,9 @@ async fn answers_lost_with_the_connection_send_again_after_the_window_and_count_
     assert_eq!(tel.dropped(), 0);
     let extra = (msgs.len() - copies.len()) as u64;
     assert!(extra <= stats.retried_after_window, "every extra copy ({extra}) is counted: {stats:?}");
-    assert!(stats.retried_after_window > 0, "records whose answers were lost went out again after the window: {stats:?}");
+    assert!(
+        stats.retried_after_window > 0,
+        "records whose answers were lost went out again after the window: {stats:?}"
+    );
     tel.shutdown(Duration::from_secs(5)).unwrap();
 }

@@ -61,7 +61,8 @@ fn with_nats_gone_span_end_never_blocks_and_memory_stays_under_the_buffer() {
     const PRODUCED: usize = 100 * CAPACITY;
     let server = NatsServer::reserved(); // never started: nothing drains the buffer
     let before = rss_bytes();
-    let options = CollectorOptions { buffer_capacity: CAPACITY, ..CollectorOptions::default().url(server.url()).service("svc") };
+    let options =
+        CollectorOptions { buffer_capacity: CAPACITY, ..CollectorOptions::default().url(server.url()).service("svc") };
     let tel = Telemetry::connect(options).unwrap();
 
     let t = Instant::now();
@@ -70,7 +71,11 @@ fn with_nats_gone_span_end_never_blocks_and_memory_stays_under_the_buffer() {
     let after = rss_bytes();
 
     let stats = tel.collector_stats().unwrap();
-    assert_eq!(stats.dropped_overflow, (PRODUCED - CAPACITY) as u64, "everything beyond the buffer is dropped and counted");
+    assert_eq!(
+        stats.dropped_overflow,
+        (PRODUCED - CAPACITY) as u64,
+        "everything beyond the buffer is dropped and counted"
+    );
     assert_eq!(stats.pending, CAPACITY as u64, "the buffer is full, nothing more");
     assert_eq!(tel.dropped(), (PRODUCED - CAPACITY) as u64);
     let bound = CAPACITY as u64 * BYTES_PER_RECORD + SLACK_BYTES;
@@ -118,7 +123,11 @@ async fn a_tiny_buffer_in_front_of_a_live_server_counts_every_drop() {
         stats.published, stats.dropped_overflow
     );
     assert!(stats.dropped_overflow > 0, "the producer outran a 16-record buffer");
-    assert_eq!(stats.published + stats.dropped_overflow, PRODUCED as u64, "every span is either published or counted as dropped");
+    assert_eq!(
+        stats.published + stats.dropped_overflow,
+        PRODUCED as u64,
+        "every span is either published or counted as dropped"
+    );
     assert_eq!(stats.dropped_failed, 0);
     assert_eq!(stored, stats.published, "the stream holds exactly what was published");
     tel.shutdown(Duration::from_secs(5)).unwrap();

@@ -16,16 +16,14 @@ async fn child_after_a_message_has_the_remote_parent() {
     let mut tasks = client.subscribe("dagnats.tasks").await.unwrap();
 
     // Engine side: dual write into the headers and the event fields.
-    let (cx, mut dispatch) = engine.tracer.start(&Context::new(), "engine.dispatch", SpanOptions::new().kind(SpanKind::Producer));
+    let (cx, mut dispatch) =
+        engine.tracer.start(&Context::new(), "engine.dispatch", SpanOptions::new().kind(SpanKind::Producer));
     let mut headers = async_nats::HeaderMap::new();
     let mut event = serde_json::Map::new();
     event.insert("run_id".into(), "r-1".into());
     propagation::inject_nats(cx.span_context().unwrap(), &mut headers);
     propagation::inject_event(cx.span_context().unwrap(), &mut event);
-    client
-        .publish_with_headers("dagnats.tasks", headers, serde_json::to_vec(&event).unwrap().into())
-        .await
-        .unwrap();
+    client.publish_with_headers("dagnats.tasks", headers, serde_json::to_vec(&event).unwrap().into()).await.unwrap();
     dispatch.end();
 
     // Worker side.
@@ -33,7 +31,11 @@ async fn child_after_a_message_has_the_remote_parent() {
     let body: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&msg.payload).unwrap();
     let parent = propagation::extract_nats(msg.headers.as_ref(), Some(&body)).expect("a parent");
     assert!(parent.is_remote);
-    let (_, mut child) = worker.tracer.start(&Context::from_remote(Some(parent)), "worker.executeTask", SpanOptions::new().kind(SpanKind::Consumer));
+    let (_, mut child) = worker.tracer.start(
+        &Context::from_remote(Some(parent)),
+        "worker.executeTask",
+        SpanOptions::new().kind(SpanKind::Consumer),
+    );
     child.end();
 
     engine.flush(Duration::from_secs(10)).unwrap();

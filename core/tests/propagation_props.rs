@@ -3,9 +3,8 @@
 
 use async_nats::HeaderMap;
 use dagnats_observe::propagation::{
-    extract, extract_from_event, extract_from_headers, extract_nats, format_traceparent,
-    header_pairs, inject_event, inject_nats, parse_traceparent, SpanContext, TraceFlags,
-    TraceState,
+    extract, extract_from_event, extract_from_headers, extract_nats, format_traceparent, header_pairs, inject_event,
+    inject_nats, parse_traceparent, SpanContext, TraceFlags, TraceState,
 };
 use dagnats_observe::{SpanId, TraceId};
 use proptest::collection::vec;
@@ -45,9 +44,7 @@ fn ows() -> impl Strategy<Value = String> {
 fn members() -> impl Strategy<Value = Vec<(String, String)>> {
     vec((key(), value()), 0..=32).prop_map(|ms| {
         let mut seen = std::collections::HashSet::new();
-        ms.into_iter()
-            .filter(|(k, _)| seen.insert(k.clone()))
-            .collect()
+        ms.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect()
     })
 }
 
@@ -84,18 +81,8 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 fn event() -> impl Strategy<Value = Map<String, Value>> {
-    vec(
-        (
-            prop_oneof![
-                Just("trace_parent".to_string()),
-                Just("trace_state".to_string()),
-                ".{0,8}"
-            ],
-            json_value(),
-        ),
-        0..4,
-    )
-    .prop_map(|fields| fields.into_iter().collect())
+    vec((prop_oneof![Just("trace_parent".to_string()), Just("trace_state".to_string()), ".{0,8}"], json_value()), 0..4)
+        .prop_map(|fields| fields.into_iter().collect())
 }
 
 proptest! {

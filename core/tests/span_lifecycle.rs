@@ -42,7 +42,10 @@ fn options_set_kind_and_initial_attributes() {
         s.end();
     }
     let spans = memory.spans();
-    assert_eq!(spans.iter().map(|s| s.kind.as_str()).collect::<Vec<_>>(), ["internal", "server", "client", "producer", "consumer"]);
+    assert_eq!(
+        spans.iter().map(|s| s.kind.as_str()).collect::<Vec<_>>(),
+        ["internal", "server", "client", "producer", "consumer"]
+    );
     assert_eq!(spans[0].attributes.get("a"), Some(&Value::Bool(true)), "a later set replaces the value");
     assert_eq!(spans[0].attributes.len(), 2);
 }

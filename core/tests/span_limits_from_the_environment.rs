@@ -27,21 +27,37 @@ fn child_reports_the_limits_it_runs_with() {
         other => panic!("k0 is {other:?}"),
     };
     // One line: the test harness prints its own words around the output.
-    println!("\nLIMITS attributes={} events={} event_attributes={} k0_length={k0}", r.attributes.len(), r.events.len(), r.events[0].attributes.len());
+    println!(
+        "\nLIMITS attributes={} events={} event_attributes={} k0_length={k0}",
+        r.attributes.len(),
+        r.events.len(),
+        r.events[0].attributes.len()
+    );
 }
 
 fn child(vars: &[(&str, &str)]) -> String {
     let mut command = Command::new(std::env::current_exe().unwrap());
-    command.args(["--exact", "child_reports_the_limits_it_runs_with", "--nocapture", "--test-threads=1"]).env(CHILD, "1");
-    for name in ["OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT", "OTEL_SPAN_EVENT_COUNT_LIMIT",
-        "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"]
-    {
+    command
+        .args(["--exact", "child_reports_the_limits_it_runs_with", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1");
+    for name in [
+        "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_SPAN_EVENT_COUNT_LIMIT",
+        "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    ] {
         command.env_remove(name);
     }
     let out = command.envs(vars.iter().copied()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
-    stdout.lines().find_map(|l| l.strip_prefix("LIMITS ")).unwrap_or_else(|| panic!("no report in:\n{stdout}")).to_owned()
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("LIMITS "))
+        .unwrap_or_else(|| panic!("no report in:\n{stdout}"))
+        .to_owned()
 }
 
 #[test]

@@ -13,7 +13,11 @@ fn defaults_are_opentelemetrys_and_cuts_are_counted() {
         tel.tracer.limits(),
         SpanLimits { max_attributes: 128, max_events: 128, max_attributes_per_event: 128, max_string_length: None }
     );
-    let (_, mut span) = tel.tracer.start(&Context::new(), "s", SpanOptions::new().attributes((0..100).map(|i| Attribute::int(format!("a{i}"), i))));
+    let (_, mut span) = tel.tracer.start(
+        &Context::new(),
+        "s",
+        SpanOptions::new().attributes((0..100).map(|i| Attribute::int(format!("a{i}"), i))),
+    );
     span.set_attributes((100..200).map(|i| Attribute::int(format!("a{i}"), i)));
     span.set_attribute(Attribute::int("a0", -1)); // an existing key is always updated
     for i in 0..200 {

@@ -48,7 +48,8 @@ async fn a_restart_mid_stream_loses_nothing() {
 #[test]
 fn a_full_buffer_drops_and_counts_without_blocking() {
     let server = NatsServer::reserved(); // never started: nothing drains the buffer
-    let options = CollectorOptions { buffer_capacity: 10, ..CollectorOptions::default().url(server.url()).service("svc") };
+    let options =
+        CollectorOptions { buffer_capacity: 10, ..CollectorOptions::default().url(server.url()).service("svc") };
     let tel = Telemetry::connect(options).unwrap();
     spans(&tel, 1000, "r");
     let stats = tel.collector_stats().unwrap();

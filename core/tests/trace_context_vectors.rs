@@ -6,33 +6,24 @@ use std::str::FromStr;
 
 use async_nats::{HeaderMap, HeaderName, HeaderValue};
 use dagnats_observe::propagation::{
-    extract, extract_from_headers, extract_nats, format_traceparent, header_pairs, inject_event,
-    inject_nats, parse_traceparent, SpanContext, TraceFlags, TraceState,
+    extract, extract_from_headers, extract_nats, format_traceparent, header_pairs, inject_event, inject_nats,
+    parse_traceparent, SpanContext, TraceFlags, TraceState,
 };
 use dagnats_observe::{SpanId, TraceId};
 use serde_json::{Map, Value};
 
 fn vectors() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../testdata/trace-context-vectors.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/trace-context-vectors.json");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     serde_json::from_str(&text).expect("vectors file is valid JSON")
 }
 
 fn group<'a>(v: &'a Value, name: &str) -> &'a Vec<Value> {
-    let cases = v[name]
-        .as_array()
-        .unwrap_or_else(|| panic!("group {name} is missing"));
+    let cases = v[name].as_array().unwrap_or_else(|| panic!("group {name} is missing"));
     assert!(!cases.is_empty(), "group {name} is empty");
     let names: HashSet<&str> = cases.iter().filter_map(|c| c["name"].as_str()).collect();
     if name != "format" {
-        assert_eq!(
-            names.len(),
-            cases.len(),
-            "case names in {name} must be present and unique"
-        );
+        assert_eq!(names.len(), cases.len(), "case names in {name} must be present and unique");
     }
     cases
 }
@@ -45,10 +36,7 @@ fn headers(case: &Value) -> Vec<(String, String)> {
         .map(|pair| {
             let pair = pair.as_array().expect("header is a [name, value] pair");
             assert_eq!(pair.len(), 2);
-            (
-                pair[0].as_str().unwrap().to_owned(),
-                pair[1].as_str().unwrap().to_owned(),
-            )
+            (pair[0].as_str().unwrap().to_owned(), pair[1].as_str().unwrap().to_owned())
         })
         .collect()
 }
@@ -66,11 +54,8 @@ fn nats_map(headers: &[(String, String)]) -> Option<HeaderMap> {
 
 /// True when all tracestate fields use one spelling, so a map keeps their order.
 fn one_tracestate_spelling(headers: &[(String, String)]) -> bool {
-    let spellings: HashSet<&str> = headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("tracestate"))
-        .map(|(n, _)| n.as_str())
-        .collect();
+    let spellings: HashSet<&str> =
+        headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("tracestate")).map(|(n, _)| n.as_str()).collect();
     spellings.len() <= 1
 }
 
@@ -81,16 +66,8 @@ fn check_expected(name: &str, case: &Value, got: Option<&SpanContext>, check_sta
         (false, Some(sc)) => panic!("{name}: expected invalid, got {sc:?}"),
         (true, None) => panic!("{name}: expected a span context, got none"),
         (true, Some(sc)) => {
-            assert_eq!(
-                sc.trace_id.to_string(),
-                case["trace_id"].as_str().unwrap(),
-                "{name}: trace_id"
-            );
-            assert_eq!(
-                sc.span_id.to_string(),
-                case["span_id"].as_str().unwrap(),
-                "{name}: span_id"
-            );
+            assert_eq!(sc.trace_id.to_string(), case["trace_id"].as_str().unwrap(), "{name}: trace_id");
+            assert_eq!(sc.span_id.to_string(), case["span_id"].as_str().unwrap(), "{name}: span_id");
             if let Some(flags) = case.get("flags").and_then(Value::as_u64) {
                 assert_eq!(u64::from(sc.trace_flags.0), flags, "{name}: flags");
             }
@@ -110,20 +87,12 @@ fn check_round_trip(name: &str, sc: &SpanContext) {
 
     let mut map = HeaderMap::new();
     inject_nats(sc, &mut map);
-    assert_eq!(
-        extract_nats(Some(&map), None).as_ref(),
-        Some(sc),
-        "{name}: NATS round trip"
-    );
+    assert_eq!(extract_nats(Some(&map), None).as_ref(), Some(sc), "{name}: NATS round trip");
 
     let mut event = Map::new();
     inject_event(sc, &mut event);
     let no_headers: [(&str, &str); 0] = [];
-    assert_eq!(
-        extract(no_headers, Some(&event)).as_ref(),
-        Some(sc),
-        "{name}: event round trip"
-    );
+    assert_eq!(extract(no_headers, Some(&event)).as_ref(), Some(sc), "{name}: event round trip");
 }
 
 #[test]
@@ -136,11 +105,7 @@ fn traceparent_vectors() {
         check_expected(name, case, got.as_ref(), true);
 
         // Owned pairs work too.
-        assert_eq!(
-            extract_from_headers(headers.clone()),
-            got,
-            "{name}: owned pairs"
-        );
+        assert_eq!(extract_from_headers(headers.clone()), got, "{name}: owned pairs");
 
         // The same case as a NATS message.
         if let Some(map) = nats_map(&headers) {
@@ -149,16 +114,11 @@ fn traceparent_vectors() {
         }
 
         // A single traceparent header value parses the same way on its own.
-        let values: Vec<&str> = headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("traceparent"))
-            .map(|(_, v)| v.as_str())
-            .collect();
+        let values: Vec<&str> =
+            headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("traceparent")).map(|(_, v)| v.as_str()).collect();
         if let [value] = values[..] {
             let parsed = parse_traceparent(value).ok();
-            let from_headers = got
-                .as_ref()
-                .map(|sc| (sc.trace_id, sc.span_id, sc.trace_flags));
+            let from_headers = got.as_ref().map(|sc| (sc.trace_id, sc.span_id, sc.trace_flags));
             assert_eq!(parsed, from_headers, "{name}: parse_traceparent agrees");
         }
 
@@ -175,10 +135,7 @@ fn event_vectors() {
         let name = case["name"].as_str().unwrap();
         let headers = headers(case);
         let event = case["event"].as_object().expect("event is an object");
-        let got = extract(
-            headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-            Some(event),
-        );
+        let got = extract(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())), Some(event));
         check_expected(name, case, got.as_ref(), true);
 
         if let Some(map) = nats_map(&headers) {
@@ -205,26 +162,16 @@ fn tracestate_vectors() {
         let valid = case["valid"].as_bool().unwrap();
         let joined = values.join(",");
         let parsed = TraceState::parse(&joined);
-        assert_eq!(
-            parsed.is_ok(),
-            valid,
-            "{name}: parse({joined:?}) = {parsed:?}"
-        );
+        assert_eq!(parsed.is_ok(), valid, "{name}: parse({joined:?}) = {parsed:?}");
         let from_values = TraceState::from_header_values(&values);
         if valid {
-            let want = case["normalized"]
-                .as_str()
-                .expect("normalized for a valid case");
+            let want = case["normalized"].as_str().expect("normalized for a valid case");
             let ts = parsed.unwrap();
             assert_eq!(ts.as_str(), want, "{name}: normalized");
             assert_eq!(from_values, ts, "{name}: from_header_values");
             assert_eq!(ts.is_empty(), want.is_empty(), "{name}: is_empty");
             // The normalized form is its own normal form.
-            assert_eq!(
-                TraceState::parse(want).as_ref(),
-                Ok(&ts),
-                "{name}: normalized re-parses"
-            );
+            assert_eq!(TraceState::parse(want).as_ref(), Ok(&ts), "{name}: normalized re-parses");
             // Members rebuild the header value.
             let rebuilt: Vec<String> = ts.members().map(|(k, v)| format!("{k}={v}")).collect();
             assert_eq!(rebuilt.join(","), want, "{name}: members");

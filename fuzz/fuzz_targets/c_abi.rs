@@ -76,7 +76,13 @@ extern "C" {
         event_len: usize,
         out: *mut *mut Ctx,
     ) -> u32;
-    fn dagnats_extract_with(foreach: Foreach, carrier: *mut c_void, event: *const u8, event_len: usize, out: *mut *mut Ctx) -> u32;
+    fn dagnats_extract_with(
+        foreach: Foreach,
+        carrier: *mut c_void,
+        event: *const u8,
+        event_len: usize,
+        out: *mut *mut Ctx,
+    ) -> u32;
     fn dagnats_inject_with(context: *const Ctx, set: Setter, carrier: *mut c_void) -> u32;
     fn dagnats_inject_headers(
         context: *const Ctx,
@@ -140,7 +146,12 @@ extern "C" {
     fn dagnats_span_set_attribute_bool(span: *mut Span, key: *const c_char, value: bool) -> u32;
     fn dagnats_span_set_attributes(span: *mut Span, attributes: *const Attribute, attributes_len: usize) -> u32;
     fn dagnats_span_record_error(span: *mut Span, message: *const c_char, type_name: *const c_char) -> u32;
-    fn dagnats_span_add_event(span: *mut Span, name: *const c_char, attributes: *const Attribute, attributes_len: usize) -> u32;
+    fn dagnats_span_add_event(
+        span: *mut Span,
+        name: *const c_char,
+        attributes: *const Attribute,
+        attributes_len: usize,
+    ) -> u32;
     fn dagnats_span_end(span: *mut *mut Span) -> u32;
     fn dagnats_logger_log(
         logger: *const Logger,
@@ -166,10 +177,7 @@ struct Input<'a> {
 
 impl<'a> Input<'a> {
     fn new(raw: &'a [u8]) -> Self {
-        let pieces = raw
-            .split(|b| *b == 0)
-            .map(|p| CString::new(p).expect("pieces hold no NUL"))
-            .collect();
+        let pieces = raw.split(|b| *b == 0).map(|p| CString::new(p).expect("pieces hold no NUL")).collect();
         Input { raw, pieces, next_piece: 0, next_byte: 0 }
     }
     fn byte(&mut self) -> u8 {
@@ -406,7 +414,15 @@ fn inject(ctx: *const Ctx, input: &mut Input<'_>) {
     let mut buf = vec![0 as c_char; buf_len];
     let (mut written, mut buf_needed) = (0usize, 0usize);
     let r = unsafe {
-        dagnats_inject_headers(ctx, headers.as_mut_ptr(), headers_len, &mut written, buf.as_mut_ptr(), buf_len, &mut buf_needed)
+        dagnats_inject_headers(
+            ctx,
+            headers.as_mut_ptr(),
+            headers_len,
+            &mut written,
+            buf.as_mut_ptr(),
+            buf_len,
+            &mut buf_needed,
+        )
     };
     assert_eq!(written, fields);
     assert_eq!(buf_needed, tp.len() + 1 + if ts.is_empty() { 0 } else { ts.len() + 1 });
@@ -414,7 +430,15 @@ fn inject(ctx: *const Ctx, input: &mut Input<'_>) {
         assert_eq!(r, BUFFER_TOO_SMALL);
         buf = vec![0 as c_char; buf_needed];
         let r = unsafe {
-            dagnats_inject_headers(ctx, headers.as_mut_ptr(), 2, &mut written, buf.as_mut_ptr(), buf.len(), &mut buf_needed)
+            dagnats_inject_headers(
+                ctx,
+                headers.as_mut_ptr(),
+                2,
+                &mut written,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut buf_needed,
+            )
         };
         assert_eq!(r, OK, "inject_headers: {}", last_error());
     } else {
@@ -476,7 +500,8 @@ fn record_span(parent: *const Ctx, input: &mut Input<'_>) {
     if r != OK {
         assert!(span.is_null());
         // The same span with a plain name, kind and no attributes always starts.
-        let r = unsafe { dagnats_tracer_start_span(tracer, c"fuzz".as_ptr(), 0, parent, std::ptr::null(), 0, &mut span) };
+        let r =
+            unsafe { dagnats_tracer_start_span(tracer, c"fuzz".as_ptr(), 0, parent, std::ptr::null(), 0, &mut span) };
         assert_eq!(r, OK, "tracer_start_span: {}", last_error());
     }
 

@@ -23,9 +23,8 @@ where
     };
     let json = wrap(Box::new(record.clone())).to_json();
     assert!(!json.is_empty(), "serializing {record:?} failed");
-    let again: T = serde_json::from_slice(&json).unwrap_or_else(|e| {
-        panic!("re-reading {:?} failed: {e}\nrecord: {record:?}", String::from_utf8_lossy(&json))
-    });
+    let again: T = serde_json::from_slice(&json)
+        .unwrap_or_else(|e| panic!("re-reading {:?} failed: {e}\nrecord: {record:?}", String::from_utf8_lossy(&json)));
     assert_eq!(again, record, "round trip through {:?} changed the record", String::from_utf8_lossy(&json));
     assert_eq!(wrap(Box::new(again)).to_json(), json, "wire JSON is not a fixed point");
 }

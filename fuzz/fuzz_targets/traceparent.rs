@@ -15,8 +15,7 @@
 use std::borrow::Cow;
 
 use dagnats_observe::propagation::{
-    extract, extract_from_event, extract_from_headers, format_traceparent, header_pairs, parse_traceparent,
-    SpanContext,
+    extract, extract_from_event, extract_from_headers, format_traceparent, header_pairs, parse_traceparent, SpanContext,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -42,11 +41,8 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // Header fields, one per line.
-    let headers: Vec<(&str, &str)> = text
-        .split('\n')
-        .take(MAX_HEADERS)
-        .map(|line| line.split_once(':').unwrap_or((line, "")))
-        .collect();
+    let headers: Vec<(&str, &str)> =
+        text.split('\n').take(MAX_HEADERS).map(|line| line.split_once(':').unwrap_or((line, ""))).collect();
     if let Some(sc) = extract_from_headers(headers.iter().copied()) {
         assert!(sc.is_remote);
         check_round_trip(&sc);

@@ -123,7 +123,11 @@ fn nkey(dir: &Path) -> AuthCase {
     let stranger = KeyPair::new_user().seed().unwrap();
     AuthCase {
         name: "nkey".into(),
-        server_args: config_case(dir, "nkey", &format!("authorization {{ users = [ {{ nkey: {} }} ] }}\n", user.public_key())),
+        server_args: config_case(
+            dir,
+            "nkey",
+            &format!("authorization {{ users = [ {{ nkey: {} }} ] }}\n", user.public_key()),
+        ),
         connect: options(&[("nkey", json!(user.seed().unwrap()))]),
         wrong: options(&[("nkey", json!(stranger))]),
         refusal: "authentication".into(),
@@ -180,7 +184,8 @@ fn credentials_file(dir: &Path) -> AuthCase {
     let account = KeyPair::new_account();
     // JetStream in operator mode needs a system account.
     let system = KeyPair::new_account();
-    let operator_jwt = jwt(&operator, &operator.public_key(), "dagnats-test", json!({ "type": "operator", "version": 2 }));
+    let operator_jwt =
+        jwt(&operator, &operator.public_key(), "dagnats-test", json!({ "type": "operator", "version": 2 }));
     let config = format!(
         "operator: {operator_jwt}\nsystem_account: {sys}\nresolver: MEMORY\nresolver_preload: {{\n  {sys}: {}\n  {}: {}\n}}\n",
         account_jwt(&operator, &system, "SYS", false),
@@ -217,10 +222,60 @@ pub fn write_certificates(dir: &Path) {
     if dir.join("server.pem").exists() {
         return;
     }
-    openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=dagnats test CA", "-keyout", "ca.key", "-out", "ca.pem"]);
-    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=dagnats test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
     write(&dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-    openssl(dir, &["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.pem"]);
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
 }
 
 fn tls_ca_file(dir: &Path) -> AuthCase {

@@ -85,7 +85,12 @@ impl NatsServer {
 
     /// A server that is not running yet, on a port reserved for it; call [`run`](Self::run).
     pub fn reserved() -> NatsServer {
-        NatsServer { child: None, port: free_port(), store: tempfile::tempdir().expect("temp store"), extra_args: vec![] }
+        NatsServer {
+            child: None,
+            port: free_port(),
+            store: tempfile::tempdir().expect("temp store"),
+            extra_args: vec![],
+        }
     }
 
     fn launch(&mut self) {
@@ -172,8 +177,12 @@ impl NatsCluster {
         let monitor_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
         let mut servers: Vec<NatsServer> = (0..size).map(|_| NatsServer::reserved()).collect();
         for (i, server) in servers.iter_mut().enumerate() {
-            let routes: Vec<String> =
-                route_ports.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, p)| format!("nats://127.0.0.1:{p}")).collect();
+            let routes: Vec<String> = route_ports
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, p)| format!("nats://127.0.0.1:{p}"))
+                .collect();
             server.extra_args = vec![
                 "--server_name".into(),
                 format!("n{i}"),
@@ -265,12 +274,14 @@ pub async fn read_stream_with(client: async_nats::Client, stream: &str) -> Vec<S
     let mut seq = info.state.first_sequence;
     while seq <= info.state.last_sequence && info.state.messages > 0 {
         if let Ok(m) = s.get_raw_message(seq).await {
-            let headers = m
-                .headers
-                .iter()
-                .flat_map(|(k, vs)| vs.iter().map(move |v| (k.to_string(), v.to_string())))
-                .collect();
-            out.push(StoredMessage { subject: m.subject.to_string(), headers, payload: m.payload.to_vec(), sequence: seq });
+            let headers =
+                m.headers.iter().flat_map(|(k, vs)| vs.iter().map(move |v| (k.to_string(), v.to_string()))).collect();
+            out.push(StoredMessage {
+                subject: m.subject.to_string(),
+                headers,
+                payload: m.payload.to_vec(),
+                sequence: seq,
+            });
         }
         seq += 1;
     }

@@ -73,7 +73,6 @@ impl DelayProxy {
         self.delay_ms.store(delay.as_millis() as u64, Ordering::Release);
     }
 
-
     /// Cuts every connection made so far, both ways; what the server had sent and the
     /// proxy still held is lost, as on a broken link. New connections are accepted.
     pub fn cut_connections(&self) {

@@ -63,12 +63,7 @@ pub(crate) unsafe fn convert(a: &dagnats_attribute) -> FfiResult<Attribute> {
         DAGNATS_VALUE_INT64 => Attribute::int(key, a.int_value),
         DAGNATS_VALUE_DOUBLE => Attribute::float(key, a.double_value),
         DAGNATS_VALUE_BOOL => Attribute::bool(key, a.bool_value),
-        other => {
-            return Err(Failure::invalid(format!(
-                "attribute {:?}: unknown value_type {other}",
-                key.as_ref()
-            )))
-        }
+        other => return Err(Failure::invalid(format!("attribute {:?}: unknown value_type {other}", key.as_ref()))),
     })
 }
 
@@ -91,8 +86,6 @@ pub(crate) unsafe fn convert_all(
     std::slice::from_raw_parts(attrs, len)
         .iter()
         .enumerate()
-        .map(|(i, a)| {
-            convert(a).map_err(|f| Failure::new(f.code, format!("{name}[{i}]: {}", f.message)))
-        })
+        .map(|(i, a)| convert(a).map_err(|f| Failure::new(f.code, format!("{name}[{i}]: {}", f.message))))
         .collect()
 }

@@ -18,11 +18,7 @@ pub extern "C" fn dagnats_bench_core_span_ns(iterations: u64) -> f64 {
         let iterations = iterations.max(1);
         let started = Instant::now();
         for _ in 0..iterations {
-            let mut span = tracer.start_span(
-                "worker.executeTask",
-                None,
-                SpanOptions::new().kind(SpanKind::Server),
-            );
+            let mut span = tracer.start_span("worker.executeTask", None, SpanOptions::new().kind(SpanKind::Server));
             span.set_attribute(Attribute::string("run_id", "r-42"));
             span.set_attribute(Attribute::string("step_id", "build"));
             span.set_attribute(Attribute::int("attempt", 2));

@@ -28,10 +28,7 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &'static str) -> FfiRes
 /// # Safety
 /// As for [`str_arg`].
 #[inline]
-pub(crate) unsafe fn opt_str_arg<'a>(
-    p: *const c_char,
-    name: &'static str,
-) -> FfiResult<Option<&'a str>> {
+pub(crate) unsafe fn opt_str_arg<'a>(p: *const c_char, name: &'static str) -> FfiResult<Option<&'a str>> {
     if p.is_null() {
         return Ok(None);
     }
@@ -41,10 +38,7 @@ pub(crate) unsafe fn opt_str_arg<'a>(
 #[inline]
 fn utf8<'a>(c: &'a CStr, name: &'static str) -> FfiResult<&'a str> {
     c.to_str().map_err(|e| {
-        Failure::new(
-            DAGNATS_RESULT_INVALID_UTF8,
-            format!("{name}: invalid UTF-8 at byte {}", e.valid_up_to()),
-        )
+        Failure::new(DAGNATS_RESULT_INVALID_UTF8, format!("{name}: invalid UTF-8 at byte {}", e.valid_up_to()))
     })
 }
 
@@ -63,12 +57,7 @@ pub(crate) fn null(name: &'static str) -> Failure {
 /// # Safety
 /// `buf` is NULL or valid for `len` bytes of writes; `needed` is NULL or valid for one
 /// write.
-pub(crate) unsafe fn write_out(
-    text: &[u8],
-    buf: *mut c_char,
-    len: usize,
-    needed: *mut usize,
-) -> FfiResult<()> {
+pub(crate) unsafe fn write_out(text: &[u8], buf: *mut c_char, len: usize, needed: *mut usize) -> FfiResult<()> {
     let need = text.len() + 1;
     if !needed.is_null() {
         *needed = need;
@@ -96,16 +85,10 @@ mod tests {
         unsafe {
             assert_eq!(str_arg(c"héllo".as_ptr(), "s").unwrap(), "héllo");
             let f = str_arg(std::ptr::null(), "name").unwrap_err();
-            assert_eq!(
-                (f.code, f.message.as_ref()),
-                (DAGNATS_RESULT_NULL_ARGUMENT, "name is NULL")
-            );
+            assert_eq!((f.code, f.message.as_ref()), (DAGNATS_RESULT_NULL_ARGUMENT, "name is NULL"));
             let bad = b"ab\xffc\0";
             let f = str_arg(bad.as_ptr().cast(), "key").unwrap_err();
-            assert_eq!(
-                (f.code, f.message.as_ref()),
-                (DAGNATS_RESULT_INVALID_UTF8, "key: invalid UTF-8 at byte 2")
-            );
+            assert_eq!((f.code, f.message.as_ref()), (DAGNATS_RESULT_INVALID_UTF8, "key: invalid UTF-8 at byte 2"));
             assert_eq!(opt_str_arg(std::ptr::null(), "x").unwrap(), None);
         }
     }
@@ -116,9 +99,7 @@ mod tests {
         let mut needed = 0;
         unsafe {
             assert_eq!(
-                write_out(b"abcd", buf.as_mut_ptr(), 4, &mut needed)
-                    .unwrap_err()
-                    .code,
+                write_out(b"abcd", buf.as_mut_ptr(), 4, &mut needed).unwrap_err().code,
                 DAGNATS_RESULT_BUFFER_TOO_SMALL
             );
             assert_eq!(needed, 5);
@@ -126,16 +107,12 @@ mod tests {
             write_out(b"abc", buf.as_mut_ptr(), 4, &mut needed).unwrap();
             assert_eq!(CStr::from_ptr(buf.as_ptr()).to_bytes(), b"abc");
             assert_eq!(
-                write_out(b"", std::ptr::null_mut(), 0, &mut needed)
-                    .unwrap_err()
-                    .code,
+                write_out(b"", std::ptr::null_mut(), 0, &mut needed).unwrap_err().code,
                 DAGNATS_RESULT_BUFFER_TOO_SMALL
             );
             assert_eq!(needed, 1);
             assert_eq!(
-                write_out(b"", std::ptr::null_mut(), 3, std::ptr::null_mut())
-                    .unwrap_err()
-                    .code,
+                write_out(b"", std::ptr::null_mut(), 3, std::ptr::null_mut()).unwrap_err().code,
                 DAGNATS_RESULT_NULL_ARGUMENT
             );
         }

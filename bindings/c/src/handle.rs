@@ -52,10 +52,7 @@ pub(crate) unsafe fn take_boxed<C: Castable>(p: *mut C) -> Box<C::RustType> {
 /// `p` is NULL or points to a live `C::RustType` (from [`to_boxed`], or a borrowed
 /// pointer this library handed out that is still valid).
 #[inline]
-pub(crate) unsafe fn try_ref<'a, C: Castable>(
-    p: *const C,
-    name: &'static str,
-) -> FfiResult<&'a C::RustType> {
+pub(crate) unsafe fn try_ref<'a, C: Castable>(p: *const C, name: &'static str) -> FfiResult<&'a C::RustType> {
     p.cast::<C::RustType>().as_ref().ok_or_else(|| null(name))
 }
 
@@ -64,10 +61,7 @@ pub(crate) unsafe fn try_ref<'a, C: Castable>(
 /// # Safety
 /// As for [`try_ref`], and nothing else uses the value meanwhile.
 #[inline]
-pub(crate) unsafe fn try_mut<'a, C: Castable>(
-    p: *mut C,
-    name: &'static str,
-) -> FfiResult<&'a mut C::RustType> {
+pub(crate) unsafe fn try_mut<'a, C: Castable>(p: *mut C, name: &'static str) -> FfiResult<&'a mut C::RustType> {
     p.cast::<C::RustType>().as_mut().ok_or_else(|| null(name))
 }
 
@@ -93,9 +87,7 @@ pub(crate) struct Registry<T> {
 
 impl<T> Registry<T> {
     pub(crate) const fn new() -> Self {
-        Registry {
-            live: Mutex::new(Vec::new()),
-        }
+        Registry { live: Mutex::new(Vec::new()) }
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<(usize, Arc<T>)>> {
@@ -116,10 +108,7 @@ impl<T> Registry<T> {
             return Err(null(name));
         }
         let live = self.lock();
-        live.iter()
-            .find(|(a, _)| *a == p as usize)
-            .map(|(_, v)| Arc::clone(v))
-            .ok_or_else(|| not_live(name))
+        live.iter().find(|(a, _)| *a == p as usize).map(|(_, v)| Arc::clone(v)).ok_or_else(|| not_live(name))
     }
 
     /// Unregisters a live handle and returns its value.
@@ -128,10 +117,7 @@ impl<T> Registry<T> {
             return Err(null(name));
         }
         let mut live = self.lock();
-        let at = live
-            .iter()
-            .position(|(a, _)| *a == p as usize)
-            .ok_or_else(|| not_live(name))?;
+        let at = live.iter().position(|(a, _)| *a == p as usize).ok_or_else(|| not_live(name))?;
         let (_, value) = live.swap_remove(at);
         if live.is_empty() {
             *live = Vec::new();
@@ -142,8 +128,5 @@ impl<T> Registry<T> {
 
 #[cold]
 fn not_live(name: &'static str) -> Failure {
-    Failure::new(
-        DAGNATS_RESULT_INVALID_HANDLE,
-        format!("{name} is not a live handle (freed twice, or never created)"),
-    )
+    Failure::new(DAGNATS_RESULT_INVALID_HANDLE, format!("{name} is not a live handle (freed twice, or never created)"))
 }

@@ -41,8 +41,7 @@ static TABLE: Mutex<Vec<&'static &'static str>> = Mutex::new(Vec::new());
 /// The cache: interned texts by the address they last came from, shared by all threads.
 /// A slot points at a cell holding an interned text; cells are never freed, so a slot read
 /// at any time points at a valid text (NULL: empty).
-static RECENT: [AtomicPtr<&'static str>; SLOTS] =
-    [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
+static RECENT: [AtomicPtr<&'static str>; SLOTS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
 
 #[inline]
 fn slot(p: *const c_char) -> usize {
@@ -72,10 +71,7 @@ unsafe fn same(p: *const c_char, text: &str) -> bool {
 /// # Safety
 /// As for [`str_arg`].
 #[inline]
-pub(crate) unsafe fn interned_arg(
-    p: *const c_char,
-    name: &'static str,
-) -> FfiResult<Cow<'static, str>> {
+pub(crate) unsafe fn interned_arg(p: *const c_char, name: &'static str) -> FfiResult<Cow<'static, str>> {
     if p.is_null() {
         return Err(null(name));
     }
@@ -147,9 +143,7 @@ mod tests {
         unsafe {
             let a = interned_arg(c"worker.executeTask".as_ptr(), "name").unwrap();
             let b = interned_arg(c"worker.executeTask".as_ptr(), "name").unwrap();
-            assert!(
-                matches!((&a, &b), (Cow::Borrowed(x), Cow::Borrowed(y)) if std::ptr::eq(*x, *y))
-            );
+            assert!(matches!((&a, &b), (Cow::Borrowed(x), Cow::Borrowed(y)) if std::ptr::eq(*x, *y)));
             // Same address, other text: a miss, never a wrong hit.
             let mut buf = *b"abc\0";
             assert_eq!(interned_arg(buf.as_ptr().cast(), "k").unwrap(), "abc");

@@ -103,11 +103,7 @@ pub unsafe extern "C" fn dagnats_logger_log(
         let logger = try_ref(logger, "logger")?;
         let level = parse_level(level)?;
         let message = str_arg(message, "message")?;
-        let span = if span.is_null() {
-            None
-        } else {
-            Some(try_ref(span, "span")?)
-        };
+        let span = if span.is_null() { None } else { Some(try_ref(span, "span")?) };
         let fields = convert_all(fields, fields_len, "fields")?;
         let error = opt_str_arg(error, "error")?;
         let mut entry = logger.entry(level, message).span(span).fields(fields);

@@ -55,11 +55,7 @@ impl Castable for dagnats_histogram {
 }
 
 /// Reads `len` tags (NULL when `len` is 0) and runs `f` on them as `(key, value)` pairs.
-unsafe fn with_tags(
-    tags: *const dagnats_tag,
-    len: usize,
-    f: impl FnOnce(&[(&str, &str)]),
-) -> FfiResult<()> {
+unsafe fn with_tags(tags: *const dagnats_tag, len: usize, f: impl FnOnce(&[(&str, &str)])) -> FfiResult<()> {
     if len == 0 {
         f(&[]);
         return Ok(());
@@ -70,10 +66,7 @@ unsafe fn with_tags(
     let mut pairs = Vec::with_capacity(len);
     for (i, t) in std::slice::from_raw_parts(tags, len).iter().enumerate() {
         let at = |f: Failure| Failure::new(f.code, format!("tags[{i}].{}", f.message));
-        pairs.push((
-            str_arg(t.key, "key").map_err(at)?,
-            str_arg(t.value, "value").map_err(at)?,
-        ));
+        pairs.push((str_arg(t.key, "key").map_err(at)?, str_arg(t.value, "value").map_err(at)?));
     }
     f(&pairs);
     Ok(())

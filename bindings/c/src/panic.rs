@@ -96,10 +96,7 @@ mod tests {
         let mut needed = 0usize;
         let r = unsafe { dagnats_last_error_message(buf.as_mut_ptr(), buf.len(), &mut needed) };
         assert_eq!(r, dagnats_result::DAGNATS_RESULT_OK);
-        unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
-            .to_str()
-            .unwrap()
-            .to_owned()
+        unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap().to_owned()
     }
 
     fn panics(flag: bool) -> dagnats_result {

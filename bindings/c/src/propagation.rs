@@ -106,12 +106,9 @@ pub unsafe extern "C" fn dagnats_span_context_from_ids(
         let span_id = str_arg(span_id, "span_id")?;
         let tracestate = opt_str_arg(tracestate, "tracestate")?.unwrap_or("");
         let out = out_arg(out, "out")?;
-        let trace_id =
-            TraceId::from_hex(trace_id).map_err(|e| Failure::invalid(format!("trace_id: {e}")))?;
-        let span_id =
-            SpanId::from_hex(span_id).map_err(|e| Failure::invalid(format!("span_id: {e}")))?;
-        let trace_state = TraceState::parse(tracestate)
-            .map_err(|e| Failure::invalid(format!("tracestate: {e:?}")))?;
+        let trace_id = TraceId::from_hex(trace_id).map_err(|e| Failure::invalid(format!("trace_id: {e}")))?;
+        let span_id = SpanId::from_hex(span_id).map_err(|e| Failure::invalid(format!("span_id: {e}")))?;
+        let trace_state = TraceState::parse(tracestate).map_err(|e| Failure::invalid(format!("tracestate: {e:?}")))?;
         *out = to_boxed::<dagnats_span_context>(SpanContext {
             trace_id,
             span_id,
@@ -135,14 +132,7 @@ pub unsafe extern "C" fn dagnats_span_context_trace_id(
     len: usize,
     needed: *mut usize,
 ) -> dagnats_result {
-    ffi_boundary!({
-        write_out(
-            &try_ref(context, "context")?.trace_id.to_hex_bytes(),
-            buf,
-            len,
-            needed,
-        )
-    })
+    ffi_boundary!({ write_out(&try_ref(context, "context")?.trace_id.to_hex_bytes(), buf, len, needed,) })
 }
 
 /// Copies the span id (16 lowercase hex characters and a NUL: 17 bytes) into `buf`;
@@ -156,14 +146,7 @@ pub unsafe extern "C" fn dagnats_span_context_span_id(
     len: usize,
     needed: *mut usize,
 ) -> dagnats_result {
-    ffi_boundary!({
-        write_out(
-            &try_ref(context, "context")?.span_id.to_hex_bytes(),
-            buf,
-            len,
-            needed,
-        )
-    })
+    ffi_boundary!({ write_out(&try_ref(context, "context")?.span_id.to_hex_bytes(), buf, len, needed,) })
 }
 
 /// Copies the `traceparent` value (version `00`, all flag bits as held: 55 characters
@@ -179,12 +162,7 @@ pub unsafe extern "C" fn dagnats_span_context_traceparent(
 ) -> dagnats_result {
     ffi_boundary!({
         let sc = try_ref(context, "context")?;
-        write_out(
-            &traceparent_bytes(sc.trace_id, sc.span_id, sc.trace_flags),
-            buf,
-            len,
-            needed,
-        )
+        write_out(&traceparent_bytes(sc.trace_id, sc.span_id, sc.trace_flags), buf, len, needed)
     })
 }
 
@@ -200,14 +178,7 @@ pub unsafe extern "C" fn dagnats_span_context_tracestate(
     len: usize,
     needed: *mut usize,
 ) -> dagnats_result {
-    ffi_boundary!({
-        write_out(
-            try_ref(context, "context")?.trace_state.as_str().as_bytes(),
-            buf,
-            len,
-            needed,
-        )
-    })
+    ffi_boundary!({ write_out(try_ref(context, "context")?.trace_state.as_str().as_bytes(), buf, len, needed,) })
 }
 
 /// The 8 trace-flag bits (bit 0x01: sampled). 0 when `context` is NULL.
@@ -223,9 +194,7 @@ pub unsafe extern "C" fn dagnats_span_context_flags(context: *const dagnats_span
 ///
 /// Thread-safety: any thread. Ownership: `context` is only read.
 #[no_mangle]
-pub unsafe extern "C" fn dagnats_span_context_is_remote(
-    context: *const dagnats_span_context,
-) -> bool {
+pub unsafe extern "C" fn dagnats_span_context_is_remote(context: *const dagnats_span_context) -> bool {
     ffi_boundary!({ Ok(try_ref(context, "context")?.is_remote) })
 }
 
@@ -247,16 +216,9 @@ fn is_trace_field(name: &str) -> bool {
 }
 
 /// The event object of a message body, when it is one.
-unsafe fn event_object(
-    event: *const u8,
-    event_len: usize,
-) -> FfiResult<Option<Map<String, Value>>> {
+unsafe fn event_object(event: *const u8, event_len: usize) -> FfiResult<Option<Map<String, Value>>> {
     if event.is_null() {
-        return if event_len == 0 {
-            Ok(None)
-        } else {
-            Err(null("event"))
-        };
+        return if event_len == 0 { Ok(None) } else { Err(null("event")) };
     }
     let bytes = std::slice::from_raw_parts(event, event_len);
     Ok(match serde_json::from_slice::<Value>(bytes) {
@@ -300,18 +262,10 @@ pub unsafe extern "C" fn dagnats_extract_headers(
         };
         let mut fields = Vec::new();
         for (i, h) in headers.iter().enumerate() {
-            let name = lossy(h.name).ok_or_else(|| {
-                Failure::new(
-                    DAGNATS_RESULT_NULL_ARGUMENT,
-                    format!("headers[{i}].name is NULL"),
-                )
-            })?;
-            let value = lossy(h.value).ok_or_else(|| {
-                Failure::new(
-                    DAGNATS_RESULT_NULL_ARGUMENT,
-                    format!("headers[{i}].value is NULL"),
-                )
-            })?;
+            let name = lossy(h.name)
+                .ok_or_else(|| Failure::new(DAGNATS_RESULT_NULL_ARGUMENT, format!("headers[{i}].name is NULL")))?;
+            let value = lossy(h.value)
+                .ok_or_else(|| Failure::new(DAGNATS_RESULT_NULL_ARGUMENT, format!("headers[{i}].value is NULL")))?;
             if is_trace_field(&name) {
                 fields.push((name, value));
             }
@@ -328,19 +282,14 @@ pub unsafe extern "C" fn dagnats_extract_headers(
 /// Receives one header field from a `dagnats_header_foreach` callback. `name` and
 /// `value` are NUL-terminated and need only live for the duration of the call; NULLs are
 /// ignored.
-pub type dagnats_header_visitor = Option<
-    unsafe extern "C" fn(visit_state: *mut c_void, name: *const c_char, value: *const c_char),
->;
+pub type dagnats_header_visitor =
+    Option<unsafe extern "C" fn(visit_state: *mut c_void, name: *const c_char, value: *const c_char)>;
 
 /// The caller's header enumeration: calls `visit(visit_state, name, value)` once for
 /// every field of `carrier`, in order, then returns 0 (non-zero aborts the extraction
 /// with `DAGNATS_RESULT_CALLBACK_FAILED`).
 pub type dagnats_header_foreach = Option<
-    unsafe extern "C" fn(
-        carrier: *mut c_void,
-        visit: dagnats_header_visitor,
-        visit_state: *mut c_void,
-    ) -> c_int,
+    unsafe extern "C" fn(carrier: *mut c_void, visit: dagnats_header_visitor, visit_state: *mut c_void) -> c_int,
 >;
 
 /// Fields collected by [`visit_field`].
@@ -379,16 +328,9 @@ pub unsafe extern "C" fn dagnats_extract_with(
         let out = out_arg(out, "out")?;
         let event = event_object(event, event_len)?;
         let mut collected = Collected(Vec::new());
-        let rc = foreach(
-            carrier,
-            Some(visit_field),
-            (&mut collected as *mut Collected).cast(),
-        );
+        let rc = foreach(carrier, Some(visit_field), (&mut collected as *mut Collected).cast());
         if rc != 0 {
-            return Err(Failure::new(
-                DAGNATS_RESULT_CALLBACK_FAILED,
-                format!("foreach returned {rc}"),
-            ));
+            return Err(Failure::new(DAGNATS_RESULT_CALLBACK_FAILED, format!("foreach returned {rc}")));
         }
         *out = match propagation::extract(collected.0, event.as_ref()) {
             Some(sc) => to_boxed::<dagnats_span_context>(sc),
@@ -404,18 +346,13 @@ pub unsafe extern "C" fn dagnats_extract_with(
 /// Sets one header field on the caller's carrier (replacing any field of that name);
 /// returns 0 on success, non-zero to abort with `DAGNATS_RESULT_CALLBACK_FAILED`. `name`
 /// and `value` are NUL-terminated and live only for the duration of the call.
-pub type dagnats_header_setter = Option<
-    unsafe extern "C" fn(carrier: *mut c_void, name: *const c_char, value: *const c_char) -> c_int,
->;
+pub type dagnats_header_setter =
+    Option<unsafe extern "C" fn(carrier: *mut c_void, name: *const c_char, value: *const c_char) -> c_int>;
 
 /// The header fields for `sc`, each NUL-terminated: (static name, value bytes with NUL).
 fn fields_for(sc: &SpanContext) -> impl Iterator<Item = (&'static CStr, Vec<u8>)> {
     propagation::header_pairs(sc).map(|(name, value)| {
-        let name = if name == TRACEPARENT {
-            c"traceparent"
-        } else {
-            c"tracestate"
-        };
+        let name = if name == TRACEPARENT { c"traceparent" } else { c"tracestate" };
         let mut bytes = value.into_bytes();
         bytes.push(0);
         (name, bytes)
@@ -441,10 +378,7 @@ pub unsafe extern "C" fn dagnats_inject_with(
         for (name, value) in fields_for(sc) {
             let rc = set(carrier, name.as_ptr(), value.as_ptr().cast());
             if rc != 0 {
-                return Err(Failure::new(
-                    DAGNATS_RESULT_CALLBACK_FAILED,
-                    format!("set({name:?}) returned {rc}"),
-                ));
+                return Err(Failure::new(DAGNATS_RESULT_CALLBACK_FAILED, format!("set({name:?}) returned {rc}")));
             }
         }
         Ok(())
@@ -493,10 +427,7 @@ pub unsafe extern "C" fn dagnats_inject_headers(
         if headers_len < fields.len() || buf_len < need {
             return Err(Failure::new(
                 DAGNATS_RESULT_BUFFER_TOO_SMALL,
-                format!(
-                    "need {} header entries and {need} bytes; got {headers_len} and {buf_len}",
-                    fields.len()
-                ),
+                format!("need {} header entries and {need} bytes; got {headers_len} and {buf_len}", fields.len()),
             ));
         }
         let headers = std::slice::from_raw_parts_mut(headers, fields.len());
@@ -504,10 +435,7 @@ pub unsafe extern "C" fn dagnats_inject_headers(
         for ((name, value), slot) in fields.iter().zip(headers) {
             let dest = buf.add(at);
             std::ptr::copy_nonoverlapping(value.as_ptr(), dest.cast::<u8>(), value.len());
-            *slot = dagnats_header {
-                name: name.as_ptr(),
-                value: dest,
-            };
+            *slot = dagnats_header { name: name.as_ptr(), value: dest };
             at += value.len();
         }
         Ok(())

@@ -112,10 +112,7 @@ pub(crate) struct Failure {
 
 impl Failure {
     pub(crate) fn new(code: dagnats_result, message: impl Into<Cow<'static, str>>) -> Failure {
-        Failure {
-            code,
-            message: message.into(),
-        }
+        Failure { code, message: message.into() }
     }
 
     pub(crate) fn invalid(message: impl Into<Cow<'static, str>>) -> Failure {
@@ -184,9 +181,7 @@ pub unsafe extern "C" fn dagnats_last_error_message(
     len: usize,
     needed: *mut usize,
 ) -> dagnats_result {
-    let copy = LAST_ERROR
-        .try_with(|slot| slot.borrow().clone())
-        .unwrap_or_default();
+    let copy = LAST_ERROR.try_with(|slot| slot.borrow().clone()).unwrap_or_default();
     match std::panic::catch_unwind(|| write_out(copy.as_bytes(), buf, len, needed)) {
         Ok(Ok(())) => DAGNATS_RESULT_OK,
         Ok(Err(f)) => f.code,
@@ -200,9 +195,7 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_and_has_a_text() {
-        for code in [
-            0u32, 1000, 1001, 1002, 1003, 1004, 1005, 2000, 2001, 2002, 2003, 9000, 9001,
-        ] {
+        for code in [0u32, 1000, 1001, 1002, 1003, 1004, 1005, 2000, 2001, 2002, 2003, 9000, 9001] {
             let r = dagnats_result::from_u32(code).expect("known code");
             assert_eq!(r as u32, code);
             let c = unsafe { std::ffi::CStr::from_ptr(dagnats_result_text(code)) };
@@ -213,18 +206,9 @@ mod tests {
 
     #[test]
     fn core_errors_map_to_their_codes() {
-        assert_eq!(
-            Failure::from(Error::Timeout { pending: 3 }).code,
-            DAGNATS_RESULT_TIMEOUT
-        );
+        assert_eq!(Failure::from(Error::Timeout { pending: 3 }).code, DAGNATS_RESULT_TIMEOUT);
         assert_eq!(Failure::from(Error::Closed).code, DAGNATS_RESULT_CLOSED);
-        assert_eq!(
-            Failure::from(Error::Connect("x".into())).code,
-            DAGNATS_RESULT_NOT_CONNECTED
-        );
-        assert_eq!(
-            Failure::from(Error::Config("x".into())).code,
-            DAGNATS_RESULT_INVALID_CONFIG
-        );
+        assert_eq!(Failure::from(Error::Connect("x".into())).code, DAGNATS_RESULT_NOT_CONNECTED);
+        assert_eq!(Failure::from(Error::Config("x".into())).code, DAGNATS_RESULT_INVALID_CONFIG);
     }
 }

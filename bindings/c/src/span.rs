@@ -43,11 +43,7 @@ fn status_code(code: dagnats_status_code) -> FfiResult<StatusCode> {
         DAGNATS_STATUS_UNSET => StatusCode::Unset,
         DAGNATS_STATUS_OK => StatusCode::Ok,
         DAGNATS_STATUS_ERROR => StatusCode::Error,
-        other => {
-            return Err(Failure::invalid(format!(
-                "code: unknown status code {other}"
-            )))
-        }
+        other => return Err(Failure::invalid(format!("code: unknown status code {other}"))),
     })
 }
 
@@ -225,13 +221,10 @@ pub unsafe extern "C" fn dagnats_span_end(span: *mut *mut dagnats_span) -> dagna
 /// `dagnats_span_context_clone` for a copy that outlives the span). Thread-safety: may be
 /// read from any thread while the span lives.
 #[no_mangle]
-pub unsafe extern "C" fn dagnats_span_context_of(
-    span: *const dagnats_span,
-) -> *const dagnats_span_context {
+pub unsafe extern "C" fn dagnats_span_context_of(span: *const dagnats_span) -> *const dagnats_span_context {
     ffi_boundary!({
         let span = try_ref(span, "span")?;
-        Ok((span.span_context() as *const dagnats_observe::SpanContext)
-            .cast::<dagnats_span_context>())
+        Ok((span.span_context() as *const dagnats_observe::SpanContext).cast::<dagnats_span_context>())
     })
 }
 
@@ -249,12 +242,7 @@ pub unsafe extern "C" fn dagnats_span_trace_id(
 ) -> dagnats_result {
     ffi_boundary!({
         let span = try_ref(span, "span")?;
-        write_out(
-            &span.span_context().trace_id.to_hex_bytes(),
-            buf,
-            len,
-            needed,
-        )
+        write_out(&span.span_context().trace_id.to_hex_bytes(), buf, len, needed)
     })
 }
 
@@ -271,12 +259,7 @@ pub unsafe extern "C" fn dagnats_span_span_id(
 ) -> dagnats_result {
     ffi_boundary!({
         let span = try_ref(span, "span")?;
-        write_out(
-            &span.span_context().span_id.to_hex_bytes(),
-            buf,
-            len,
-            needed,
-        )
+        write_out(&span.span_context().span_id.to_hex_bytes(), buf, len, needed)
     })
 }
 
@@ -294,11 +277,6 @@ pub unsafe extern "C" fn dagnats_span_traceparent(
 ) -> dagnats_result {
     ffi_boundary!({
         let sc = try_ref(span, "span")?.span_context();
-        write_out(
-            &traceparent_bytes(sc.trace_id, sc.span_id, sc.trace_flags),
-            buf,
-            len,
-            needed,
-        )
+        write_out(&traceparent_bytes(sc.trace_id, sc.span_id, sc.trace_flags), buf, len, needed)
     })
 }

@@ -60,11 +60,7 @@ pub(crate) fn live(tel: *const dagnats_telemetry) -> FfiResult<Arc<TelemetryInne
 
 impl TelemetryInner {
     fn new(tel: Telemetry, memory: Option<Arc<MemorySink>>) -> Arc<TelemetryInner> {
-        Arc::new(TelemetryInner {
-            tel,
-            memory,
-            pid: std::process::id(),
-        })
+        Arc::new(TelemetryInner { tel, memory, pid: std::process::id() })
     }
 
     /// Fails for a NATS telemetry inherited across fork(): its publisher thread stayed in
@@ -80,9 +76,9 @@ impl TelemetryInner {
     }
 
     fn memory(&self) -> FfiResult<&MemorySink> {
-        self.memory.as_deref().ok_or_else(|| {
-            Failure::invalid("telemetry was not created by dagnats_telemetry_in_memory")
-        })
+        self.memory
+            .as_deref()
+            .ok_or_else(|| Failure::invalid("telemetry was not created by dagnats_telemetry_in_memory"))
     }
 }
 
@@ -103,9 +99,7 @@ fn register(inner: Arc<TelemetryInner>) -> *mut dagnats_telemetry {
 ///
 /// Thread-safety: any thread.
 #[no_mangle]
-pub unsafe extern "C" fn dagnats_connect_options_new(
-    out: *mut *mut dagnats_connect_options,
-) -> dagnats_result {
+pub unsafe extern "C" fn dagnats_connect_options_new(out: *mut *mut dagnats_connect_options) -> dagnats_result {
     ffi_boundary!({
         let out = out_arg(out, "out")?;
         *out = to_boxed::<dagnats_connect_options>(CollectorOptions::from_env());
@@ -184,10 +178,7 @@ pub unsafe extern "C" fn dagnats_connect_options_set_user_password(
         let user = str_arg(user, "user")?;
         let password = str_arg(password, "password")?;
         with_options(options, |o| {
-            o.nats.auth = NatsAuth::UserPassword {
-                user: user.to_owned(),
-                password: password.to_owned(),
-            };
+            o.nats.auth = NatsAuth::UserPassword { user: user.to_owned(), password: password.to_owned() };
             Ok(())
         })
     })
@@ -483,9 +474,7 @@ pub unsafe extern "C" fn dagnats_telemetry_close(
     ffi_boundary!({
         let inner = live(telemetry)?;
         inner.check_process()?;
-        inner
-            .tel
-            .shutdown(Duration::from_millis(timeout_ms.into()))?;
+        inner.tel.shutdown(Duration::from_millis(timeout_ms.into()))?;
         Ok(())
     })
 }
@@ -502,9 +491,7 @@ pub unsafe extern "C" fn dagnats_telemetry_close(
 /// Thread-safety: any thread, even while others use the telemetry (see
 /// `dagnats_telemetry`).
 #[no_mangle]
-pub unsafe extern "C" fn dagnats_telemetry_free(
-    telemetry: *mut dagnats_telemetry,
-) -> dagnats_result {
+pub unsafe extern "C" fn dagnats_telemetry_free(telemetry: *mut dagnats_telemetry) -> dagnats_result {
     ffi_boundary!({
         if telemetry.is_null() {
             return Ok(());
@@ -549,12 +536,7 @@ fn records_json(memory: &MemorySink, kind: dagnats_record_type) -> FfiResult<Vec
         DAGNATS_RECORD_LOG => r.as_log().is_some(),
         _ => r.as_metric().is_some(),
     };
-    Ok(memory
-        .records()
-        .iter()
-        .filter(pick)
-        .map(Record::to_json)
-        .collect())
+    Ok(memory.records().iter().filter(pick).map(Record::to_json).collect())
 }
 
 /// Writes how many records of `record_type` (a `DAGNATS_RECORD_*` constant) an
@@ -595,12 +577,9 @@ pub unsafe extern "C" fn dagnats_telemetry_memory_json(
     ffi_boundary!({
         let inner = live(telemetry)?;
         let records = records_json(inner.memory()?, record_type)?;
-        let json = records.get(index).ok_or_else(|| {
-            Failure::invalid(format!(
-                "index {index} is past the {} records held",
-                records.len()
-            ))
-        })?;
+        let json = records
+            .get(index)
+            .ok_or_else(|| Failure::invalid(format!("index {index} is past the {} records held", records.len())))?;
         write_out(json, buf, len, needed)
     })
 }
@@ -609,9 +588,7 @@ pub unsafe extern "C" fn dagnats_telemetry_memory_json(
 ///
 /// Thread-safety: any thread. Ownership: `telemetry` stays the caller's.
 #[no_mangle]
-pub unsafe extern "C" fn dagnats_telemetry_memory_clear(
-    telemetry: *const dagnats_telemetry,
-) -> dagnats_result {
+pub unsafe extern "C" fn dagnats_telemetry_memory_clear(telemetry: *const dagnats_telemetry) -> dagnats_result {
     ffi_boundary!({
         live(telemetry)?.memory()?.clear();
         Ok(())

@@ -114,11 +114,7 @@ pub unsafe extern "C" fn dagnats_tracer_start_span(
         let tracer = try_ref(tracer, "tracer")?;
         let name = interned_arg(name, "name")?;
         let kind = span_kind(kind)?;
-        let parent = if parent.is_null() {
-            None
-        } else {
-            Some(try_ref(parent, "parent")?)
-        };
+        let parent = if parent.is_null() { None } else { Some(try_ref(parent, "parent")?) };
         let attributes = convert_all(attributes, attributes_len, "attributes")?;
         let out = out_arg(out, "out")?;
         let mut options = SpanOptions::new().kind(kind);

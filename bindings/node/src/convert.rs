@@ -126,7 +126,11 @@ pub fn name(env: sys::napi_env, value: sys::napi_value, what: &dyn Fn() -> Strin
 }
 
 /// An optional string argument: `undefined`/`null` give `None`.
-pub fn optional_string(env: sys::napi_env, value: sys::napi_value, what: &dyn Fn() -> String) -> napi::Result<Option<String>> {
+pub fn optional_string(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    what: &dyn Fn() -> String,
+) -> napi::Result<Option<String>> {
     if is_nullish(env, value)? {
         return Ok(None);
     }
@@ -189,18 +193,12 @@ pub fn attribute_value(env: sys::napi_env, key: &str, value: sys::napi_value) ->
             if lossless {
                 Ok(Value::Int(i))
             } else {
-                Err(range_error(
-                    env,
-                    format!("attribute {key:?}: bigint is outside the int64 range (-2^63 to 2^63-1)"),
-                ))
+                Err(range_error(env, format!("attribute {key:?}: bigint is outside the int64 range (-2^63 to 2^63-1)")))
             }
         }
         other => Err(type_error(
             env,
-            format!(
-                "attribute {key:?} must be a string, number, boolean or bigint, got {}",
-                type_name(other)
-            ),
+            format!("attribute {key:?} must be a string, number, boolean or bigint, got {}", type_name(other)),
         )),
     }
 }
@@ -349,7 +347,6 @@ pub fn js_string(env: sys::napi_env, s: &str) -> napi::Result<sys::napi_value> {
     check(env, unsafe { sys::napi_create_string_utf8(env, s.as_ptr() as *const c_char, s.len() as isize, &mut out) })?;
     Ok(out)
 }
-
 
 /// Reads an array of strings (a `TypeError` naming `what` otherwise).
 pub fn string_array(env: sys::napi_env, array: sys::napi_value, what: &str) -> napi::Result<Vec<String>> {

@@ -161,9 +161,11 @@ fn typed_array_data(
     if !is_typed {
         return None;
     }
-    let (mut actual, mut length, mut data, mut buffer, mut offset) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
-    let status =
-        unsafe { sys::napi_get_typedarray_info(env, array, &mut actual, &mut length, &mut data, &mut buffer, &mut offset) };
+    let (mut actual, mut length, mut data, mut buffer, mut offset) =
+        (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
+    let status = unsafe {
+        sys::napi_get_typedarray_info(env, array, &mut actual, &mut length, &mut data, &mut buffer, &mut offset)
+    };
     if status != sys::Status::napi_ok || actual != kind || length < min_len || data.is_null() {
         return None;
     }

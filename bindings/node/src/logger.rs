@@ -30,8 +30,9 @@ pub fn log_emit(
     // The span's identity first: converting fields may run JavaScript (getters).
     let span = if has_span == Some(true) { handles::read_ids(None) } else { None };
     let level_name = convert::string(env, level, &|| "level".to_owned())?;
-    let level = core::Level::parse(&level_name)
-        .ok_or_else(|| type_error(env, format!("level must be trace, debug, info, warn or error, got {level_name:?}")))?;
+    let level = core::Level::parse(&level_name).ok_or_else(|| {
+        type_error(env, format!("level must be trace, debug, info, warn or error, got {level_name:?}"))
+    })?;
     let message = convert::string(env, raw(&message).1, &|| "message".to_owned())?;
     let fields = match fields {
         Some(f) => convert::attributes(env, raw(&f).1, "fields")?,

@@ -15,7 +15,11 @@ pub struct Metrics {
 }
 
 /// Reads an instrument's value and tags.
-fn point(env: sys::napi_env, value: sys::napi_value, tags: Option<Unknown>) -> napi::Result<(f64, Vec<(String, String)>)> {
+fn point(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    tags: Option<Unknown>,
+) -> napi::Result<(f64, Vec<(String, String)>)> {
     let value = convert::number(env, value, &|| "value".to_owned())?;
     let tags = match tags {
         Some(t) => convert::tags(env, raw(&t).1)?,

@@ -52,8 +52,7 @@ impl Arguments {
     /// Reads every argument of the call.
     pub fn read(env: sys::napi_env, info: sys::napi_callback_info) -> Arguments {
         // Zeroing the buffer is cheap at this size; Node-API fills the first `len` slots.
-        let mut args =
-            Arguments { stack: [ptr::null_mut(); STACK_ARGS], heap: Vec::new(), len: STACK_ARGS };
+        let mut args = Arguments { stack: [ptr::null_mut(); STACK_ARGS], heap: Vec::new(), len: STACK_ARGS };
         unsafe {
             sys::napi_get_cb_info(env, info, &mut args.len, args.stack.as_mut_ptr(), ptr::null_mut(), ptr::null_mut())
         };

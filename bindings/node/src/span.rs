@@ -121,7 +121,10 @@ unsafe extern "C" fn span_start(env: sys::napi_env, info: sys::napi_callback_inf
         // (getters) that uses the id buffer.
         let parent = if convert::truthy_bool(env, has_parent)? {
             let state = convert::optional_string(env, parent_trace_state, &|| "parentTraceState".to_owned())?;
-            Some(handles::read_ids(state.as_deref()).ok_or_else(|| type_error(env, "parent has no valid span identity"))?)
+            Some(
+                handles::read_ids(state.as_deref())
+                    .ok_or_else(|| type_error(env, "parent has no valid span identity"))?,
+            )
         } else {
             None
         };

@@ -384,7 +384,9 @@ fn tls_options(env: sys::napi_env, value: sys::napi_value) -> napi::Result<TlsOp
     };
     let path = |name: &std::ffi::CStr| -> napi::Result<Option<PathBuf>> {
         Ok(match option(env, value, name)? {
-            Some(v) => Some(PathBuf::from(convert::string(env, v, &|| format!("option tls.{}", name.to_string_lossy()))?)),
+            Some(v) => {
+                Some(PathBuf::from(convert::string(env, v, &|| format!("option tls.{}", name.to_string_lossy()))?))
+            }
             None => None,
         })
     };

@@ -56,7 +56,10 @@ pub fn current_span<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, Span>>> 
 
 /// The parent a new span or log record links to: an explicit span or span context, else
 /// the current span.
-pub fn resolve_parent(py: Python<'_>, parent: Option<&Bound<'_, PyAny>>) -> PyResult<Option<dagnats_observe::SpanContext>> {
+pub fn resolve_parent(
+    py: Python<'_>,
+    parent: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<dagnats_observe::SpanContext>> {
     match parent.filter(|p| !p.is_none()) {
         None => Ok(current_span(py)?.map(|s| s.get().context().clone())),
         Some(p) => {

@@ -33,7 +33,12 @@ pub fn value(key: &str, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
 /// A key, which must be a str.
 fn key(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     obj.cast::<PyString>()
-        .map_err(|_| PyTypeError::new_err(format!("attribute keys must be str, got {}", obj.get_type().name().map(|n| n.to_string()).unwrap_or_default())))?
+        .map_err(|_| {
+            PyTypeError::new_err(format!(
+                "attribute keys must be str, got {}",
+                obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))
+        })?
         .to_cow()
         .map(|c| c.into_owned())
 }

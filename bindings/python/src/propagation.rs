@@ -10,7 +10,11 @@ use crate::span::SpanContext;
 /// neither holds a valid traceparent.
 #[pyfunction]
 #[pyo3(signature = (pairs, trace_parent = None, trace_state = None))]
-pub fn extract_pairs(pairs: Vec<(String, String)>, trace_parent: Option<String>, trace_state: Option<String>) -> Option<SpanContext> {
+pub fn extract_pairs(
+    pairs: Vec<(String, String)>,
+    trace_parent: Option<String>,
+    trace_state: Option<String>,
+) -> Option<SpanContext> {
     let mut event = serde_json::Map::new();
     if let Some(tp) = trace_parent {
         event.insert(propagation::EVENT_TRACE_PARENT.into(), tp.into());

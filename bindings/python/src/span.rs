@@ -98,7 +98,12 @@ impl SpanContext {
         u64::from_be_bytes(self.0.span_id.to_bytes())
     }
     fn __repr__(&self) -> String {
-        format!("SpanContext(traceparent={:?}, trace_state={:?}, is_remote={})", self.0.traceparent(), self.0.trace_state.as_str(), if self.0.is_remote { "True" } else { "False" })
+        format!(
+            "SpanContext(traceparent={:?}, trace_state={:?}, is_remote={})",
+            self.0.traceparent(),
+            self.0.trace_state.as_str(),
+            if self.0.is_remote { "True" } else { "False" }
+        )
     }
 }
 
@@ -240,6 +245,10 @@ impl Span {
     }
 
     fn __repr__(&self) -> String {
-        format!("Span(trace_id={:?}, span_id={:?})", self.context.trace_id.to_string(), self.context.span_id.to_string())
+        format!(
+            "Span(trace_id={:?}, span_id={:?})",
+            self.context.trace_id.to_string(),
+            self.context.span_id.to_string()
+        )
     }
 }

@@ -38,7 +38,8 @@ pub fn after_fork_in_child() {
 }
 
 fn timeout(seconds: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(seconds).map_err(|_| PyValueError::new_err(format!("timeout must be a non-negative number of seconds, got {seconds}")))
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| PyValueError::new_err(format!("timeout must be a non-negative number of seconds, got {seconds}")))
 }
 
 /// Tracer, logger and metrics for one service, publishing to TELEMETRY (or kept in
@@ -70,7 +71,10 @@ impl Telemetry {
 
 fn records_to_py<'py>(py: Python<'py>, records: Vec<Vec<u8>>) -> PyResult<Bound<'py, PyList>> {
     let loads = py.import("json")?.getattr("loads")?;
-    let items = records.into_iter().map(|json| loads.call1((String::from_utf8_lossy(&json).into_owned(),))).collect::<PyResult<Vec<_>>>()?;
+    let items = records
+        .into_iter()
+        .map(|json| loads.call1((String::from_utf8_lossy(&json).into_owned(),)))
+        .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, items)
 }
 
@@ -121,7 +125,9 @@ impl Telemetry {
         }
         options.nats.auth = match (user, password, token, nkey, credentials_file) {
             (None, None, None, None, None) => NatsAuth::None,
-            (Some(user), password, None, None, None) => NatsAuth::UserPassword { user, password: password.unwrap_or_default() },
+            (Some(user), password, None, None, None) => {
+                NatsAuth::UserPassword { user, password: password.unwrap_or_default() }
+            }
             (None, None, Some(t), None, None) => NatsAuth::Token(t),
             (None, None, None, Some(seed), None) => NatsAuth::NKey(seed),
             (None, None, None, None, Some(path)) => NatsAuth::CredentialsFile(path),
@@ -217,7 +223,8 @@ impl Telemetry {
     }
     /// Metric points as dicts (in-memory mode only).
     fn finished_metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let records = self.memory()?.records().iter().filter(|r| r.as_metric().is_some()).map(|r| r.to_json()).collect();
+        let records =
+            self.memory()?.records().iter().filter(|r| r.as_metric().is_some()).map(|r| r.to_json()).collect();
         records_to_py(py, records)
     }
     /// Forgets every finished record (in-memory mode only).
@@ -251,7 +258,15 @@ impl Telemetry {
 pub struct Logger(pub dagnats_observe::Logger);
 
 impl Logger {
-    fn emit(&self, py: Python<'_>, level: Level, message: String, error: Option<String>, span: Option<&Bound<'_, PyAny>>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+    fn emit(
+        &self,
+        py: Python<'_>,
+        level: Level,
+        message: String,
+        error: Option<String>,
+        span: Option<&Bound<'_, PyAny>>,
+        fields: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
         let fields = convert::attributes(fields.map(|f| f.as_any()))?;
         let parent = resolve_parent(py, span)?;
         let mut entry = self.0.entry(level, message).span(parent.as_ref()).fields(fields);
@@ -292,27 +307,62 @@ impl Logger {
     }
     /// A trace record; keyword arguments become fields.
     #[pyo3(signature = (message, *, error = None, span = None, **fields))]
-    fn trace(&self, py: Python<'_>, message: String, error: Option<String>, span: Option<&Bound<'_, PyAny>>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+    fn trace(
+        &self,
+        py: Python<'_>,
+        message: String,
+        error: Option<String>,
+        span: Option<&Bound<'_, PyAny>>,
+        fields: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
         self.emit(py, Level::Trace, message, error, span, fields)
     }
     /// A debug record.
     #[pyo3(signature = (message, *, error = None, span = None, **fields))]
-    fn debug(&self, py: Python<'_>, message: String, error: Option<String>, span: Option<&Bound<'_, PyAny>>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+    fn debug(
+        &self,
+        py: Python<'_>,
+        message: String,
+        error: Option<String>,
+        span: Option<&Bound<'_, PyAny>>,
+        fields: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
         self.emit(py, Level::Debug, message, error, span, fields)
     }
     /// An info record.
     #[pyo3(signature = (message, *, error = None, span = None, **fields))]
-    fn info(&self, py: Python<'_>, message: String, error: Option<String>, span: Option<&Bound<'_, PyAny>>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+    fn info(
+        &self,
+        py: Python<'_>,
+        message: String,
+        error: Option<String>,
+        span: Option<&Bound<'_, PyAny>>,
+        fields: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
         self.emit(py, Level::Info, message, error, span, fields)
     }
     /// A warn record.
     #[pyo3(signature = (message, *, error = None, span = None, **fields))]
-    fn warning(&self, py: Python<'_>, message: String, error: Option<String>, span: Option<&Bound<'_, PyAny>>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+    fn warning(
+        &self,
+        py: Python<'_>,
+        message: String,
+        error: Option<String>,
+        span: Option<&Bound<'_, PyAny>>,
+        fields: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
         self.emit(py, Level::Warn, message, error, span, fields)
     }
     /// An error record.
     #[pyo3(signature = (message, *, error = None, span = None, **fields))]
-    fn error(&self, py: Python<'_>, message: String, error: Option<String>, span: Option<&Bound<'_, PyAny>>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+    fn error(
+        &self,
+        py: Python<'_>,
+        message: String,
+        error: Option<String>,
+        span: Option<&Bound<'_, PyAny>>,
+        fields: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
         self.emit(py, Level::Error, message, error, span, fields)
     }
 }

@@ -35,12 +35,12 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::SERV
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message as _;
 // google.rpc.Status and RetryInfo, as sent in `grpc-status-details-bin`.
-use tonic_types::pb::{RetryInfo, Status as RpcStatus};
 use tonic::codec::{BufferSettings, Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint as Destination, Identity};
 use tonic::{Code, Status};
+use tonic_types::pb::{RetryInfo, Status as RpcStatus};
 
 use super::{clean_reason, read_file, Outcome};
 use crate::cli::Compression;
@@ -121,9 +121,9 @@ impl<'a> Channels<'a> {
             // roots still trusts the configured CA.
             match destination.clone().tls_config(config.clone().with_native_roots()) {
                 Ok(d) => d,
-                Err(_) if self.tls.ca_file.is_some() => destination
-                    .tls_config(config)
-                    .map_err(|e| ConfigError(format!("the OTLP TLS settings cannot be used for gRPC: {}", chain(&e))))?,
+                Err(_) if self.tls.ca_file.is_some() => destination.tls_config(config).map_err(|e| {
+                    ConfigError(format!("the OTLP TLS settings cannot be used for gRPC: {}", chain(&e)))
+                })?,
                 Err(e) => {
                     return Err(ConfigError(format!(
                         "the OTLP TLS settings cannot be used for gRPC: {} (give the receiver's CA with --certificate)",
@@ -206,7 +206,8 @@ async fn unary<R: prost::Message + Default + Send + Sync + 'static>(t: &Target, 
 /// receiver is unreachable; one the receiver sent is classified by its code.
 pub fn classify_status(status: &Status) -> Outcome {
     let message = clean_reason(status.message());
-    let reason = format!("gRPC {}{}", code_name(status.code()), message.as_ref().map(|m| format!(": {m}")).unwrap_or_default());
+    let reason =
+        format!("gRPC {}{}", code_name(status.code()), message.as_ref().map(|m| format!(": {m}")).unwrap_or_default());
     if std::error::Error::source(status).is_some() {
         return Outcome::Retryable { retry_after: None, unreachable: true, reason: chain(status) };
     }
@@ -368,7 +369,14 @@ mod tests {
 
     #[test]
     fn the_otlp_retryable_codes_are_retryable() {
-        for code in [Code::Cancelled, Code::DeadlineExceeded, Code::Aborted, Code::OutOfRange, Code::Unavailable, Code::DataLoss] {
+        for code in [
+            Code::Cancelled,
+            Code::DeadlineExceeded,
+            Code::Aborted,
+            Code::OutOfRange,
+            Code::Unavailable,
+            Code::DataLoss,
+        ] {
             let o = retry(code);
             assert!(matches!(o, Outcome::Retryable { unreachable: false, retry_after: None, .. }), "{code:?}: {o:?}");
         }
@@ -378,7 +386,11 @@ mod tests {
 
     #[test]
     fn resource_exhausted_is_retryable_only_with_retry_info_and_waits_its_delay() {
-        let with = Status::with_details(Code::ResourceExhausted, "quota", details("type.googleapis.com/google.rpc.RetryInfo", Some((2, 500_000_000))));
+        let with = Status::with_details(
+            Code::ResourceExhausted,
+            "quota",
+            details("type.googleapis.com/google.rpc.RetryInfo", Some((2, 500_000_000))),
+        );
         assert_eq!(
             classify_status(&with),
             Outcome::Retryable {
@@ -387,14 +399,28 @@ mod tests {
                 reason: "gRPC RESOURCE_EXHAUSTED: quota".into()
             }
         );
-        let no_delay = Status::with_details(Code::ResourceExhausted, "quota", details("type.googleapis.com/google.rpc.RetryInfo", None));
+        let no_delay = Status::with_details(
+            Code::ResourceExhausted,
+            "quota",
+            details("type.googleapis.com/google.rpc.RetryInfo", None),
+        );
         assert!(matches!(classify_status(&no_delay), Outcome::Retryable { retry_after: None, .. }));
-        let other_detail = Status::with_details(Code::ResourceExhausted, "quota", details("type.googleapis.com/google.rpc.QuotaFailure", Some((2, 0))));
+        let other_detail = Status::with_details(
+            Code::ResourceExhausted,
+            "quota",
+            details("type.googleapis.com/google.rpc.QuotaFailure", Some((2, 0))),
+        );
         assert!(matches!(classify_status(&other_detail), Outcome::Permanent { .. }));
         assert!(matches!(retry(Code::ResourceExhausted), Outcome::Permanent { .. }));
         // An UNAVAILABLE with a RetryInfo waits its delay too.
-        let unavailable = Status::with_details(Code::Unavailable, "busy", details("type.googleapis.com/google.rpc.RetryInfo", Some((7, 0))));
-        assert!(matches!(classify_status(&unavailable), Outcome::Retryable { retry_after: Some(d), .. } if d == Duration::from_secs(7)));
+        let unavailable = Status::with_details(
+            Code::Unavailable,
+            "busy",
+            details("type.googleapis.com/google.rpc.RetryInfo", Some((7, 0))),
+        );
+        assert!(
+            matches!(classify_status(&unavailable), Outcome::Retryable { retry_after: Some(d), .. } if d == Duration::from_secs(7))
+        );
         assert_eq!(retry_info(&details("x/google.rpc.RetryInfo", Some((-3, 5)))), Some(Some(Duration::ZERO)));
         assert_eq!(retry_info(b"not protobuf \xff\xff"), None);
         assert_eq!(retry_info(b""), None);
@@ -406,7 +432,10 @@ mod tests {
         for (code, message) in [
             (Code::ResourceExhausted, "grpc: received message larger than max (5242880 vs. 4194304)"),
             (Code::ResourceExhausted, "gRPC message exceeds maximum size 4194304: 5242880"),
-            (Code::OutOfRange, "Error, decoded message length too large: found 5242880 bytes, the limit is: 4194304 bytes"),
+            (
+                Code::OutOfRange,
+                "Error, decoded message length too large: found 5242880 bytes, the limit is: 4194304 bytes",
+            ),
         ] {
             let o = classify_status(&Status::new(code, message));
             assert!(matches!(o, Outcome::Refused { .. }), "{code:?} {message}: {o:?}");
@@ -429,9 +458,15 @@ mod tests {
     #[test]
     fn a_status_made_on_this_side_says_the_receiver_is_unreachable() {
         let mut local = Status::unavailable("tcp connect error");
-        local.set_source(std::sync::Arc::new(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused")));
+        local.set_source(std::sync::Arc::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "connection refused",
+        )));
         let o = classify_status(&local);
-        assert!(matches!(&o, Outcome::Retryable { unreachable: true, reason, .. } if reason.contains("connection refused")), "{o:?}");
+        assert!(
+            matches!(&o, Outcome::Retryable { unreachable: true, reason, .. } if reason.contains("connection refused")),
+            "{o:?}"
+        );
     }
 
     #[test]

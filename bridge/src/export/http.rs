@@ -105,7 +105,9 @@ pub(super) async fn send(client: &reqwest::Client, t: &Target, signal: Signal, b
     let sent = client.post(t.url.clone()).headers(t.headers.clone()).timeout(t.timeout).body(body).send().await;
     let response = match sent {
         Ok(r) => r,
-        Err(e) if e.is_builder() => return Outcome::Permanent { reason: format!("cannot build the request: {}", describe(&e)) },
+        Err(e) if e.is_builder() => {
+            return Outcome::Permanent { reason: format!("cannot build the request: {}", describe(&e)) }
+        }
         Err(e) => return Outcome::Retryable { retry_after: None, unreachable: true, reason: describe(&e) },
     };
     let status = response.status();
@@ -254,7 +256,10 @@ mod tests {
             let o = classify(Signal::Spans, StatusCode::from_u16(code).unwrap(), None, b"");
             assert!(matches!(o, Outcome::Permanent { .. }), "{code}");
         }
-        assert_eq!(classify(Signal::Logs, StatusCode::OK, None, b""), Outcome::Exported { rejected: 0, message: String::new() });
+        assert_eq!(
+            classify(Signal::Logs, StatusCode::OK, None, b""),
+            Outcome::Exported { rejected: 0, message: String::new() }
+        );
     }
 
     #[test]
@@ -267,16 +272,24 @@ mod tests {
             classify(Signal::Spans, StatusCode::OK, None, &body),
             Outcome::Exported { rejected: 3, message: "too old".into() }
         );
-        assert_eq!(classify(Signal::Spans, StatusCode::OK, None, b"{}"), Outcome::Exported { rejected: 0, message: String::new() });
+        assert_eq!(
+            classify(Signal::Spans, StatusCode::OK, None, b"{}"),
+            Outcome::Exported { rejected: 0, message: String::new() }
+        );
     }
 
     #[test]
     fn error_bodies_become_short_reasons() {
         let status = RpcStatus { code: 3, message: "invalid span\nid".into(), details: Vec::new() }.encode_to_vec();
-        let Outcome::Refused { reason } = classify(Signal::Spans, StatusCode::BAD_REQUEST, None, &status) else { panic!() };
+        let Outcome::Refused { reason } = classify(Signal::Spans, StatusCode::BAD_REQUEST, None, &status) else {
+            panic!()
+        };
         assert_eq!(reason, "HTTP 400 Bad Request: invalid span id");
         let long = vec![b'x'; 5000];
-        let Outcome::Permanent { reason } = classify(Signal::Spans, StatusCode::INTERNAL_SERVER_ERROR, None, &long) else { panic!() };
+        let Outcome::Permanent { reason } = classify(Signal::Spans, StatusCode::INTERNAL_SERVER_ERROR, None, &long)
+        else {
+            panic!()
+        };
         assert!(reason.len() < 400);
     }
 }

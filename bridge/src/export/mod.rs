@@ -139,8 +139,13 @@ impl Exporter {
 
 /// A short, single-line, printable version of a receiver's error text.
 pub(crate) fn clean_reason(text: &str) -> Option<String> {
-    let clean: String =
-        text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(MAX_REASON_CHARS).collect::<String>().trim().to_owned();
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_REASON_CHARS)
+        .collect::<String>()
+        .trim()
+        .to_owned();
     (!clean.is_empty()).then_some(clean)
 }
 

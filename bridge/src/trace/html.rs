@@ -46,7 +46,8 @@ fn script_json(v: &serde_json::Value) -> String {
 }
 
 /// Distinct colours for the first services (none of them the red that marks errors).
-const PALETTE: [&str; 10] = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#9c755f", "#ff9da7", "#17becf", "#bab0ac"];
+const PALETTE: [&str; 10] =
+    ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#9c755f", "#ff9da7", "#17becf", "#bab0ac"];
 
 /// The colour of the `i`-th service: the palette, then hues spread by the golden angle
 /// away from red.
@@ -129,7 +130,12 @@ pub fn page(title: &str, trees: &[Tree]) -> String {
         let step = tick_step(total);
         let mut t = 0;
         while t <= total {
-            let _ = write!(body, "<span class=\"tick\" style=\"left:{:.3}%\">{}</span>", pct(t, total), escape(&duration(t)));
+            let _ = write!(
+                body,
+                "<span class=\"tick\" style=\"left:{:.3}%\">{}</span>",
+                pct(t, total),
+                escape(&duration(t))
+            );
             t += step;
         }
         body.push_str("</div></div>\n");
@@ -193,7 +199,12 @@ pub fn page(title: &str, trees: &[Tree]) -> String {
 
     let mut legend = String::new();
     for svc in &services {
-        let _ = write!(legend, "<li><span class=\"swatch\" style=\"background:{}\"></span>{}</li>", color_of(svc), escape(svc));
+        let _ = write!(
+            legend,
+            "<li><span class=\"swatch\" style=\"background:{}\"></span>{}</li>",
+            color_of(svc),
+            escape(svc)
+        );
     }
     legend.push_str("<li><span class=\"swatch error-swatch\"></span>error</li>");
 
@@ -375,7 +386,12 @@ mod tests {
     #[test]
     fn hostile_text_is_escaped_everywhere() {
         let evil = r#"</script><script>alert(1)</script><img src=x onerror=alert(2)>"'&"#;
-        let s = span("00000000000000a1", None, evil, json!({"attributes": {"k</script>": "<b>v</b>"}, "error": "<i>e</i>"}));
+        let s = span(
+            "00000000000000a1",
+            None,
+            evil,
+            json!({"attributes": {"k</script>": "<b>v</b>"}, "error": "<i>e</i>"}),
+        );
         let html = page("<title>", &build(vec![s]));
         assert_eq!(html.matches("<script").count(), 2, "only the page's own scripts");
         assert_eq!(html.matches("</script>").count(), 2);

@@ -62,8 +62,12 @@ impl fmt::Display for TraceError {
         match self {
             TraceError::Usage(e) => f.write_str(e),
             TraceError::Nats(e) => write!(f, "NATS: {e}"),
-            TraceError::NoStream => write!(f, "the server has no {STREAM_NAME} stream (nothing has published telemetry to it yet)"),
-            TraceError::Stalled => write!(f, "no message from {STREAM_NAME} for {}s while more were pending", STALL_TIMEOUT.as_secs()),
+            TraceError::NoStream => {
+                write!(f, "the server has no {STREAM_NAME} stream (nothing has published telemetry to it yet)")
+            }
+            TraceError::Stalled => {
+                write!(f, "no message from {STREAM_NAME} for {}s while more were pending", STALL_TIMEOUT.as_secs())
+            }
             TraceError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -129,7 +133,9 @@ pub async fn scan(
     mut keep: impl FnMut(&SpanRecord) -> bool,
 ) -> Result<Scan, TraceError> {
     let mut stream = js.get_stream(STREAM_NAME).await.map_err(|e| match e.kind() {
-        GetStreamErrorKind::JetStream(j) if j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND => TraceError::NoStream,
+        GetStreamErrorKind::JetStream(j) if j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND => {
+            TraceError::NoStream
+        }
         _ => TraceError::Nats(format!("cannot read the {STREAM_NAME} stream: {e}")),
     })?;
     let last = stream.info().await.map_err(|e| TraceError::Nats(e.to_string()))?.state.last_sequence;
@@ -141,7 +147,10 @@ pub async fn scan(
         None => DeliverPolicy::All,
         Some(d) => {
             let now = time::OffsetDateTime::now_utc();
-            let start_time = time::Duration::try_from(d).ok().and_then(|d| now.checked_sub(d)).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+            let start_time = time::Duration::try_from(d)
+                .ok()
+                .and_then(|d| now.checked_sub(d))
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
             DeliverPolicy::ByStartTime { start_time }
         }
     };
@@ -241,7 +250,12 @@ pub enum Outcome {
 
 /// The whole subcommand: connect, find, print to `out`, write the page when asked.
 /// Messages for people (what was not found, where the page went) go to `err`.
-pub async fn command(args: &TraceArgs, out: &mut impl Write, err: &mut impl Write, paint: render::Paint) -> Result<Outcome, TraceError> {
+pub async fn command(
+    args: &TraceArgs,
+    out: &mut impl Write,
+    err: &mut impl Write,
+    paint: render::Paint,
+) -> Result<Outcome, TraceError> {
     let query = Query::from_args(args)?;
     let options = args.nats.options("dagnats trace").map_err(|e| TraceError::Usage(e.to_string()))?;
     let client = options.connect(InitialConnect::FailFast).await.map_err(|e| TraceError::Nats(e.to_string()))?;
@@ -259,7 +273,11 @@ pub async fn command(args: &TraceArgs, out: &mut impl Write, err: &mut impl Writ
     }
     if found.trees.is_empty() {
         let window = args.since.map(|d| format!(" stored in the last {d:?}")).unwrap_or_default();
-        writeln!(err, "dagnats trace: no spans found for {query} (read {} span message(s){window} from {STREAM_NAME})", found.messages)?;
+        writeln!(
+            err,
+            "dagnats trace: no spans found for {query} (read {} span message(s){window} from {STREAM_NAME})",
+            found.messages
+        )?;
         return Ok(Outcome::NotFound);
     }
     if let Query::Run(run) = &query {

@@ -112,7 +112,11 @@ fn span_record(s: Span, service: &Arc<str>) -> Option<SpanRecord> {
             .links
             .into_iter()
             .filter_map(|l| {
-                Some(LinkRecord { trace_id: trace_id(&l.trace_id)?, span_id: span_id(&l.span_id)?, attributes: attributes(l.attributes) })
+                Some(LinkRecord {
+                    trace_id: trace_id(&l.trace_id)?,
+                    span_id: span_id(&l.span_id)?,
+                    attributes: attributes(l.attributes),
+                })
             })
             .collect(),
         flags: (s.flags != 0).then_some((s.flags & 0xff) as u8),
@@ -124,7 +128,10 @@ fn span_record(s: Span, service: &Arc<str>) -> Option<SpanRecord> {
 
 fn attributes(kvs: Vec<KeyValue>) -> Attributes {
     kvs.into_iter()
-        .map(|kv| Attribute { key: Cow::Owned(kv.key), value: kv.value.as_ref().map(value).unwrap_or(Value::String(Cow::Borrowed(""))) })
+        .map(|kv| Attribute {
+            key: Cow::Owned(kv.key),
+            value: kv.value.as_ref().map(value).unwrap_or(Value::String(Cow::Borrowed(""))),
+        })
         .collect()
 }
 
@@ -147,7 +154,9 @@ fn any_text(v: &AnyValue) -> String {
         Some(any_value::Value::BoolValue(b)) => b.to_string(),
         Some(any_value::Value::IntValue(i)) => i.to_string(),
         Some(any_value::Value::DoubleValue(d)) => d.to_string(),
-        Some(any_value::Value::ArrayValue(a)) => format!("[{}]", a.values.iter().map(any_text).collect::<Vec<_>>().join(", ")),
+        Some(any_value::Value::ArrayValue(a)) => {
+            format!("[{}]", a.values.iter().map(any_text).collect::<Vec<_>>().join(", "))
+        }
         Some(any_value::Value::KvlistValue(l)) => format!(
             "{{{}}}",
             l.values

@@ -151,7 +151,8 @@ pub fn tree_header(t: &Tree, paint: Paint) -> String {
         duration(t.end() - t.start()),
     );
     if t.duplicates > 0 {
-        let _ = write!(line, "  ({} duplicate record{} ignored)", t.duplicates, if t.duplicates == 1 { "" } else { "s" });
+        let _ =
+            write!(line, "  ({} duplicate record{} ignored)", t.duplicates, if t.duplicates == 1 { "" } else { "s" });
     }
     line
 }
@@ -202,7 +203,12 @@ pub fn write_trees(out: &mut impl Write, trees: &[Tree], paint: Paint) -> io::Re
 /// trace id and run.
 pub fn tail_line(s: &SpanRecord, paint: Paint) -> String {
     let end = s.end_time.to_string();
-    let mut line = format!("{}  {}  {}", paint.wrap("2", &end[11..23]), span_line(s, paint), paint.wrap("2", &format!("trace={}", s.trace_id)));
+    let mut line = format!(
+        "{}  {}  {}",
+        paint.wrap("2", &end[11..23]),
+        span_line(s, paint),
+        paint.wrap("2", &format!("trace={}", s.trace_id))
+    );
     if let Some(run) = s.run_id() {
         let _ = write!(line, " {}", paint.wrap("2", &format!("run={}", clean(run))));
     }
@@ -239,7 +245,10 @@ mod tests {
     #[test]
     fn a_span_line_names_service_name_kind_duration_status_and_error() {
         let s = span(json!({"status": "error", "error": "disk full", "status_message": "write failed"}));
-        assert_eq!(span_line(&s, Paint::new(false)), "[svc] step  server  250ms  error  error: disk full  message: write failed");
+        assert_eq!(
+            span_line(&s, Paint::new(false)),
+            "[svc] step  server  250ms  error  error: disk full  message: write failed"
+        );
     }
 
     #[test]
@@ -275,8 +284,12 @@ mod tests {
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("[svc] step"), "{lines:?}");
         assert!(lines[1].starts_with("└─ [svc] child"), "{lines:?}");
-        assert!(lines[2].starts_with("[svc] orphan") && lines[2].ends_with("(parent 12345678… not received)"), "{lines:?}");
-        assert!(tree_header(&trees[0], Paint::new(false)).starts_with("trace 0af7651916cd43dd8448eb211c80319c  3 spans  1 service (svc)"));
+        assert!(
+            lines[2].starts_with("[svc] orphan") && lines[2].ends_with("(parent 12345678… not received)"),
+            "{lines:?}"
+        );
+        assert!(tree_header(&trees[0], Paint::new(false))
+            .starts_with("trace 0af7651916cd43dd8448eb211c80319c  3 spans  1 service (svc)"));
     }
 
     #[test]

@@ -116,7 +116,8 @@ fn build_one(trace_id: TraceId, records: Vec<SpanRecord>) -> Tree {
     let mut visited = vec![false; spans.len()];
     let walk = |roots: &[(usize, Option<Detached>)], rows: &mut Vec<Row>, visited: &mut Vec<bool>| {
         // Depth-first without recursion: (span, depth, last flags).
-        let mut stack: Vec<(usize, Vec<bool>, Option<Detached>)> = roots.iter().rev().map(|&(i, d)| (i, Vec::new(), d)).collect();
+        let mut stack: Vec<(usize, Vec<bool>, Option<Detached>)> =
+            roots.iter().rev().map(|&(i, d)| (i, Vec::new(), d)).collect();
         while let Some((i, last, detached)) = stack.pop() {
             if std::mem::replace(&mut visited[i], true) {
                 continue;
@@ -179,7 +180,8 @@ mod tests {
 
     #[test]
     fn orphans_are_extra_roots_naming_their_parent() {
-        let trees = build(vec![span(1, None, 0, "root"), span(5, Some(9), 10, "orphan"), span(6, Some(5), 20, "orphan-child")]);
+        let trees =
+            build(vec![span(1, None, 0, "root"), span(5, Some(9), 10, "orphan"), span(6, Some(5), 20, "orphan-child")]);
         let t = &trees[0];
         assert_eq!(shape(t), vec![("root".into(), 0), ("orphan".into(), 0), ("orphan-child".into(), 1)]);
         assert_eq!(t.rows[1].detached, Some(Detached::MissingParent(SpanId::from_hex("0000000000000009").unwrap())));
@@ -188,7 +190,13 @@ mod tests {
     #[test]
     fn cycles_and_duplicates_end_and_keep_every_span_once() {
         // 1 -> 2 -> 3 -> 1, and 4 its own parent, and 2 twice.
-        let spans = vec![span(1, Some(3), 0, "a"), span(2, Some(1), 10, "b"), span(3, Some(2), 20, "c"), span(2, Some(1), 10, "b"), span(4, Some(4), 5, "self")];
+        let spans = vec![
+            span(1, Some(3), 0, "a"),
+            span(2, Some(1), 10, "b"),
+            span(3, Some(2), 20, "c"),
+            span(2, Some(1), 10, "b"),
+            span(4, Some(4), 5, "self"),
+        ];
         let trees = build(spans);
         let t = &trees[0];
         assert_eq!(t.duplicates, 1);

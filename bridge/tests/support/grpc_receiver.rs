@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{MetricsService, MetricsServiceServer};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{
@@ -26,7 +28,9 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Code, Request, Response, Status};
 
-pub use super::receiver::{received_logs, received_metrics, received_spans, span_total, ReceivedLog, ReceivedMetric, ReceivedSpan};
+pub use super::receiver::{
+    received_logs, received_metrics, received_spans, span_total, ReceivedLog, ReceivedMetric, ReceivedSpan,
+};
 
 /// One request, however it was answered.
 #[derive(Clone, Debug)]
@@ -92,7 +96,9 @@ impl State {
             return Ok(());
         }
         Err(match answer.retry_delay {
-            Some(delay) => Status::with_details(answer.code, answer.message, retry_info_details(answer.code, delay).into()),
+            Some(delay) => {
+                Status::with_details(answer.code, answer.message, retry_info_details(answer.code, delay).into())
+            }
             None => Status::new(answer.code, answer.message),
         })
     }
@@ -103,12 +109,16 @@ impl State {
 fn retry_info_details(code: Code, delay: Duration) -> Vec<u8> {
     use prost_types::{Any as ProtoAny, Duration as ProtoDuration};
     use tonic_types::pb::{RetryInfo, Status as RpcStatus};
-    let info =
-        RetryInfo { retry_delay: Some(ProtoDuration { seconds: delay.as_secs() as i64, nanos: delay.subsec_nanos() as i32 }) };
+    let info = RetryInfo {
+        retry_delay: Some(ProtoDuration { seconds: delay.as_secs() as i64, nanos: delay.subsec_nanos() as i32 }),
+    };
     RpcStatus {
         code: code as i32,
         message: "slow down".into(),
-        details: vec![ProtoAny { type_url: "type.googleapis.com/google.rpc.RetryInfo".into(), value: info.encode_to_vec() }],
+        details: vec![ProtoAny {
+            type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+            value: info.encode_to_vec(),
+        }],
     }
     .encode_to_vec()
 }
@@ -117,7 +127,10 @@ struct Services(Arc<State>);
 
 #[tonic::async_trait]
 impl TraceService for Services {
-    async fn export(&self, request: Request<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let state = &self.0;
         state.admit("spans", &request)?;
         let r = request.into_inner();
@@ -136,7 +149,10 @@ impl TraceService for Services {
 
 #[tonic::async_trait]
 impl LogsService for Services {
-    async fn export(&self, request: Request<ExportLogsServiceRequest>) -> Result<Response<ExportLogsServiceResponse>, Status> {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         self.0.admit("logs", &request)?;
         self.0.accepted.lock().unwrap().logs.extend(received_logs(request.into_inner()));
         Ok(Response::new(ExportLogsServiceResponse { partial_success: None }))
@@ -210,8 +226,12 @@ impl GrpcReceiver {
             builder = builder.tls_config(tls).expect("server TLS");
         }
         let router = builder
-            .add_service(TraceServiceServer::from_arc(Arc::clone(&services)).accept_compressed(CompressionEncoding::Gzip))
-            .add_service(LogsServiceServer::from_arc(Arc::clone(&services)).accept_compressed(CompressionEncoding::Gzip))
+            .add_service(
+                TraceServiceServer::from_arc(Arc::clone(&services)).accept_compressed(CompressionEncoding::Gzip),
+            )
+            .add_service(
+                LogsServiceServer::from_arc(Arc::clone(&services)).accept_compressed(CompressionEncoding::Gzip),
+            )
             .add_service(MetricsServiceServer::from_arc(services).accept_compressed(CompressionEncoding::Gzip));
         let server = tokio::spawn(async move {
             let _ = router.serve_with_incoming(TcpIncoming::from(listener)).await;

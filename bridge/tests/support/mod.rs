@@ -111,7 +111,11 @@ pub fn start_binary(nats_url: &str, receiver: &Receiver, extra: &[&str]) -> Brid
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         .stdout(std::process::Stdio::null())
         // BRIDGE_OUTPUT=1 shows the bridge's own log when a test needs looking into.
-        .stderr(if std::env::var_os("BRIDGE_OUTPUT").is_some() { std::process::Stdio::inherit() } else { std::process::Stdio::null() })
+        .stderr(if std::env::var_os("BRIDGE_OUTPUT").is_some() {
+            std::process::Stdio::inherit()
+        } else {
+            std::process::Stdio::null()
+        })
         .spawn()
         .expect("start the dagnats binary");
     BridgeProcess(child)

@@ -108,7 +108,12 @@ pub fn received_spans(r: ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
         for ss in rs.scope_spans {
             let scope = ss.scope.map(|s| s.name).unwrap_or_default();
             for span in ss.spans {
-                out.push(ReceivedSpan { service: service.clone(), scope: scope.clone(), resource: resource.clone(), span });
+                out.push(ReceivedSpan {
+                    service: service.clone(),
+                    scope: scope.clone(),
+                    resource: resource.clone(),
+                    span,
+                });
             }
         }
     }
@@ -177,7 +182,8 @@ impl Receiver {
     pub async fn start_https(cert_pem: &std::path::Path, key_pem: &std::path::Path) -> Receiver {
         use tokio_rustls::rustls::pki_types::pem::PemObject;
         use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let chain = CertificateDer::pem_file_iter(cert_pem).expect("certificate file").collect::<Result<Vec<_>, _>>().unwrap();
+        let chain =
+            CertificateDer::pem_file_iter(cert_pem).expect("certificate file").collect::<Result<Vec<_>, _>>().unwrap();
         let key = PrivateKeyDer::from_pem_file(key_pem).expect("key file");
         let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
             tokio_rustls::rustls::crypto::ring::default_provider(),
@@ -353,11 +359,19 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
             let r = ExportTraceServiceRequest::decode(&raw[..]).expect("ExportTraceServiceRequest");
             let refused = state.refuse_span_named.lock().unwrap().clone();
             if let Some(bad) = refused {
-                if r.resource_spans.iter().flat_map(|rs| &rs.scope_spans).flat_map(|ss| &ss.spans).any(|s| s.name == bad) {
+                if r.resource_spans
+                    .iter()
+                    .flat_map(|rs| &rs.scope_spans)
+                    .flat_map(|ss| &ss.spans)
+                    .any(|s| s.name == bad)
+                {
                     if !state.count_only {
                         state.accepted.lock().unwrap().requests.last_mut().unwrap().status = 400;
                     }
-                    return Ok(Response::builder().status(400).body(Full::new(Bytes::from_static(b"invalid span"))).unwrap());
+                    return Ok(Response::builder()
+                        .status(400)
+                        .body(Full::new(Bytes::from_static(b"invalid span")))
+                        .unwrap());
                 }
             }
             state.span_count.fetch_add(span_total(&r) as u64, Ordering::SeqCst);
@@ -367,10 +381,12 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
             let rejects = state.partial_rejects.load(Ordering::SeqCst);
             if rejects > 0 {
                 reply = ExportTraceServiceResponse {
-                    partial_success: Some(opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess {
-                        rejected_spans: rejects as i64,
-                        error_message: "some spans were too old".into(),
-                    }),
+                    partial_success: Some(
+                        opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess {
+                            rejected_spans: rejects as i64,
+                            error_message: "some spans were too old".into(),
+                        },
+                    ),
                 }
                 .encode_to_vec();
             }

@@ -59,7 +59,11 @@ pub(super) fn convert(c: &Converter, logs: impl IntoIterator<Item = Scoped<LogRe
                 resource: Some(c.resource(&service)),
                 scope_logs: scopes
                     .into_iter()
-                    .map(|(scope, log_records)| ScopeLogs { scope: Some(c.otlp_scope(scope)), log_records, schema_url: String::new() })
+                    .map(|(scope, log_records)| ScopeLogs {
+                        scope: Some(c.otlp_scope(scope)),
+                        log_records,
+                        schema_url: String::new(),
+                    })
                     .collect(),
                 schema_url: String::new(),
             })
@@ -107,7 +111,8 @@ mod tests {
 
     #[test]
     fn a_log_without_a_span_has_empty_ids() {
-        let l = Converter::new("d", "b", "1").log_record(record(include_str!("../../../testdata/records/go-log-no-span.json")));
+        let l = Converter::new("d", "b", "1")
+            .log_record(record(include_str!("../../../testdata/records/go-log-no-span.json")));
         assert!(l.trace_id.is_empty() && l.span_id.is_empty());
         assert_eq!(l.severity_number, 9);
     }

@@ -306,7 +306,13 @@ impl ServiceMetrics {
     }
 
     /// The OTLP metrics, each delta point with the window it claims in `windows`.
-    fn into_metrics(self, of: SeriesOf<'_>, windows: &SeriesWindows, map: &mut HashMap<SeriesKey, SeriesEnd>, now: Instant) -> Vec<Metric> {
+    fn into_metrics(
+        self,
+        of: SeriesOf<'_>,
+        windows: &SeriesWindows,
+        map: &mut HashMap<SeriesKey, SeriesEnd>,
+        now: Instant,
+    ) -> Vec<Metric> {
         self.metrics
             .into_iter()
             .map(|(name, kind, points)| {
@@ -376,7 +382,10 @@ fn data(points: Points, window: &mut impl FnMut(&Tags, Extent) -> Window) -> met
     }
 }
 
-pub(super) fn convert(c: &Converter, points: impl IntoIterator<Item = Scoped<MetricPoint>>) -> ExportMetricsServiceRequest {
+pub(super) fn convert(
+    c: &Converter,
+    points: impl IntoIterator<Item = Scoped<MetricPoint>>,
+) -> ExportMetricsServiceRequest {
     let mut groups: ByService<ServiceMetrics> = ByService::new();
     for Scoped { record, scope } in points {
         let service: Arc<str> = c.service_of(&record.service);
@@ -489,7 +498,8 @@ mod tests {
     fn windows_of_a_series_follow_each_other_across_batches() {
         let c = Converter::new("dagnats", "b", "1");
         let batch = |points: &[(f64, u64)]| {
-            let req = c.metrics(points.iter().map(|&(v, t)| point("jobs", MetricKind::Counter, v, &[("q", "a")], "s", t)));
+            let req =
+                c.metrics(points.iter().map(|&(v, t)| point("jobs", MetricKind::Counter, v, &[("q", "a")], "s", t)));
             let p = &sum_of(&req).data_points[0];
             (window(p), p.value)
         };
@@ -505,7 +515,10 @@ mod tests {
     fn histograms_get_consecutive_windows_too_and_gauges_keep_their_times() {
         let c = Converter::new("dagnats", "b", "1");
         let batch = |t: u64| {
-            let req = c.metrics([point("dur", MetricKind::Histogram, 1.0, &[], "s", t), point("depth", MetricKind::Gauge, 1.0, &[], "s", t)]);
+            let req = c.metrics([
+                point("dur", MetricKind::Histogram, 1.0, &[], "s", t),
+                point("depth", MetricKind::Gauge, 1.0, &[], "s", t),
+            ]);
             let ms = metrics_of(&req, 0);
             let Some(metric::Data::Histogram(h)) = &ms[0].data else { panic!() };
             let Some(metric::Data::Gauge(g)) = &ms[1].data else { panic!() };
@@ -533,7 +546,11 @@ mod tests {
             point("n", MetricKind::Counter, 1.0, &[], "other", 100),
         ]);
         let s = sum_of(&req);
-        assert_eq!(s.data_points.iter().map(window).collect::<Vec<_>>(), vec![(11, 100), (21, 100)], "each from its own previous end (t + 1 ns after one point)");
+        assert_eq!(
+            s.data_points.iter().map(window).collect::<Vec<_>>(),
+            vec![(11, 100), (21, 100)],
+            "each from its own previous end (t + 1 ns after one point)"
+        );
         let Some(metric::Data::Sum(other)) = &metrics_of(&req, 1)[0].data else { panic!() };
         assert_eq!(window(&other.data_points[0]), (31, 100));
         let Some(metric::Data::Sum(n)) = &metrics_of(&req, 1)[1].data else { panic!() };
@@ -613,7 +630,10 @@ mod tests {
         let values: Vec<_> = g.data_points.iter().map(|p| (p.value, p.time_unix_nano)).collect();
         assert_eq!(
             values,
-            vec![(Some(number_data_point::Value::AsDouble(3.0)), 1), (Some(number_data_point::Value::AsDouble(7.0)), 2)]
+            vec![
+                (Some(number_data_point::Value::AsDouble(3.0)), 1),
+                (Some(number_data_point::Value::AsDouble(7.0)), 2)
+            ]
         );
     }
 
@@ -621,8 +641,11 @@ mod tests {
     fn histogram_observations_of_one_series_become_one_point() {
         let c = Converter::new("dagnats", "b", "1");
         let values = [0.0, 3.0, 5.0, 5.5, 120.0, 20000.0];
-        let mut points: Vec<_> =
-            values.iter().enumerate().map(|(i, v)| point("dur", MetricKind::Histogram, *v, &[("step", "build")], "w", 100 + i as u64)).collect();
+        let mut points: Vec<_> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| point("dur", MetricKind::Histogram, *v, &[("step", "build")], "w", 100 + i as u64))
+            .collect();
         points.push(point("dur", MetricKind::Histogram, 1.0, &[("step", "test")], "w", 50));
         points.push(point("dur", MetricKind::Histogram, f64::NAN, &[("step", "build")], "w", 60));
         let req = c.metrics(points);
@@ -663,8 +686,10 @@ mod tests {
     #[test]
     fn the_go_golden_metrics_convert() {
         let c = Converter::new("dagnats", "b", "1");
-        let counter: MetricPoint = serde_json::from_str(include_str!("../../../testdata/records/go-metric.json")).unwrap();
-        let hist: MetricPoint = serde_json::from_str(include_str!("../../../testdata/records/ours-metric.json")).unwrap();
+        let counter: MetricPoint =
+            serde_json::from_str(include_str!("../../../testdata/records/go-metric.json")).unwrap();
+        let hist: MetricPoint =
+            serde_json::from_str(include_str!("../../../testdata/records/ours-metric.json")).unwrap();
         let req = c.metrics([counter, hist]);
         assert_eq!(metrics_of(&req, 0)[0].name, "dagnats.tasks.completed");
         assert!(matches!(metrics_of(&req, 1)[0].data, Some(metric::Data::Histogram(_))));

@@ -76,7 +76,11 @@ impl Converter {
     pub fn new(fallback_service: &str, scope_name: &str, scope_version: &str) -> Self {
         Converter {
             fallback_service: Arc::from(fallback_service),
-            scope: InstrumentationScope { name: scope_name.to_owned(), version: scope_version.to_owned(), ..Default::default() },
+            scope: InstrumentationScope {
+                name: scope_name.to_owned(),
+                version: scope_version.to_owned(),
+                ..Default::default()
+            },
             extra_resource: Arc::from([]),
             windows: Arc::default(),
         }
@@ -295,9 +299,14 @@ mod tests {
     #[test]
     fn values_keep_their_kind() {
         let kvs = key_values(
-            [Attribute::int("attempt", 2), Attribute::float("ratio", 0.5), Attribute::bool("cached", false), Attribute::string("s", "x")]
-                .into_iter()
-                .collect(),
+            [
+                Attribute::int("attempt", 2),
+                Attribute::float("ratio", 0.5),
+                Attribute::bool("cached", false),
+                Attribute::string("s", "x"),
+            ]
+            .into_iter()
+            .collect(),
         );
         let kinds: Vec<_> = kvs.iter().map(|kv| kv.value.as_ref().unwrap().value.clone().unwrap()).collect();
         assert_eq!(
@@ -318,7 +327,8 @@ mod tests {
         c.ensure_service_name(&mut none);
         assert_eq!(none.unwrap().attributes, vec![string_key_value(SERVICE_NAME, "dagnats".into())]);
 
-        let mut empty = Some(Resource { attributes: vec![string_key_value(SERVICE_NAME, String::new())], ..Default::default() });
+        let mut empty =
+            Some(Resource { attributes: vec![string_key_value(SERVICE_NAME, String::new())], ..Default::default() });
         c.ensure_service_name(&mut empty);
         assert_eq!(empty.unwrap().attributes, vec![string_key_value(SERVICE_NAME, "dagnats".into())]);
 
@@ -355,7 +365,8 @@ mod tests {
 
         let log: LogRecord = serde_json::from_str(include_str!("../../../testdata/records/go-log.json")).unwrap();
         assert_eq!(c.logs([log]).resource_logs[0].resource.as_ref().unwrap().attributes, expected("engine"));
-        let point: MetricPoint = serde_json::from_str(include_str!("../../../testdata/records/go-metric.json")).unwrap();
+        let point: MetricPoint =
+            serde_json::from_str(include_str!("../../../testdata/records/go-metric.json")).unwrap();
         assert_eq!(c.metrics([point]).resource_metrics[0].resource.as_ref().unwrap().attributes, expected("engine"));
     }
 
@@ -404,14 +415,21 @@ mod tests {
         let scopes = &req.resource_spans[0].scope_spans;
         assert_eq!(
             scope_names(scopes.iter().map(|s| &s.scope)),
-            vec![("my.lib".into(), "2.0".into()), ("dagnats-bridge".into(), "9".into()), ("my.lib".into(), "3.0".into())]
+            vec![
+                ("my.lib".into(), "2.0".into()),
+                ("dagnats-bridge".into(), "9".into()),
+                ("my.lib".into(), "3.0".into())
+            ]
         );
         assert_eq!(scopes.iter().map(|s| s.spans.len()).collect::<Vec<_>>(), vec![2, 1, 1]);
 
         let log: LogRecord = serde_json::from_str(include_str!("../../../testdata/records/go-log.json")).unwrap();
         let req = c.logs([Scoped::new(log.clone(), lib.clone()), Scoped::from(log)]);
         let scopes = &req.resource_logs[0].scope_logs;
-        assert_eq!(scope_names(scopes.iter().map(|s| &s.scope)), vec![("my.lib".into(), "2.0".into()), ("dagnats-bridge".into(), "9".into())]);
+        assert_eq!(
+            scope_names(scopes.iter().map(|s| &s.scope)),
+            vec![("my.lib".into(), "2.0".into()), ("dagnats-bridge".into(), "9".into())]
+        );
     }
 
     #[test]

@@ -68,7 +68,8 @@ impl Converter {
             status::StatusCode::Error => r.error,
             _ => String::new(),
         };
-        let status = (code != status::StatusCode::Unset || !message.is_empty()).then_some(Status { message, code: code as i32 });
+        let status =
+            (code != status::StatusCode::Unset || !message.is_empty()).then_some(Status { message, code: code as i32 });
         Span {
             trace_id: r.trace_id.to_bytes().to_vec(),
             span_id: r.span_id.to_bytes().to_vec(),
@@ -121,7 +122,11 @@ pub(super) fn convert(c: &Converter, spans: impl IntoIterator<Item = Scoped<Span
                 resource: Some(c.resource(&service)),
                 scope_spans: scopes
                     .into_iter()
-                    .map(|(scope, spans)| ScopeSpans { scope: Some(c.otlp_scope(scope)), spans, schema_url: String::new() })
+                    .map(|(scope, spans)| ScopeSpans {
+                        scope: Some(c.otlp_scope(scope)),
+                        spans,
+                        schema_url: String::new(),
+                    })
                     .collect(),
                 schema_url: String::new(),
             })

@@ -84,13 +84,7 @@ where
     let (trace_id, span_id, trace_flags) = parse_traceparent(parent?.as_ref()).ok()?;
     // The tracestate is parsed only once the traceparent is known to be valid.
     let trace_state = TraceState::parse_values(&states).unwrap_or_default();
-    Some(SpanContext {
-        trace_id,
-        span_id,
-        trace_flags,
-        trace_state,
-        is_remote: true,
-    })
+    Some(SpanContext { trace_id, span_id, trace_flags, trace_state, is_remote: true })
 }
 
 /// Reads a remote span context from a DagNats event's `trace_parent` and `trace_state`
@@ -116,13 +110,7 @@ pub fn extract_from_event(event: &Map<String, Value>) -> Option<SpanContext> {
         .and_then(Value::as_str)
         .and_then(|s| TraceState::parse(s).ok())
         .unwrap_or_default();
-    Some(SpanContext {
-        trace_id,
-        span_id,
-        trace_flags,
-        trace_state,
-        is_remote: true,
-    })
+    Some(SpanContext { trace_id, span_id, trace_flags, trace_state, is_remote: true })
 }
 
 /// Reads a remote span context from headers, falling back to the event's fields.
@@ -167,10 +155,7 @@ where
 /// let sc = extract_nats(Some(&headers), None).unwrap();
 /// assert!(sc.trace_flags.is_sampled());
 /// ```
-pub fn extract_nats(
-    headers: Option<&HeaderMap>,
-    event: Option<&Map<String, Value>>,
-) -> Option<SpanContext> {
+pub fn extract_nats(headers: Option<&HeaderMap>, event: Option<&Map<String, Value>>) -> Option<SpanContext> {
     let mut fields: Vec<(&str, &Vec<HeaderValue>)> = Vec::new();
     if let Some(headers) = headers {
         for (name, values) in headers.iter() {
@@ -181,9 +166,7 @@ pub fn extract_nats(
         }
     }
     fields.sort_unstable_by_key(|&(name, _)| (name != TRACEPARENT && name != TRACESTATE, name));
-    let pairs = fields
-        .iter()
-        .flat_map(|&(name, values)| values.iter().map(move |v| (name, v.as_str())));
+    let pairs = fields.iter().flat_map(|&(name, values)| values.iter().map(move |v| (name, v.as_str())));
     extract(pairs, event)
 }
 
@@ -201,8 +184,7 @@ pub fn extract_nats(
 /// assert_eq!(pairs[0].0, "traceparent");
 /// ```
 pub fn header_pairs(sc: &SpanContext) -> impl Iterator<Item = (&'static str, String)> {
-    let state =
-        (!sc.trace_state.is_empty()).then(|| (TRACESTATE, sc.trace_state.as_str().to_owned()));
+    let state = (!sc.trace_state.is_empty()).then(|| (TRACESTATE, sc.trace_state.as_str().to_owned()));
     std::iter::once((TRACEPARENT, sc.traceparent())).chain(state)
 }
 
@@ -274,17 +256,11 @@ pub fn inject_nats(sc: &SpanContext, headers: &mut HeaderMap) {
 /// assert!(!event.contains_key("trace_state"));
 /// ```
 pub fn inject_event(sc: &SpanContext, event: &mut Map<String, Value>) {
-    event.insert(
-        EVENT_TRACE_PARENT.to_owned(),
-        Value::String(sc.traceparent()),
-    );
+    event.insert(EVENT_TRACE_PARENT.to_owned(), Value::String(sc.traceparent()));
     if sc.trace_state.is_empty() {
         event.remove(EVENT_TRACE_STATE);
     } else {
-        event.insert(
-            EVENT_TRACE_STATE.to_owned(),
-            Value::String(sc.trace_state.as_str().to_owned()),
-        );
+        event.insert(EVENT_TRACE_STATE.to_owned(), Value::String(sc.trace_state.as_str().to_owned()));
     }
 }
 
@@ -300,13 +276,7 @@ mod tests {
 
     fn sc(tp: &str, ts: &str) -> SpanContext {
         let (trace_id, span_id, trace_flags) = parse_traceparent(tp).unwrap();
-        SpanContext {
-            trace_id,
-            span_id,
-            trace_flags,
-            trace_state: TraceState::parse(ts).unwrap(),
-            is_remote: false,
-        }
+        SpanContext { trace_id, span_id, trace_flags, trace_state: TraceState::parse(ts).unwrap(), is_remote: false }
     }
 
     #[test]
@@ -345,11 +315,7 @@ mod tests {
         assert_eq!(got.traceparent(), TP);
         assert!(got.trace_state.is_empty());
         // Absent or invalid header: the event, with its tracestate.
-        for headers in [
-            vec![],
-            vec![("traceparent", "bad")],
-            vec![("traceparent", TP), ("traceparent", TP)],
-        ] {
+        for headers in [vec![], vec![("traceparent", "bad")], vec![("traceparent", TP), ("traceparent", TP)]] {
             let got = extract(headers, event).unwrap();
             assert_eq!(got.traceparent(), TP2);
             assert_eq!(got.trace_state.as_str(), "ev=1");
@@ -362,27 +328,14 @@ mod tests {
 
     #[test]
     fn event_field_types() {
-        for ev in [
-            json!({}),
-            json!({"trace_parent": 5}),
-            json!({"trace_parent": null}),
-            json!({"trace_parent": [TP]}),
-        ] {
-            assert!(
-                extract_from_event(ev.as_object().unwrap()).is_none(),
-                "{ev}"
-            );
+        for ev in [json!({}), json!({"trace_parent": 5}), json!({"trace_parent": null}), json!({"trace_parent": [TP]})]
+        {
+            assert!(extract_from_event(ev.as_object().unwrap()).is_none(), "{ev}");
         }
         let ev = json!({"trace_parent": TP, "trace_state": 7});
-        assert!(extract_from_event(ev.as_object().unwrap())
-            .unwrap()
-            .trace_state
-            .is_empty());
+        assert!(extract_from_event(ev.as_object().unwrap()).unwrap().trace_state.is_empty());
         let ev = json!({"trace_parent": TP, "trace_state": "A=1"});
-        assert!(extract_from_event(ev.as_object().unwrap())
-            .unwrap()
-            .trace_state
-            .is_empty());
+        assert!(extract_from_event(ev.as_object().unwrap()).unwrap().trace_state.is_empty());
     }
 
     #[test]
@@ -407,12 +360,7 @@ mod tests {
         assert!(extract_nats(Some(&h), None).is_none());
         assert!(extract_nats(None, None).is_none());
         let ev = json!({"trace_parent": TP2});
-        assert_eq!(
-            extract_nats(Some(&h), ev.as_object())
-                .unwrap()
-                .traceparent(),
-            TP2
-        );
+        assert_eq!(extract_nats(Some(&h), ev.as_object()).unwrap().traceparent(), TP2);
     }
 
     #[test]
@@ -430,14 +378,8 @@ mod tests {
         assert_eq!(h.get("tracestate").map(|v| v.as_str()), Some("new=1"));
         assert!(h.get("TraceParent").is_none());
         assert!(h.get("TRACESTATE").is_none());
-        assert_eq!(
-            h.get_all("keep").map(|v| v.as_str()).collect::<Vec<_>>(),
-            ["1", "2"]
-        );
-        assert_eq!(
-            extract_nats(Some(&h), None).unwrap().trace_state.as_str(),
-            "new=1"
-        );
+        assert_eq!(h.get_all("keep").map(|v| v.as_str()).collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(extract_nats(Some(&h), None).unwrap().trace_state.as_str(), "new=1");
 
         // An empty trace state removes the old one.
         inject_nats(&sc(TP2, ""), &mut h);
@@ -469,17 +411,8 @@ mod tests {
         let pairs: Vec<_> = header_pairs(&ctx).collect();
         assert_eq!(pairs.len(), 2);
         let back = extract_from_headers(pairs).unwrap();
-        assert_eq!(
-            back,
-            SpanContext {
-                is_remote: true,
-                ..ctx.clone()
-            }
-        );
-        let no_state = SpanContext {
-            trace_state: TraceState::EMPTY,
-            ..ctx
-        };
+        assert_eq!(back, SpanContext { is_remote: true, ..ctx.clone() });
+        let no_state = SpanContext { trace_state: TraceState::EMPTY, ..ctx };
         assert_eq!(header_pairs(&no_state).count(), 1);
     }
 }

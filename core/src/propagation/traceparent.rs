@@ -56,9 +56,7 @@ impl fmt::Display for TraceparentError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             TraceparentError::Length => "traceparent has the wrong length for its version",
-            TraceparentError::Version => {
-                "traceparent version is not two lowercase hex digits followed by '-'"
-            }
+            TraceparentError::Version => "traceparent version is not two lowercase hex digits followed by '-'",
             TraceparentError::ForbiddenVersion => "traceparent version ff is forbidden",
             TraceparentError::Separator => "traceparent fields are not separated by '-'",
             TraceparentError::TraceId => "traceparent trace-id is not 32 lowercase hex digits",
@@ -189,11 +187,7 @@ pub fn parse_traceparent(value: &str) -> Result<(TraceId, SpanId, TraceFlags), T
     let [flags] = decode_lower_hex::<1>(&b[53..55]).ok_or(TraceparentError::Flags)?;
     let trace_id = TraceId::from_bytes(trace).ok_or(TraceparentError::ZeroTraceId)?;
     let span_id = SpanId::from_bytes(span).ok_or(TraceparentError::ZeroSpanId)?;
-    let flags = if version == 0 {
-        flags
-    } else {
-        flags & TraceFlags::SAMPLED.0
-    };
+    let flags = if version == 0 { flags } else { flags & TraceFlags::SAMPLED.0 };
     Ok((trace_id, span_id, TraceFlags(flags)))
 }
 
@@ -201,11 +195,7 @@ pub fn parse_traceparent(value: &str) -> Result<(TraceId, SpanId, TraceFlags), T
 ///
 /// The bytes are ASCII; [`format_traceparent`] is the same as a `String`.
 #[inline]
-pub fn traceparent_bytes(
-    trace_id: TraceId,
-    span_id: SpanId,
-    flags: TraceFlags,
-) -> [u8; TRACEPARENT_LEN] {
+pub fn traceparent_bytes(trace_id: TraceId, span_id: SpanId, flags: TraceFlags) -> [u8; TRACEPARENT_LEN] {
     let mut buf = [b'-'; TRACEPARENT_LEN];
     buf[0] = b'0';
     buf[1] = b'0';
@@ -253,14 +243,7 @@ mod tests {
 
     #[test]
     fn parses_version_00_and_keeps_all_flag_bits() {
-        for (f, want) in [
-            ("00", 0u8),
-            ("01", 1),
-            ("02", 2),
-            ("03", 3),
-            ("09", 9),
-            ("ff", 0xff),
-        ] {
+        for (f, want) in [("00", 0u8), ("01", 1), ("02", 2), ("03", 3), ("09", 9), ("ff", 0xff)] {
             let (t, s, flags) = parse_traceparent(&tp("00", f)).unwrap();
             assert_eq!(t.to_string(), TID);
             assert_eq!(s.to_string(), SID);
@@ -280,44 +263,22 @@ mod tests {
         // Only the sampled bit of a higher version's flags.
         assert_eq!(parse_traceparent(&tp("01", "09")).unwrap().2, TraceFlags(1));
         assert_eq!(parse_traceparent(&tp("fe", "fe")).unwrap().2, TraceFlags(0));
-        assert_eq!(
-            parse_traceparent(&tp("01", "0")),
-            Err(TraceparentError::Length)
-        );
+        assert_eq!(parse_traceparent(&tp("01", "0")), Err(TraceparentError::Length));
     }
 
     #[test]
     fn version_00_must_be_exactly_55() {
-        assert_eq!(
-            parse_traceparent(&(tp("00", "01") + "-")),
-            Err(TraceparentError::Length)
-        );
-        assert_eq!(
-            parse_traceparent(&(tp("00", "01") + ".")),
-            Err(TraceparentError::Length)
-        );
-        assert_eq!(
-            parse_traceparent(&tp("00", "001")),
-            Err(TraceparentError::Length)
-        );
-        assert_eq!(
-            parse_traceparent(&tp("00", "1")),
-            Err(TraceparentError::Length)
-        );
+        assert_eq!(parse_traceparent(&(tp("00", "01") + "-")), Err(TraceparentError::Length));
+        assert_eq!(parse_traceparent(&(tp("00", "01") + ".")), Err(TraceparentError::Length));
+        assert_eq!(parse_traceparent(&tp("00", "001")), Err(TraceparentError::Length));
+        assert_eq!(parse_traceparent(&tp("00", "1")), Err(TraceparentError::Length));
     }
 
     #[test]
     fn rejects_bad_versions() {
-        assert_eq!(
-            parse_traceparent(&tp("ff", "01")),
-            Err(TraceparentError::ForbiddenVersion)
-        );
+        assert_eq!(parse_traceparent(&tp("ff", "01")), Err(TraceparentError::ForbiddenVersion));
         for v in ["0A", ".0", "0.", "000", "0", "g0"] {
-            assert_eq!(
-                parse_traceparent(&tp(v, "01")),
-                Err(TraceparentError::Version),
-                "{v}"
-            );
+            assert_eq!(parse_traceparent(&tp(v, "01")), Err(TraceparentError::Version), "{v}");
         }
         assert_eq!(parse_traceparent(""), Err(TraceparentError::Length));
         assert_eq!(parse_traceparent("00"), Err(TraceparentError::Length));
@@ -329,14 +290,8 @@ mod tests {
         assert_eq!(parse_traceparent(&upper), Err(TraceparentError::TraceId));
         let upper = format!("00-{TID}-{}-01", "00F067AA0BA902B7");
         assert_eq!(parse_traceparent(&upper), Err(TraceparentError::SpanId));
-        assert_eq!(
-            parse_traceparent(&tp("00", "0A")),
-            Err(TraceparentError::Flags)
-        );
-        assert_eq!(
-            parse_traceparent(&tp("00", "0g")),
-            Err(TraceparentError::Flags)
-        );
+        assert_eq!(parse_traceparent(&tp("00", "0A")), Err(TraceparentError::Flags));
+        assert_eq!(parse_traceparent(&tp("00", "0g")), Err(TraceparentError::Flags));
         let zero = format!("00-{}-{SID}-01", "0".repeat(32));
         assert_eq!(parse_traceparent(&zero), Err(TraceparentError::ZeroTraceId));
         let zero = format!("00-{TID}-{}-01", "0".repeat(16));
@@ -371,9 +326,7 @@ mod tests {
         assert!(parse_traceparent(&format!("01-{TID}-{SID}-01é")).is_err());
         assert!(parse_traceparent(&format!("01-{TID}-{SID}-01-é")).is_ok());
         assert!(parse_traceparent("é").is_err());
-        assert!(
-            parse_traceparent("ééééééééééééééééééééééééééééééééééééééééééééééééééééééé").is_err()
-        );
+        assert!(parse_traceparent("ééééééééééééééééééééééééééééééééééééééééééééééééééééééé").is_err());
     }
 
     #[test]

@@ -99,9 +99,7 @@ fn is_value_char(b: u8) -> bool {
 /// Splits one trimmed, non-empty member into a validated key and value.
 #[inline]
 fn split_member(member: &str) -> Result<(&str, &str), TraceStateError> {
-    let (key, value) = member
-        .split_once('=')
-        .ok_or(TraceStateError::MissingEquals)?;
+    let (key, value) = member.split_once('=').ok_or(TraceStateError::MissingEquals)?;
     if !TraceState::is_valid_key(key) {
         return Err(TraceStateError::InvalidKey);
     }
@@ -187,12 +185,7 @@ impl TraceState {
         }
         let mut out = String::with_capacity(total_len + count - 1);
         for value in values {
-            for member in value
-                .as_ref()
-                .split(',')
-                .map(trim_ows)
-                .filter(|m| !m.is_empty())
-            {
+            for member in value.as_ref().split(',').map(trim_ows).filter(|m| !m.is_empty()) {
                 if !out.is_empty() {
                     out.push(',');
                 }
@@ -208,9 +201,7 @@ impl TraceState {
         let b = key.as_bytes();
         match b.split_first() {
             Some((&first, rest)) => {
-                b.len() <= Self::MAX_KEY_LEN
-                    && is_key_start(first)
-                    && rest.iter().all(|&c| is_key_char(c))
+                b.len() <= Self::MAX_KEY_LEN && is_key_start(first) && rest.iter().all(|&c| is_key_char(c))
             }
             None => false,
         }
@@ -221,11 +212,7 @@ impl TraceState {
     pub fn is_valid_value(value: &str) -> bool {
         let b = value.as_bytes();
         match b.last() {
-            Some(&last) => {
-                b.len() <= Self::MAX_VALUE_LEN
-                    && last != b' '
-                    && b.iter().all(|&c| is_value_char(c))
-            }
+            Some(&last) => b.len() <= Self::MAX_VALUE_LEN && last != b' ' && b.iter().all(|&c| is_value_char(c)),
             None => false,
         }
     }
@@ -258,11 +245,7 @@ impl TraceState {
     /// assert_eq!(members, [("rojo", "1"), ("congo", "2")]);
     /// ```
     pub fn members(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.0
-            .as_deref()
-            .into_iter()
-            .flat_map(|s| s.split(','))
-            .filter_map(|m| m.split_once('='))
+        self.0.as_deref().into_iter().flat_map(|s| s.split(',')).filter_map(|m| m.split_once('='))
     }
 
     /// The value for `key`, if present.
@@ -295,11 +278,7 @@ impl TraceState {
         out.push('=');
         out.push_str(value);
         // The new member plus at most 31 others: past 32 the right-most members go.
-        for (k, v) in self
-            .members()
-            .filter(|(k, _)| *k != key)
-            .take(Self::MAX_MEMBERS - 1)
-        {
+        for (k, v) in self.members().filter(|(k, _)| *k != key).take(Self::MAX_MEMBERS - 1) {
             out.push(',');
             out.push_str(k);
             out.push('=');
@@ -375,16 +354,10 @@ mod tests {
         let ts = TraceState::parse("foo=1 \t , \t bar=2, \t baz=3").unwrap();
         assert_eq!(ts.as_str(), "foo=1,bar=2,baz=3");
         assert_eq!(ts.len(), 3);
-        assert_eq!(
-            TraceState::parse(",foo=1,,bar=2,").unwrap().as_str(),
-            "foo=1,bar=2"
-        );
+        assert_eq!(TraceState::parse(",foo=1,,bar=2,").unwrap().as_str(), "foo=1,bar=2");
         assert_eq!(TraceState::parse("foo= 1").unwrap().get("foo"), Some(" 1"));
         assert_eq!(TraceState::parse("foo=1  ").unwrap().get("foo"), Some("1"));
-        assert_eq!(
-            TraceState::parse("foo=a b").unwrap().get("foo"),
-            Some("a b")
-        );
+        assert_eq!(TraceState::parse("foo=a b").unwrap().get("foo"), Some("a b"));
         // Already normalized input is stored as is.
         let s = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE";
         assert_eq!(TraceState::parse(s).unwrap().as_str(), s);
@@ -394,14 +367,8 @@ mod tests {
     fn joins_header_values() {
         let ts = TraceState::from_header_values(&["foo=1,bar=2", "rojo=1,congo=2", "baz=3"]);
         assert_eq!(ts.as_str(), "foo=1,bar=2,rojo=1,congo=2,baz=3");
-        assert_eq!(
-            TraceState::from_header_values(&["", "foo=1"]).as_str(),
-            "foo=1"
-        );
-        assert_eq!(
-            TraceState::from_header_values(&["foo=1", ""]).as_str(),
-            "foo=1"
-        );
+        assert_eq!(TraceState::from_header_values(&["", "foo=1"]).as_str(), "foo=1");
+        assert_eq!(TraceState::from_header_values(&["foo=1", ""]).as_str(), "foo=1");
         assert!(TraceState::from_header_values(&["foo=1", "foo=1"]).is_empty());
         assert!(TraceState::from_header_values(&[]).is_empty());
     }
@@ -413,10 +380,7 @@ mod tests {
         assert_eq!(ts.len(), 32);
         let (a, b) = (m32[..16].join(","), m32[16..].join(","));
         assert_eq!(TraceState::from_header_values(&[&a, &b]).len(), 32);
-        assert_eq!(
-            TraceState::parse(&members(33).join(",")),
-            Err(TraceStateError::TooManyMembers)
-        );
+        assert_eq!(TraceState::parse(&members(33).join(",")), Err(TraceStateError::TooManyMembers));
         // Empty members do not count.
         assert!(TraceState::parse(&(m32.join(",,") + ",,")).is_ok());
     }
@@ -438,9 +402,7 @@ mod tests {
         assert!(TraceState::is_valid_key(&"z".repeat(256)));
         assert!(TraceState::is_valid_key(&format!("{}@v", "t".repeat(242))));
         assert!(TraceState::is_valid_key(&format!("t@{}", "v".repeat(15))));
-        for bad in [
-            "", "@foo", "_foo", "-foo", "*foo", "/foo", "Foo", "foo.bar", "foo bar", "foo=", "fooé",
-        ] {
+        for bad in ["", "@foo", "_foo", "-foo", "*foo", "/foo", "Foo", "foo.bar", "foo bar", "foo=", "fooé"] {
             assert!(!TraceState::is_valid_key(bad), "{bad}");
         }
         assert!(!TraceState::is_valid_key(&"z".repeat(257)));
@@ -448,37 +410,19 @@ mod tests {
 
     #[test]
     fn value_grammar() {
-        let all: String = (0x20u8..=0x7e)
-            .filter(|&b| b != b',' && b != b'=')
-            .map(char::from)
-            .collect();
+        let all: String = (0x20u8..=0x7e).filter(|&b| b != b',' && b != b'=').map(char::from).collect();
         assert!(TraceState::is_valid_value(&all));
         assert!(TraceState::is_valid_value(&"v".repeat(256)));
         assert!(!TraceState::is_valid_value(&"v".repeat(257)));
         for bad in ["", " ", "a ", "a,b", "a=b", "a\tb", "é", "\x7f", "\x1f"] {
             assert!(!TraceState::is_valid_value(bad), "{bad:?}");
         }
-        assert_eq!(
-            TraceState::parse("foo=bar=baz"),
-            Err(TraceStateError::InvalidValue)
-        );
-        assert_eq!(
-            TraceState::parse("foo=,bar=3"),
-            Err(TraceStateError::InvalidValue)
-        );
-        assert_eq!(
-            TraceState::parse("foo=   "),
-            Err(TraceStateError::InvalidValue)
-        );
-        assert_eq!(
-            TraceState::parse("foo"),
-            Err(TraceStateError::MissingEquals)
-        );
+        assert_eq!(TraceState::parse("foo=bar=baz"), Err(TraceStateError::InvalidValue));
+        assert_eq!(TraceState::parse("foo=,bar=3"), Err(TraceStateError::InvalidValue));
+        assert_eq!(TraceState::parse("foo=   "), Err(TraceStateError::InvalidValue));
+        assert_eq!(TraceState::parse("foo"), Err(TraceStateError::MissingEquals));
         assert_eq!(TraceState::parse("=1"), Err(TraceStateError::InvalidKey));
-        assert_eq!(
-            TraceState::parse("foo =1"),
-            Err(TraceStateError::InvalidKey)
-        );
+        assert_eq!(TraceState::parse("foo =1"), Err(TraceStateError::InvalidKey));
     }
 
     #[test]

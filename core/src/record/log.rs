@@ -98,9 +98,6 @@ where
     let s = Option::<Cow<'de, str>>::deserialize(d)?;
     match s.as_deref() {
         None | Some("") => Ok(None),
-        Some(hex) => hex
-            .parse()
-            .map(Some)
-            .map_err(|e| serde::de::Error::custom(format!("invalid id {hex:?}: {e}"))),
+        Some(hex) => hex.parse().map(Some).map_err(|e| serde::de::Error::custom(format!("invalid id {hex:?}: {e}"))),
     }
 }

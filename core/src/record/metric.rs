@@ -71,7 +71,10 @@ impl std::fmt::Display for InvalidMetricPoint {
         match self {
             InvalidMetricPoint::EmptyName => f.write_str("metric name is empty"),
             InvalidMetricPoint::NegativeIncrement(v) => {
-                write!(f, "counter increment {v} is negative: a counter only grows (use a gauge for a level that goes down)")
+                write!(
+                    f,
+                    "counter increment {v} is negative: a counter only grows (use a gauge for a level that goes down)"
+                )
             }
             InvalidMetricPoint::NotFinite(v) => write!(f, "value {v} is not a finite number"),
         }
@@ -105,7 +108,14 @@ mod tests {
     use super::*;
 
     fn point(kind: MetricKind, value: f64) -> MetricPoint {
-        MetricPoint { name: "m".into(), kind, value, tags: BTreeMap::new(), service: "s".into(), timestamp: Timestamp(1) }
+        MetricPoint {
+            name: "m".into(),
+            kind,
+            value,
+            tags: BTreeMap::new(),
+            service: "s".into(),
+            timestamp: Timestamp(1),
+        }
     }
 
     #[test]
@@ -116,7 +126,10 @@ mod tests {
         assert_eq!(point(MetricKind::Gauge, -1.0).validate(), Ok(()));
         assert_eq!(point(MetricKind::Histogram, -1.0).validate(), Ok(()));
         assert!(matches!(point(MetricKind::Histogram, f64::NAN).validate(), Err(InvalidMetricPoint::NotFinite(_))));
-        assert_eq!(point(MetricKind::Gauge, f64::INFINITY).validate(), Err(InvalidMetricPoint::NotFinite(f64::INFINITY)));
+        assert_eq!(
+            point(MetricKind::Gauge, f64::INFINITY).validate(),
+            Err(InvalidMetricPoint::NotFinite(f64::INFINITY))
+        );
         let mut nameless = point(MetricKind::Gauge, 1.0);
         nameless.name.clear();
         assert_eq!(nameless.validate(), Err(InvalidMetricPoint::EmptyName));

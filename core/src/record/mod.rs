@@ -26,9 +26,9 @@ mod timestamp;
 
 pub use log::{Level, LogRecord};
 pub use metric::{InvalidMetricPoint, MetricKind, MetricPoint};
-pub use span::{EventRecord, LinkRecord, SpanKind, SpanRecord, StatusCode};
 pub use pool::recycle;
 pub use scope::{read_scope, Scope, Scoped};
+pub use span::{EventRecord, LinkRecord, SpanKind, SpanRecord, StatusCode};
 pub use timestamp::Timestamp;
 
 /// A finished record on its way to a sink.

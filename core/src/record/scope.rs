@@ -119,7 +119,14 @@ mod tests {
         assert_eq!(span_with(r#","scope":{"name":"lib","version":"1.2"}"#), Some(Scope::new("lib", "1.2")));
         assert_eq!(span_with(r#","scope":{"name":"lib"}"#), Some(Scope::new("lib", "")));
         assert_eq!(span_with(r#","scope":{"name":"lib","version":3,"extra":[1]}"#), Some(Scope::new("lib", "")));
-        for unusable in ["", r#","scope":null"#, r#","scope":"lib""#, r#","scope":{"name":""}"#, r#","scope":{"name":7}"#, r#","scope":[1]"#] {
+        for unusable in [
+            "",
+            r#","scope":null"#,
+            r#","scope":"lib""#,
+            r#","scope":{"name":""}"#,
+            r#","scope":{"name":7}"#,
+            r#","scope":[1]"#,
+        ] {
             assert_eq!(span_with(unusable), None, "{unusable}");
         }
         assert_eq!(read_scope(b"not json"), None);

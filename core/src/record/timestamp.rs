@@ -43,7 +43,9 @@ impl Timestamp {
         if nanos < 0 {
             return Ok(Timestamp::UNIX_EPOCH);
         }
-        u64::try_from(nanos).map(Timestamp).map_err(|_| format!("timestamp {s:?} is after 2554, beyond 64-bit nanoseconds"))
+        u64::try_from(nanos)
+            .map(Timestamp)
+            .map_err(|_| format!("timestamp {s:?} is after 2554, beyond 64-bit nanoseconds"))
     }
 
     /// 1970-01-01T00:00:00Z, also what a time before it reads as.
@@ -140,7 +142,12 @@ mod tests {
 
     #[test]
     fn times_before_1970_read_as_the_epoch() {
-        for s in ["0001-01-01T00:00:00Z", "1969-12-31T23:59:59.999999999Z", "1900-01-01T00:00:00+01:00", "0001-01-01T00:00:00.000000000Z"] {
+        for s in [
+            "0001-01-01T00:00:00Z",
+            "1969-12-31T23:59:59.999999999Z",
+            "1900-01-01T00:00:00+01:00",
+            "0001-01-01T00:00:00.000000000Z",
+        ] {
             assert_eq!(Timestamp::parse(s), Ok(Timestamp::UNIX_EPOCH), "{s}");
         }
         assert_eq!(Timestamp::parse("1970-01-01T00:00:00.000000001Z"), Ok(Timestamp(1)));

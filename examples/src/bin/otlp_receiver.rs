@@ -129,7 +129,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let raw = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
                     let mut body = Vec::new();
                     let decoded = if gzip {
-                        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut body).map(|_| ()).map_err(|e| e.to_string())
+                        flate2::read::GzDecoder::new(&raw[..])
+                            .read_to_end(&mut body)
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
                     } else {
                         body.extend_from_slice(&raw);
                         Ok(())

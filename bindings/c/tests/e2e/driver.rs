@@ -96,12 +96,7 @@ fn run(tally: &mut Tally, name: &str, argv: &[String], env: &[(String, String)])
             for line in stderr.lines() {
                 eprintln!("  ! {line}");
             }
-            tally.check(
-                name,
-                ensure(out.status.success(), || {
-                    format!("{argv:?} exited with {}", out.status)
-                }),
-            );
+            tally.check(name, ensure(out.status.success(), || format!("{argv:?} exited with {}", out.status)));
             stdout
         }
         Err(e) => {
@@ -118,24 +113,16 @@ struct Records {
 }
 
 fn decode(messages: Vec<StoredMessage>) -> Result<Records, String> {
-    let mut r = Records {
-        spans: vec![],
-        logs: vec![],
-        metrics: vec![],
-    };
+    let mut r = Records { spans: vec![], logs: vec![], metrics: vec![] };
     for m in messages {
         let body = String::from_utf8_lossy(&m.payload).into_owned();
         if m.subject.starts_with("telemetry.spans.") {
-            let span: SpanRecord =
-                serde_json::from_str(&body).map_err(|e| format!("{}: {e}: {body}", m.subject))?;
+            let span: SpanRecord = serde_json::from_str(&body).map_err(|e| format!("{}: {e}: {body}", m.subject))?;
             r.spans.push((m, span));
         } else if m.subject.starts_with("telemetry.logs.") {
-            r.logs.push(
-                serde_json::from_str(&body).map_err(|e| format!("{}: {e}: {body}", m.subject))?,
-            );
+            r.logs.push(serde_json::from_str(&body).map_err(|e| format!("{}: {e}: {body}", m.subject))?);
         } else if m.subject.starts_with("telemetry.metrics.") {
-            let point =
-                serde_json::from_str(&body).map_err(|e| format!("{}: {e}: {body}", m.subject))?;
+            let point = serde_json::from_str(&body).map_err(|e| format!("{}: {e}: {body}", m.subject))?;
             r.metrics.push((m.subject.clone(), point));
         }
     }
@@ -154,17 +141,9 @@ fn check_trace(
     worker_service: &str,
     run_id: &str,
 ) -> Result<(), String> {
-    let in_trace: Vec<&(StoredMessage, SpanRecord)> = records
-        .spans
-        .iter()
-        .filter(|(_, s)| s.trace_id.to_string() == trace_id)
-        .collect();
-    ensure(in_trace.len() == 2, || {
-        format!(
-            "trace {trace_id}: {} spans on TELEMETRY, wanted 2",
-            in_trace.len()
-        )
-    })?;
+    let in_trace: Vec<&(StoredMessage, SpanRecord)> =
+        records.spans.iter().filter(|(_, s)| s.trace_id.to_string() == trace_id).collect();
+    ensure(in_trace.len() == 2, || format!("trace {trace_id}: {} spans on TELEMETRY, wanted 2", in_trace.len()))?;
     let (pm, parent) = in_trace
         .iter()
         .find(|(_, s)| s.service.as_ref() == engine_service)
@@ -176,31 +155,16 @@ fn check_trace(
     ensure(parent.span_id.to_string() == parent_span_id, || {
         format!("parent span id {} != {parent_span_id}", parent.span_id)
     })?;
-    ensure(
-        parent.name == "engine.dispatch" && parent.kind == SpanKind::Producer,
-        || format!("parent {parent:?}"),
-    )?;
-    ensure(parent.parent_id.is_none(), || {
-        "the engine's span is a root".into()
-    })?;
-    ensure(
-        child.name == "worker.executeTask" && child.kind == SpanKind::Consumer,
-        || format!("child {child:?}"),
-    )?;
+    ensure(parent.name == "engine.dispatch" && parent.kind == SpanKind::Producer, || format!("parent {parent:?}"))?;
+    ensure(parent.parent_id.is_none(), || "the engine's span is a root".into())?;
+    ensure(child.name == "worker.executeTask" && child.kind == SpanKind::Consumer, || format!("child {child:?}"))?;
     ensure(child.parent_id == Some(parent.span_id), || {
-        format!(
-            "child parent_id {:?} != {}",
-            child.parent_id, parent.span_id
-        )
+        format!("child parent_id {:?} != {}", child.parent_id, parent.span_id)
     })?;
-    ensure(child.parent_is_remote, || {
-        "the child's parent came from a message: parent_is_remote".into()
-    })?;
+    ensure(child.parent_is_remote, || "the child's parent came from a message: parent_is_remote".into())?;
     for (m, s) in [(pm, parent), (cm, child)] {
         let subject = format!("telemetry.spans.{}.{run_id}", s.service);
-        ensure(m.subject == subject, || {
-            format!("subject {} != {subject}", m.subject)
-        })?;
+        ensure(m.subject == subject, || format!("subject {} != {subject}", m.subject))?;
         let msg_id = format!("{}.{}", s.trace_id, s.span_id);
         ensure(m.header("Nats-Msg-Id") == Some(msg_id.as_str()), || {
             format!("Nats-Msg-Id {:?} != {msg_id}", m.header("Nats-Msg-Id"))
@@ -210,29 +174,15 @@ fn check_trace(
 }
 
 /// A log record and a counter point of the worker, linked to the trace.
-fn check_log_and_metric(
-    records: &Records,
-    trace_id: &str,
-    worker: &str,
-    metric: &str,
-) -> Result<(), String> {
+fn check_log_and_metric(records: &Records, trace_id: &str, worker: &str, metric: &str) -> Result<(), String> {
     let log = records
         .logs
         .iter()
-        .find(|l| {
-            l.service.as_ref() == worker
-                && l.trace_id.map(|t| t.to_string()).as_deref() == Some(trace_id)
-        })
+        .find(|l| l.service.as_ref() == worker && l.trace_id.map(|t| t.to_string()).as_deref() == Some(trace_id))
         .ok_or_else(|| format!("no {worker} log in trace {trace_id}"))?;
     ensure(log.message == "task started", || format!("log {log:?}"))?;
     let subject = format!("telemetry.metrics.{worker}.{metric}");
-    ensure(
-        records
-            .metrics
-            .iter()
-            .any(|(s, p)| *s == subject && p.value == 1.0),
-        || format!("no point on {subject}"),
-    )?;
+    ensure(records.metrics.iter().any(|(s, p)| *s == subject && p.value == 1.0), || format!("no point on {subject}"))?;
     Ok(())
 }
 
@@ -245,16 +195,11 @@ fn test_api_trace(stdout: &str) -> Option<(String, String)> {
 
 /// The parent's traceparent and the child's trace id from the example's output.
 fn example_trace(stdout: &str) -> Option<(String, String, String)> {
-    let tp = stdout.lines().find_map(|l| {
-        l.strip_prefix("engine: ")
-            .and_then(|l| l.split("traceparent ").nth(1))
-    })?;
+    let tp = stdout.lines().find_map(|l| l.strip_prefix("engine: ").and_then(|l| l.split("traceparent ").nth(1)))?;
     let mut fields = tp.trim().split('-').skip(1);
     let (trace, parent) = (fields.next()?.to_owned(), fields.next()?.to_owned());
-    let child_trace = stdout.lines().find_map(|l| {
-        l.strip_prefix("worker: ")
-            .and_then(|l| l.split("of trace ").nth(1))
-    })?;
+    let child_trace =
+        stdout.lines().find_map(|l| l.strip_prefix("worker: ").and_then(|l| l.split("of trace ").nth(1)))?;
     Some((trace, parent, child_trace.trim().to_owned()))
 }
 
@@ -271,10 +216,7 @@ fn check_programs(tally: &mut Tally, records: &Records, api_out: &str, example_o
                 check_log_and_metric(records, &trace, "c-worker", "c.tasks.completed"),
             );
         }
-        None => tally.check(
-            "test_api printed its trace",
-            Err("no E2E_TRACE line".into()),
-        ),
+        None => tally.check("test_api printed its trace", Err("no E2E_TRACE line".into())),
     }
     match example_trace(example_out) {
         Some((trace, parent, child_trace)) => {
@@ -284,32 +226,19 @@ fn check_programs(tally: &mut Tally, records: &Records, api_out: &str, example_o
             );
             tally.check(
                 "traced_task: parent and child share one trace on TELEMETRY",
-                check_trace(
-                    records,
-                    &trace,
-                    &parent,
-                    "c-engine",
-                    "c-worker",
-                    "r-c-example",
-                ),
+                check_trace(records, &trace, &parent, "c-engine", "c-worker", "r-c-example"),
             );
             tally.check(
                 "traced_task: log and counter reach TELEMETRY",
                 check_log_and_metric(records, &trace, "c-worker", "tasks.completed"),
             );
         }
-        None => tally.check(
-            "traced_task printed its trace",
-            Err("no engine/worker lines".into()),
-        ),
+        None => tally.check("traced_task printed its trace", Err("no engine/worker lines".into())),
     }
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let [test_api, traced_task] = args.as_slice() else {
         eprintln!("usage: c_end_to_end TEST_API TRACED_TASK");
         return ExitCode::from(2);
@@ -326,29 +255,13 @@ fn main() -> ExitCode {
         .map(|w| w.split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default();
     argv.extend([test_api.clone(), "--e2e".to_owned()]);
-    let urls = [
-        ("NATS_URL".to_owned(), url.clone()),
-        ("NATS_AUTH_URL".to_owned(), auth_url.clone()),
-    ];
+    let urls = [("NATS_URL".to_owned(), url.clone()), ("NATS_AUTH_URL".to_owned(), auth_url.clone())];
     let api_out = run(&mut tally, "test_api --e2e runs clean", &argv, &urls);
-    let example_out = run(
-        &mut tally,
-        "examples/c/traced_task runs",
-        &[traced_task.clone()],
-        &urls,
-    );
+    let example_out = run(&mut tally, "examples/c/traced_task runs", &[traced_task.clone()], &urls);
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     // Two programs, each: 2 spans, 1 log, 1 metric point.
-    let messages = runtime.block_on(wait_for_messages(
-        &url,
-        "TELEMETRY",
-        8,
-        Duration::from_secs(15),
-    ));
+    let messages = runtime.block_on(wait_for_messages(&url, "TELEMETRY", 8, Duration::from_secs(15)));
     match decode(messages) {
         Ok(records) => {
             tally.check("TELEMETRY records decode with the core's reader", Ok(()));
@@ -376,15 +289,7 @@ fn main() -> ExitCode {
 
 /// The connect option keys of `testkit::auth`, as the C program reads them
 /// (`DAGNATS_AUTH_RIGHT_<KEY>`, `DAGNATS_AUTH_WRONG_<KEY>`, upper-cased).
-const AUTH_KEYS: [&str; 7] = [
-    "user",
-    "password",
-    "token",
-    "nkey",
-    "credentials_file",
-    "tls_required",
-    "tls_ca_file",
-];
+const AUTH_KEYS: [&str; 7] = ["user", "password", "token", "nkey", "credentials_file", "tls_required", "tls_ca_file"];
 
 /// The environment variables that carry one side (`RIGHT` or `WRONG`) of a case.
 fn side_env(side: &str, keys: &Map<String, Value>) -> Result<Vec<(String, String)>, String> {
@@ -408,10 +313,7 @@ fn side_env(side: &str, keys: &Map<String, Value>) -> Result<Vec<(String, String
 fn nats_options(url: String, keys: &Map<String, Value>) -> NatsOptions {
     let text = |k: &str| keys.get(k).and_then(Value::as_str).map(str::to_owned);
     let auth = if let Some(user) = text("user") {
-        NatsAuth::UserPassword {
-            user,
-            password: text("password").unwrap_or_default(),
-        }
+        NatsAuth::UserPassword { user, password: text("password").unwrap_or_default() }
     } else if let Some(token) = text("token") {
         NatsAuth::Token(token)
     } else if let Some(seed) = text("nkey") {
@@ -423,10 +325,7 @@ fn nats_options(url: String, keys: &Map<String, Value>) -> NatsOptions {
     };
     let mut nats = NatsOptions::new(url).auth(auth);
     nats.tls = TlsOptions {
-        required: keys
-            .get("tls_required")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        required: keys.get("tls_required").and_then(Value::as_bool).unwrap_or(false),
         ca_file: text("tls_ca_file").map(PathBuf::from),
         ..TlsOptions::default()
     };
@@ -435,21 +334,14 @@ fn nats_options(url: String, keys: &Map<String, Value>) -> NatsOptions {
 
 /// Every message on TELEMETRY, read over a client that authenticates with `options`.
 async fn read_secured(options: &NatsOptions) -> Result<Vec<StoredMessage>, String> {
-    let client = options
-        .connect(InitialConnect::FailFast)
-        .await
-        .map_err(|e| format!("the reader cannot connect: {e}"))?;
+    let client =
+        options.connect(InitialConnect::FailFast).await.map_err(|e| format!("the reader cannot connect: {e}"))?;
     Ok(read_stream_with(client, "TELEMETRY").await)
 }
 
 /// The C program's span of case `case` (`E2E_AUTH_SPAN <trace_id> <span_id>`) is on
 /// TELEMETRY with its service, name and subject.
-fn check_auth_span(
-    runtime: &tokio::runtime::Runtime,
-    case: &AuthCase,
-    url: &str,
-    stdout: &str,
-) -> Result<(), String> {
+fn check_auth_span(runtime: &tokio::runtime::Runtime, case: &AuthCase, url: &str, stdout: &str) -> Result<(), String> {
     let line = stdout
         .lines()
         .find_map(|l| l.strip_prefix("E2E_AUTH_SPAN "))
@@ -467,13 +359,11 @@ fn check_auth_span(
             if !s.starts_with("telemetry.spans.") {
                 continue;
             }
-            let span: SpanRecord = serde_json::from_slice(body)
-                .map_err(|e| format!("{s}: {e}: {}", String::from_utf8_lossy(body)))?;
+            let span: SpanRecord =
+                serde_json::from_slice(body).map_err(|e| format!("{s}: {e}: {}", String::from_utf8_lossy(body)))?;
             if span.trace_id.to_string() == trace_id && span.span_id.to_string() == span_id {
                 ensure(*s == subject, || format!("subject {s} != {subject}"))?;
-                ensure(span.service.as_ref() == service, || {
-                    format!("service {} != {service}", span.service)
-                })?;
+                ensure(span.service.as_ref() == service, || format!("service {} != {service}", span.service))?;
                 return ensure(span.name == "auth.connected", || format!("span {span:?}"));
             }
             seen.push(format!("{s} {}.{}", span.trace_id, span.span_id));
