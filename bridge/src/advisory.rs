@@ -67,16 +67,7 @@ pub struct MaxDeliveriesAdvisory {
 /// Makes sure the advisory stream exists and gets or creates the durable consumer of
 /// `consumer`'s advisories.
 pub async fn prepare(js: &jetstream::Context, consumer: &str) -> Result<consumer::PullConsumer, String> {
-    let stream = match js.get_stream(ADVISORY_STREAM).await {
-        Ok(s) => s,
-        Err(_) => match js.create_stream(advisory_stream_config()).await {
-            Ok(s) => s,
-            Err(e) => js
-                .get_stream(ADVISORY_STREAM)
-                .await
-                .map_err(|_| format!("cannot make sure stream {ADVISORY_STREAM} exists: {e}"))?,
-        },
-    };
+    let stream = dagnats_observe::collector::stream::ensure(js, advisory_stream_config()).await?;
     let name = format!("{consumer}-advisories");
     let config = consumer::pull::Config {
         durable_name: Some(name.clone()),

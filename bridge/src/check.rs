@@ -23,12 +23,12 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, context::ConsumerInfoErrorKind, context::GetStreamErrorKind};
 use dagnats_observe::collector::stream::STREAM_NAME;
-use dagnats_observe::nats::{redact_url as redact_nats_url, InitialConnect};
+use dagnats_observe::nats::{redact_url, InitialConnect};
 use dagnats_observe::otlp::proto::collector::logs::v1::ExportLogsServiceRequest;
 use dagnats_observe::otlp::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use dagnats_observe::otlp::proto::collector::trace::v1::ExportTraceServiceRequest;
 
-use crate::config::{redact_url, Config, Signal};
+use crate::config::{Config, Signal};
 use crate::export::{Exporter, Outcome};
 use crate::settle::DLQ_STREAM;
 
@@ -127,7 +127,7 @@ pub async fn run(config: &Config) -> Report {
 }
 
 async fn check_nats(config: &Config, report: &mut Report) {
-    let url = redact_nats_url(&config.nats.url);
+    let url = redact_url(&config.nats.url);
     let bound = config.nats.connect_timeout + NATS_SLACK;
     let client = match tokio::time::timeout(bound, config.nats.connect(InitialConnect::FailFast)).await {
         Ok(Ok(c)) => c,

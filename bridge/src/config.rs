@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dagnats_observe::nats::NatsOptions;
+use dagnats_observe::nats::{redact_url, NatsOptions};
 use dagnats_observe::resource::{
     parse_resource_attributes, RESOURCE_ATTRIBUTES_ENV, SERVICE_NAME_ENV, SERVICE_NAME_KEY,
 };
@@ -132,26 +132,6 @@ impl fmt::Debug for Endpoint {
             .field("compression", &self.compression)
             .field("timeout", &self.timeout)
             .finish()
-    }
-}
-
-/// `url` without user, password or query, which may hold secrets, for logs.
-pub fn redact_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) => {
-            let had_credentials = !u.username().is_empty() || u.password().is_some();
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            if u.query().is_some() {
-                u.set_query(Some("***"));
-            }
-            let text = u.to_string();
-            match (had_credentials, text.split_once("://")) {
-                (true, Some((scheme, rest))) => format!("{scheme}://***@{rest}"),
-                _ => text,
-            }
-        }
-        Err(_) => "(invalid URL)".into(),
     }
 }
 

@@ -17,7 +17,8 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, Message};
-use dagnats_observe::collector::stream::{ensure_stream, STREAM_NAME, STREAM_SUBJECTS};
+use dagnats_observe::collector::stream::{ensure, stream_config, STREAM_SUBJECTS};
+use dagnats_observe::collector::subject::SubjectKind;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
@@ -34,20 +35,14 @@ pub struct Consumer {
     pub max_deliver: i64,
 }
 
-/// The signal carried on `subject`: `telemetry.spans.>`, `telemetry.logs.>` or
-/// `telemetry.metrics.>`; `None` for any other subject.
+/// The signal carried on `subject` (see [`SubjectKind::of`]); `None` for a subject
+/// outside the TELEMETRY grammar.
 pub fn route(subject: &str) -> Option<Signal> {
-    let rest = subject.strip_prefix("telemetry.")?;
-    let (kind, tail) = rest.split_once('.')?;
-    if tail.is_empty() {
-        return None;
-    }
-    match kind {
-        "spans" => Some(Signal::Spans),
-        "logs" => Some(Signal::Logs),
-        "metrics" => Some(Signal::Metrics),
-        _ => None,
-    }
+    SubjectKind::of(subject).map(|kind| match kind {
+        SubjectKind::Spans => Signal::Spans,
+        SubjectKind::Logs => Signal::Logs,
+        SubjectKind::Metrics => Signal::Metrics,
+    })
 }
 
 /// The consumer configuration the bridge creates.
@@ -67,9 +62,8 @@ pub fn consumer_config(config: &Config) -> consumer::pull::Config {
 /// Makes sure TELEMETRY and the dead-letter stream exist, and gets or creates the
 /// durable consumer.
 pub async fn prepare(js: &jetstream::Context, config: &Config) -> Result<Consumer, String> {
-    ensure_stream(js).await.map_err(|e| format!("cannot make sure stream {STREAM_NAME} exists: {e}"))?;
+    let stream = ensure(js, stream_config()).await?;
     ensure_dead_letter_stream(js).await?;
-    let stream = js.get_stream(STREAM_NAME).await.map_err(|e| format!("cannot open stream {STREAM_NAME}: {e}"))?;
     let mut pull = match stream.get_consumer::<consumer::pull::Config>(&config.consumer).await {
         Ok(c) => c,
         Err(_) => match stream.create_consumer(consumer_config(config)).await {

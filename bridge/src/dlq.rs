@@ -40,6 +40,7 @@ use async_nats::jetstream::{self, ErrorCode};
 use bytes::Bytes;
 use clap::{Args, Subcommand};
 use dagnats_observe::collector::stream::STREAM_NAME;
+use dagnats_observe::collector::subject::ROOT;
 use dagnats_observe::nats::InitialConnect;
 use futures::StreamExt;
 
@@ -216,10 +217,7 @@ impl DeadLetter {
     pub fn original_subject(&self) -> String {
         match self.header(HEADER_SUBJECT) {
             Some(s) if !s.is_empty() => s.to_owned(),
-            _ => match self.subject.strip_prefix("telemetry_dlq.") {
-                Some(rest) => format!("telemetry.{rest}"),
-                None => self.subject.clone(),
-            },
+            _ => crate::settle::original_subject(&self.subject).unwrap_or_else(|| self.subject.clone()),
         }
     }
 
@@ -497,7 +495,7 @@ async fn republish(
             )?;
             return Ok(true);
         }
-        if !subject.starts_with("telemetry.") {
+        if !subject.strip_prefix(ROOT).is_some_and(|rest| rest.starts_with('.')) {
             failed += 1;
             writeln!(
                 err,

@@ -192,9 +192,9 @@ impl Bridge {
             consumer = %config.consumer,
             ack_wait = ?consumer.ack_wait,
             max_deliver = consumer.max_deliver,
-            traces = %config::redact_url(&config.endpoints[0].url),
-            logs = %config::redact_url(&config.endpoints[1].url),
-            metrics = %config::redact_url(&config.endpoints[2].url),
+            traces = %dagnats_observe::nats::redact_url(&config.endpoints[0].url),
+            logs = %dagnats_observe::nats::redact_url(&config.endpoints[1].url),
+            metrics = %dagnats_observe::nats::redact_url(&config.endpoints[2].url),
             workers = config.workers,
             "bridge running"
         );

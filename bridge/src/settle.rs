@@ -22,10 +22,13 @@ use std::time::Duration;
 
 use async_nats::header::{HeaderMap, HeaderValue};
 use async_nats::jetstream::{self, message::AckKind, stream, Message};
-use dagnats_observe::collector::stream::STREAM_NAME;
+use dagnats_observe::collector::stream::{self as telemetry_stream, STREAM_NAME};
+use dagnats_observe::collector::subject::ROOT;
 
 /// The dead-letter stream.
 pub const DLQ_STREAM: &str = "TELEMETRY_DLQ";
+/// First token of the dead-letter subjects.
+pub const DLQ_ROOT: &str = "telemetry_dlq";
 /// Subjects of the dead-letter stream.
 pub const DLQ_SUBJECTS: &str = "telemetry_dlq.>";
 /// Header: the subject the message was published on.
@@ -66,22 +69,19 @@ pub fn dead_letter_stream_config() -> stream::Config {
 
 /// Creates the dead-letter stream when it is missing; an existing one is left as it is.
 pub async fn ensure_dead_letter_stream(js: &jetstream::Context) -> Result<(), String> {
-    if js.get_stream(DLQ_STREAM).await.is_ok() {
-        return Ok(());
-    }
-    match js.create_stream(dead_letter_stream_config()).await {
-        Ok(_) => Ok(()),
-        Err(e) => js
-            .get_stream(DLQ_STREAM)
-            .await
-            .map(|_| ())
-            .map_err(|_| format!("cannot make sure stream {DLQ_STREAM} exists: {e}")),
-    }
+    telemetry_stream::ensure(js, dead_letter_stream_config()).await.map(|_| ())
 }
 
-/// The dead-letter subject of an original subject.
+/// The dead-letter subject of an original subject: `telemetry.{rest}` becomes
+/// `telemetry_dlq.{rest}`.
 pub fn dead_letter_subject(subject: &str) -> String {
-    format!("telemetry_dlq.{}", subject.strip_prefix("telemetry.").unwrap_or(subject))
+    format!("{DLQ_ROOT}.{}", subject.strip_prefix(ROOT).and_then(|r| r.strip_prefix('.')).unwrap_or(subject))
+}
+
+/// The original subject of a dead-letter subject (the inverse of
+/// [`dead_letter_subject`]); `None` for a subject outside the dead-letter stream's.
+pub fn original_subject(dead_letter_subject: &str) -> Option<String> {
+    dead_letter_subject.strip_prefix(DLQ_ROOT).and_then(|r| r.strip_prefix('.')).map(|rest| format!("{ROOT}.{rest}"))
 }
 
 /// A message the bridge holds, with what settling it needs.
@@ -378,6 +378,11 @@ mod tests {
     fn dead_letter_subjects_mirror_the_original() {
         assert_eq!(dead_letter_subject("telemetry.spans.svc.r-1"), "telemetry_dlq.spans.svc.r-1");
         assert_eq!(dead_letter_subject("telemetry.x"), "telemetry_dlq.x");
+        for subject in ["telemetry.spans.svc.r-1", "telemetry.metrics.svc.a.b", "telemetry.x"] {
+            assert_eq!(original_subject(&dead_letter_subject(subject)).as_deref(), Some(subject));
+        }
+        assert_eq!(original_subject("telemetry.spans.svc.r-1"), None, "not a dead-letter subject");
+        assert_eq!(original_subject("telemetry_dlqx.spans"), None);
     }
 
     #[test]

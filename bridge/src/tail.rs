@@ -11,14 +11,15 @@ use std::future::Future;
 use std::io::{self, Write};
 
 use async_nats::jetstream::{self, consumer::pull, consumer::DeliverPolicy};
-use dagnats_observe::collector::stream::{ensure_stream, STREAM_NAME};
+use dagnats_observe::collector::stream::{ensure, stream_config, STREAM_NAME};
+use dagnats_observe::collector::subject::SubjectKind;
 use dagnats_observe::nats::InitialConnect;
 use dagnats_observe::record::SpanRecord;
 use futures::StreamExt;
 
 use crate::cli::TailArgs;
 use crate::trace::render::{self, Paint};
-use crate::trace::{records, TraceError, SPAN_SUBJECTS};
+use crate::trace::{records, TraceError};
 
 /// Which spans to show.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -58,14 +59,10 @@ pub async fn follow(
     paint: Paint,
     shutdown: impl Future<Output = ()>,
 ) -> Result<u64, TraceError> {
-    ensure_stream(js).await.map_err(|e| TraceError::Nats(format!("cannot open the {STREAM_NAME} stream: {e}")))?;
-    let stream = js
-        .get_stream(STREAM_NAME)
-        .await
-        .map_err(|e| TraceError::Nats(format!("cannot open the {STREAM_NAME} stream: {e}")))?;
+    let stream = ensure(js, stream_config()).await.map_err(TraceError::Nats)?;
     let consumer = stream
         .create_consumer(pull::OrderedConfig {
-            filter_subject: SPAN_SUBJECTS.into(),
+            filter_subject: SubjectKind::Spans.wildcard().into(),
             deliver_policy: DeliverPolicy::New,
             description: Some("dagnats tail".into()),
             ..Default::default()

@@ -105,16 +105,25 @@ impl fmt::Debug for NatsOptions {
     }
 }
 
-/// Replaces any `user:password@` or `token@` part of each URL with `***@`.
+/// A URL, or a comma-separated list of them, fit for logs: any `user:password@` or
+/// `token@` part becomes `***@` and any query `?***`, since both may hold secrets. Used
+/// for NATS server lists and OTLP endpoints alike; it parses nothing, so a malformed
+/// URL is redacted too.
 pub fn redact_url(url: &str) -> String {
-    url.split(',')
-        .map(|u| match (u.find("://"), u.rfind('@')) {
-            (Some(s), Some(at)) if at > s => format!("{}***{}", &u[..s + 3], &u[at..]),
-            (None, Some(at)) => format!("***{}", &u[at..]),
-            _ => u.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+    url.split(',').map(redact_one_url).collect::<Vec<_>>().join(",")
+}
+
+fn redact_one_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, _)) => (base, "?***"),
+        None => (url, ""),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
+    match base[authority_start..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}{query}", &base[..authority_start], &base[authority_start + at..]),
+        None => format!("{base}{query}"),
+    }
 }
 
 /// Whether a failed first connection should be retried in the background.
@@ -295,6 +304,13 @@ mod tests {
         assert_eq!(redact_url("nats://u:p@h:4222"), "nats://***@h:4222");
         assert_eq!(redact_url("nats://tok@h,nats://h2"), "nats://***@h,nats://h2");
         assert_eq!(redact_url("nats://h:4222"), "nats://h:4222");
+        assert_eq!(redact_url("tok@h:4222"), "***@h:4222");
+        assert_eq!(
+            redact_url("https://u:p@otel.example:4318/v1/traces?k=v"),
+            "https://***@otel.example:4318/v1/traces?***"
+        );
+        assert_eq!(redact_url("http://h:4318/v1/logs?mail=a@b"), "http://h:4318/v1/logs?***");
+        assert_eq!(redact_url("http://h/p@th"), "http://h/p@th", "an @ in the path is no credential");
     }
 
     #[test]

@@ -27,15 +27,13 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
 use async_nats::jetstream::{self, context::GetStreamErrorKind};
 use dagnats_observe::collector::stream::STREAM_NAME;
+use dagnats_observe::collector::subject::SubjectKind;
 use dagnats_observe::id::TraceId;
 use dagnats_observe::nats::InitialConnect;
 use dagnats_observe::record::SpanRecord;
 use futures::StreamExt;
 
 use crate::cli::TraceArgs;
-
-/// The subjects spans are published on.
-pub const SPAN_SUBJECTS: &str = "telemetry.spans.>";
 
 /// The longest a scan waits for the next message while the server says more are
 /// pending: a hang guard, not a timing assumption.
@@ -156,7 +154,7 @@ pub async fn scan(
     };
     let consumer = stream
         .create_consumer(pull::OrderedConfig {
-            filter_subject: SPAN_SUBJECTS.into(),
+            filter_subject: SubjectKind::Spans.wildcard().into(),
             deliver_policy,
             description: Some("dagnats trace".into()),
             ..Default::default()

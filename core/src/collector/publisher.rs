@@ -30,7 +30,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::fit::encode_within;
 use super::queue::{RecordQueue, IDLE_SLEEP};
-use super::stream::{ensure_stream, stream_config, STREAM_NAME};
+use super::stream::{ensure, stream_config};
 use super::subject::{msg_id_for, subject_for};
 use crate::record::Record;
 
@@ -310,12 +310,10 @@ pub(crate) async fn run(
         }
         if connected && !stream_checked {
             max_payload = payload_room(&client);
-            if let Err(e) = ensure_stream(&js).await {
-                tracing::warn!(error = %e, "cannot ensure the TELEMETRY stream; publishing anyway");
-            }
-            // The stream's own window, which may not be ours if someone else created it.
-            if let Ok(stream) = js.get_stream(STREAM_NAME).await {
-                horizon = stream.cached_info().config.duplicate_window.mul_f64(RESEND_SHARE);
+            match ensure(&js, stream_config()).await {
+                // The stream's own window, which may not be ours if someone else created it.
+                Ok(stream) => horizon = stream.cached_info().config.duplicate_window.mul_f64(RESEND_SHARE),
+                Err(e) => tracing::warn!(error = %e, "cannot ensure the TELEMETRY stream; publishing anyway"),
             }
             stream_checked = true;
         }

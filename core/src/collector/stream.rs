@@ -26,12 +26,20 @@ pub fn stream_config() -> stream::Config {
 /// Creates the stream when it is missing; an existing stream's settings are never
 /// touched.
 pub async fn ensure_stream(js: &jetstream::Context) -> Result<(), String> {
-    match js.get_stream(STREAM_NAME).await {
-        Ok(_) => Ok(()),
-        Err(_) => match js.create_stream(stream_config()).await {
-            Ok(_) => Ok(()),
-            // Another producer may have created it between our two calls.
-            Err(e) => js.get_stream(STREAM_NAME).await.map(|_| ()).map_err(|_| e.to_string()),
-        },
+    ensure(js, stream_config()).await.map(|_| ())
+}
+
+/// Gets the stream `config` names, creating it with `config` when it is missing; an
+/// existing stream's settings are never touched. Shared by every stream this project
+/// keeps (TELEMETRY, and the bridge's dead letters and advisories).
+pub async fn ensure(js: &jetstream::Context, config: stream::Config) -> Result<stream::Stream, String> {
+    let name = config.name.clone();
+    if let Ok(s) = js.get_stream(&name).await {
+        return Ok(s);
+    }
+    match js.create_stream(config).await {
+        Ok(s) => Ok(s),
+        // Another process may have created it between the two calls.
+        Err(e) => js.get_stream(&name).await.map_err(|_| format!("cannot make sure stream {name} exists: {e}")),
     }
 }

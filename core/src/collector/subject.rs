@@ -7,6 +7,56 @@ use crate::record::Record;
 /// The subject every span falls under when it has no `run_id`.
 pub const NO_RUN: &str = "no-run";
 
+/// The first token of every TELEMETRY subject; the stream captures `telemetry.>`.
+pub const ROOT: &str = "telemetry";
+
+/// What a TELEMETRY subject carries, named by its second token:
+/// `telemetry.{spans|logs|metrics}.{...}`. The one grammar of the subjects, which the
+/// collector formats and the bridge, the viewers and the tests read back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SubjectKind {
+    /// `telemetry.spans.{service}.{run_id}`.
+    Spans,
+    /// `telemetry.logs.{service}.{level}`.
+    Logs,
+    /// `telemetry.metrics.{service}.{metric name, dots kept}`.
+    Metrics,
+}
+
+impl SubjectKind {
+    /// Every kind.
+    pub const ALL: [SubjectKind; 3] = [SubjectKind::Spans, SubjectKind::Logs, SubjectKind::Metrics];
+
+    /// The second token.
+    pub fn token(self) -> &'static str {
+        match self {
+            SubjectKind::Spans => "spans",
+            SubjectKind::Logs => "logs",
+            SubjectKind::Metrics => "metrics",
+        }
+    }
+
+    /// Every subject of this kind: `telemetry.{kind}.>`.
+    pub fn wildcard(self) -> &'static str {
+        match self {
+            SubjectKind::Spans => "telemetry.spans.>",
+            SubjectKind::Logs => "telemetry.logs.>",
+            SubjectKind::Metrics => "telemetry.metrics.>",
+        }
+    }
+
+    /// The kind carried on `subject`: `telemetry.{kind}.` followed by at least one more
+    /// token; `None` for any other subject.
+    pub fn of(subject: &str) -> Option<SubjectKind> {
+        let rest = subject.strip_prefix(ROOT)?.strip_prefix('.')?;
+        let (kind, tail) = rest.split_once('.')?;
+        if tail.is_empty() {
+            return None;
+        }
+        SubjectKind::ALL.into_iter().find(|k| k.token() == kind)
+    }
+}
+
 /// Whether a byte may appear in a subject token: printable ASCII other than the
 /// separators and wildcards `.`, `*`, `>`.
 fn token_byte_ok(b: u8) -> bool {
@@ -34,15 +84,15 @@ pub fn safe_dotted(s: &str) -> String {
 /// `telemetry.spans.{service}.{run_id}`.
 pub fn span_subject(service: &str, run_id: Option<&str>) -> String {
     let run = run_id.filter(|r| !r.is_empty()).unwrap_or(NO_RUN);
-    format!("telemetry.spans.{}.{}", safe_token(service), safe_token(run))
+    format!("{ROOT}.spans.{}.{}", safe_token(service), safe_token(run))
 }
 
 /// The subject a record is published on.
 pub fn subject_for(record: &Record) -> String {
     match record {
         Record::Span(s) => span_subject(&s.service, s.run_id()),
-        Record::Log(l) => format!("telemetry.logs.{}.{}", safe_token(&l.service), l.level.as_str()),
-        Record::Metric(m) => format!("telemetry.metrics.{}.{}", safe_token(&m.service), safe_dotted(&m.name)),
+        Record::Log(l) => format!("{ROOT}.logs.{}.{}", safe_token(&l.service), l.level.as_str()),
+        Record::Metric(m) => format!("{ROOT}.metrics.{}.{}", safe_token(&m.service), safe_dotted(&m.name)),
     }
 }
 
@@ -69,5 +119,33 @@ mod tests {
         assert_eq!(safe_dotted("tasks..done*"), "tasks._.done_");
         assert_eq!(span_subject("svc", Some("")), "telemetry.spans.svc.no-run");
         assert_eq!(span_subject("a b", Some("r.1")), "telemetry.spans.a_b.r_1");
+    }
+
+    #[test]
+    fn the_kind_is_read_back_from_the_subjects_formatted_here() {
+        assert_eq!(SubjectKind::of(&span_subject("py-worker", Some("r-42"))), Some(SubjectKind::Spans));
+        assert_eq!(SubjectKind::of(&span_subject("", None)), Some(SubjectKind::Spans));
+        assert_eq!(SubjectKind::of("telemetry.logs.engine.warn"), Some(SubjectKind::Logs));
+        assert_eq!(SubjectKind::of("telemetry.metrics.engine.dagnats.tasks.completed"), Some(SubjectKind::Metrics));
+        for kind in SubjectKind::ALL {
+            let wildcard = kind.wildcard();
+            assert_eq!(wildcard, format!("{ROOT}.{}.>", kind.token()));
+            assert_eq!(SubjectKind::of(&wildcard.replace('>', "svc")), Some(kind));
+        }
+    }
+
+    #[test]
+    fn other_subjects_have_no_kind() {
+        for subject in [
+            "telemetry.spans",
+            "telemetry.spans.",
+            "telemetry.traces.svc.r",
+            "telemetryx.spans.svc.r",
+            "telemetry_dlq.spans.svc.r",
+            "other.spans.svc.r",
+            "",
+        ] {
+            assert_eq!(SubjectKind::of(subject), None, "{subject:?}");
+        }
     }
 }
