@@ -38,13 +38,9 @@ pub const DAGNATS_STATUS_OK: dagnats_status_code = 1;
 /// The work failed.
 pub const DAGNATS_STATUS_ERROR: dagnats_status_code = 2;
 
-fn status_code(code: dagnats_status_code) -> FfiResult<StatusCode> {
-    Ok(match code {
-        DAGNATS_STATUS_UNSET => StatusCode::Unset,
-        DAGNATS_STATUS_OK => StatusCode::Ok,
-        DAGNATS_STATUS_ERROR => StatusCode::Error,
-        other => return Err(Failure::invalid(format!("code: unknown status code {other}"))),
-    })
+pub(crate) fn status_code(code: dagnats_status_code) -> FfiResult<StatusCode> {
+    // The constants above are the core's numbers (checked by a test in tracer.rs).
+    StatusCode::from_number(code.into()).ok_or_else(|| Failure::invalid(format!("code: unknown status code {code}")))
 }
 
 /// Sets the status with a description (NULL for none), following OpenTelemetry's rules:

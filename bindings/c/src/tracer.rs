@@ -42,14 +42,8 @@ pub const DAGNATS_SPAN_KIND_PRODUCER: dagnats_span_kind = 3;
 pub const DAGNATS_SPAN_KIND_CONSUMER: dagnats_span_kind = 4;
 
 fn span_kind(kind: dagnats_span_kind) -> FfiResult<SpanKind> {
-    Ok(match kind {
-        DAGNATS_SPAN_KIND_INTERNAL => SpanKind::Internal,
-        DAGNATS_SPAN_KIND_SERVER => SpanKind::Server,
-        DAGNATS_SPAN_KIND_CLIENT => SpanKind::Client,
-        DAGNATS_SPAN_KIND_PRODUCER => SpanKind::Producer,
-        DAGNATS_SPAN_KIND_CONSUMER => SpanKind::Consumer,
-        other => return Err(Failure::invalid(format!("kind: unknown span kind {other}"))),
-    })
+    // The constants above are the core's numbers (checked by a test below).
+    SpanKind::from_number(kind.into()).ok_or_else(|| Failure::invalid(format!("kind: unknown span kind {kind}")))
 }
 
 /// Creates a tracer for the telemetry's service.
@@ -124,4 +118,27 @@ pub unsafe extern "C" fn dagnats_tracer_start_span(
         *out = to_boxed::<dagnats_span>(tracer.start_span(name, parent, options));
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::{status_code, DAGNATS_STATUS_ERROR, DAGNATS_STATUS_OK, DAGNATS_STATUS_UNSET};
+    use dagnats_observe::StatusCode;
+
+    #[test]
+    fn the_header_constants_are_the_cores_numbers() {
+        let kinds = [
+            DAGNATS_SPAN_KIND_INTERNAL,
+            DAGNATS_SPAN_KIND_SERVER,
+            DAGNATS_SPAN_KIND_CLIENT,
+            DAGNATS_SPAN_KIND_PRODUCER,
+            DAGNATS_SPAN_KIND_CONSUMER,
+        ];
+        assert_eq!(kinds.map(|k| span_kind(k).ok()), SpanKind::ALL.map(Some));
+        assert!(span_kind(5).is_err());
+        assert!(status_code(3).is_err());
+        let codes = [DAGNATS_STATUS_UNSET, DAGNATS_STATUS_OK, DAGNATS_STATUS_ERROR];
+        assert_eq!(codes.map(|c| status_code(c).ok()), StatusCode::ALL.map(Some));
+    }
 }

@@ -38,15 +38,8 @@ pub enum StatusCode {
 pub fn span_kind(env: sys::napi_env, value: sys::napi_value) -> napi::Result<core::SpanKind> {
     let mut n = 0.0;
     if unsafe { sys::napi_get_value_double(env, value, &mut n) } == sys::Status::napi_ok {
-        return Ok(match n as i64 {
-            _ if n.fract() != 0.0 => return Err(type_error(env, format!("kind must be a SpanKind (0 to 4), got {n}"))),
-            0 => core::SpanKind::Internal,
-            1 => core::SpanKind::Server,
-            2 => core::SpanKind::Client,
-            3 => core::SpanKind::Producer,
-            4 => core::SpanKind::Consumer,
-            _ => return Err(type_error(env, format!("kind must be a SpanKind (0 to 4), got {n}"))),
-        });
+        let kind = if n.fract() == 0.0 { core::SpanKind::from_number(n as i64) } else { None };
+        return kind.ok_or_else(|| type_error(env, format!("kind must be a SpanKind (0 to 4), got {n}")));
     }
     if convert::is_nullish(env, value)? {
         return Ok(core::SpanKind::Internal);
@@ -58,11 +51,6 @@ pub fn span_kind(env: sys::napi_env, value: sys::napi_value) -> napi::Result<cor
 /// Reads a `StatusCode` argument (a number 0 to 2).
 pub fn status_code(env: sys::napi_env, value: sys::napi_value) -> napi::Result<core::StatusCode> {
     let n = convert::number(env, value, &|| "code".to_owned())?;
-    Ok(match n as i64 {
-        _ if n.fract() != 0.0 => return Err(type_error(env, format!("code must be a StatusCode (0 to 2), got {n}"))),
-        0 => core::StatusCode::Unset,
-        1 => core::StatusCode::Ok,
-        2 => core::StatusCode::Error,
-        _ => return Err(type_error(env, format!("code must be a StatusCode (0 to 2), got {n}"))),
-    })
+    let code = if n.fract() == 0.0 { core::StatusCode::from_number(n as i64) } else { None };
+    code.ok_or_else(|| type_error(env, format!("code must be a StatusCode (0 to 2), got {n}")))
 }

@@ -15,22 +15,17 @@ use crate::convert;
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[allow(clippy::upper_case_acronyms)]
 pub enum SpanKind {
-    INTERNAL,
-    SERVER,
-    CLIENT,
-    PRODUCER,
-    CONSUMER,
+    // The core's numbers (dagnats_observe::SpanKind::number), which From below relies on.
+    INTERNAL = 0,
+    SERVER = 1,
+    CLIENT = 2,
+    PRODUCER = 3,
+    CONSUMER = 4,
 }
 
 impl From<SpanKind> for dagnats_observe::SpanKind {
     fn from(k: SpanKind) -> Self {
-        match k {
-            SpanKind::INTERNAL => Self::Internal,
-            SpanKind::SERVER => Self::Server,
-            SpanKind::CLIENT => Self::Client,
-            SpanKind::PRODUCER => Self::Producer,
-            SpanKind::CONSUMER => Self::Consumer,
-        }
+        Self::from_number(k as i64).unwrap_or_default()
     }
 }
 
@@ -39,18 +34,15 @@ impl From<SpanKind> for dagnats_observe::SpanKind {
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[allow(clippy::upper_case_acronyms)]
 pub enum StatusCode {
-    UNSET,
-    OK,
-    ERROR,
+    // The core's numbers (dagnats_observe::StatusCode::number), which From below relies on.
+    UNSET = 0,
+    OK = 1,
+    ERROR = 2,
 }
 
 impl From<StatusCode> for dagnats_observe::StatusCode {
     fn from(s: StatusCode) -> Self {
-        match s {
-            StatusCode::UNSET => Self::Unset,
-            StatusCode::OK => Self::Ok,
-            StatusCode::ERROR => Self::Error,
-        }
+        Self::from_number(s as i64).unwrap_or_default()
     }
 }
 

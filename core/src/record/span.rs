@@ -28,6 +28,22 @@ pub enum SpanKind {
 }
 
 impl SpanKind {
+    /// Every kind, in OpenTelemetry's API order: a kind's index here is its number.
+    pub const ALL: [SpanKind; 5] =
+        [SpanKind::Internal, SpanKind::Server, SpanKind::Client, SpanKind::Producer, SpanKind::Consumer];
+
+    /// The number OpenTelemetry's API gives the kind: internal 0, server 1, client 2,
+    /// producer 3, consumer 4, as in OpenTelemetry JS, the Python and Node enums and the
+    /// C ABI's constants. (OTLP's protobuf numbers are these plus one.)
+    pub fn number(self) -> u32 {
+        self as u32
+    }
+
+    /// The kind numbered `n` (see [`number`](Self::number)); `None` outside 0 to 4.
+    pub fn from_number(n: i64) -> Option<SpanKind> {
+        usize::try_from(n).ok().and_then(|i| SpanKind::ALL.get(i).copied())
+    }
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,9 +57,7 @@ impl SpanKind {
 
     /// Parses a wire name, ignoring ASCII case.
     pub fn parse(s: &str) -> Option<SpanKind> {
-        [SpanKind::Internal, SpanKind::Server, SpanKind::Client, SpanKind::Producer, SpanKind::Consumer]
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(s))
+        SpanKind::ALL.into_iter().find(|k| k.as_str().eq_ignore_ascii_case(s))
     }
 }
 
@@ -69,6 +83,20 @@ pub enum StatusCode {
 }
 
 impl StatusCode {
+    /// Every code, in OpenTelemetry's API order: a code's index here is its number.
+    pub const ALL: [StatusCode; 3] = [StatusCode::Unset, StatusCode::Ok, StatusCode::Error];
+
+    /// The number OpenTelemetry's API gives the code: unset 0, ok 1, error 2 (as OTLP
+    /// numbers them too).
+    pub fn number(self) -> u32 {
+        self as u32
+    }
+
+    /// The code numbered `n` (see [`number`](Self::number)); `None` outside 0 to 2.
+    pub fn from_number(n: i64) -> Option<StatusCode> {
+        usize::try_from(n).ok().and_then(|i| StatusCode::ALL.get(i).copied())
+    }
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -201,5 +229,27 @@ fn parent_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SpanId>, D::Error
         Some(hex) => SpanId::from_hex(hex)
             .map(Some)
             .map_err(|e| serde::de::Error::custom(format!("invalid parent_id {hex:?}: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_codes_have_opentelemetry_api_numbers() {
+        let kinds: Vec<(u32, &str)> = SpanKind::ALL.iter().map(|k| (k.number(), k.as_str())).collect();
+        assert_eq!(kinds, [(0, "internal"), (1, "server"), (2, "client"), (3, "producer"), (4, "consumer")]);
+        let codes: Vec<(u32, &str)> = StatusCode::ALL.iter().map(|c| (c.number(), c.as_str())).collect();
+        assert_eq!(codes, [(0, "unset"), (1, "ok"), (2, "error")]);
+        for k in SpanKind::ALL {
+            assert_eq!(SpanKind::from_number(k.number().into()), Some(k));
+            assert_eq!(SpanKind::parse(&k.as_str().to_uppercase()), Some(k));
+        }
+        for c in StatusCode::ALL {
+            assert_eq!(StatusCode::from_number(c.number().into()), Some(c));
+        }
+        assert_eq!((SpanKind::from_number(-1), SpanKind::from_number(5)), (None, None));
+        assert_eq!((StatusCode::from_number(-1), StatusCode::from_number(3)), (None, None));
     }
 }
