@@ -32,3 +32,12 @@ mod result;
 mod span;
 mod telemetry;
 mod tracer;
+
+// The kind and status constants are C's names for the core's numbers (span_kind and
+// status_code convert through SpanKind/StatusCode::from_number); exported for Rust callers
+// of the rlib too, so they are part of the crate's API rather than dead code.
+pub use span::{DAGNATS_STATUS_ERROR, DAGNATS_STATUS_OK, DAGNATS_STATUS_UNSET};
+pub use tracer::{
+    DAGNATS_SPAN_KIND_CLIENT, DAGNATS_SPAN_KIND_CONSUMER, DAGNATS_SPAN_KIND_INTERNAL, DAGNATS_SPAN_KIND_PRODUCER,
+    DAGNATS_SPAN_KIND_SERVER,
+};

@@ -1,14 +1,40 @@
-"""Type stubs of the native module (the user-facing API lives here and in __init__)."""
+"""Type stubs of the native module (the user-facing API lives here and in __init__).
+
+Checked against the built module by ``python -m mypy.stubtest`` in scripts/test-python.
+"""
 
 import contextvars
-import enum
 from os import PathLike
 from types import TracebackType
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Tuple, Type, TypeVar, Union, final
 
-AttributeValue = Union[str, int, float, bool]
-Attributes = Mapping[str, AttributeValue]
+from typing_extensions import TypeAlias
+
+_AttributeValue: TypeAlias = Union[str, int, float, bool]
+_Attributes: TypeAlias = Mapping[str, _AttributeValue]
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+__all__ = [
+    "SpanKind",
+    "StatusCode",
+    "SpanContext",
+    "Span",
+    "Tracer",
+    "Telemetry",
+    "Logger",
+    "Metrics",
+    "Counter",
+    "Gauge",
+    "Histogram",
+    "TelemetryError",
+    "ConnectError",
+    "FlushTimeoutError",
+    "extract_pairs",
+    "header_pairs",
+    "after_fork_in_child",
+    "current_span_var",
+    "__version__",
+]
 
 __version__: str
 current_span_var: contextvars.ContextVar[Optional["Span"]]
@@ -17,18 +43,31 @@ class TelemetryError(Exception): ...
 class ConnectError(TelemetryError): ...
 class FlushTimeoutError(TelemetryError): ...
 
-class SpanKind(enum.Enum):
-    INTERNAL = 0
-    SERVER = 1
-    CLIENT = 2
-    PRODUCER = 3
-    CONSUMER = 4
+# The two enums are native classes (not enum.Enum): members compare equal to their
+# numbers and convert with int(); they are not hashable and cannot be iterated.
+@final
+class SpanKind:
+    INTERNAL: ClassVar["SpanKind"]
+    SERVER: ClassVar["SpanKind"]
+    CLIENT: ClassVar["SpanKind"]
+    PRODUCER: ClassVar["SpanKind"]
+    CONSUMER: ClassVar["SpanKind"]
+    def __int__(self) -> int: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
 
-class StatusCode(enum.Enum):
-    UNSET = 0
-    OK = 1
-    ERROR = 2
+@final
+class StatusCode:
+    UNSET: ClassVar["StatusCode"]
+    OK: ClassVar["StatusCode"]
+    ERROR: ClassVar["StatusCode"]
+    def __int__(self) -> int: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
 
+@final
 class SpanContext:
     """A span's identity as it travels; what ``extract`` returns."""
     @property
@@ -44,13 +83,14 @@ class SpanContext:
     @property
     def traceparent(self) -> str: ...
 
+@final
 class Span:
     """A span; in a ``with`` block it is current and ends on exit."""
     def set_status(self, code: StatusCode, description: str = "") -> None: ...
-    def set_attribute(self, key: str, value: AttributeValue) -> None: ...
-    def set_attributes(self, attributes: Attributes) -> None: ...
+    def set_attribute(self, key: str, value: _AttributeValue) -> None: ...
+    def set_attributes(self, attributes: _Attributes) -> None: ...
     def record_error(self, error: Union[BaseException, str]) -> None: ...
-    def add_event(self, name: str, attributes: Optional[Attributes] = None) -> None: ...
+    def add_event(self, name: str, attributes: Optional[_Attributes] = None) -> None: ...
     def end(self) -> None: ...
     @property
     def trace_id(self) -> str: ...
@@ -70,13 +110,14 @@ class Span:
         traceback: Optional[TracebackType],
     ) -> bool: ...
 
+@final
 class Tracer:
     def start_span(
         self,
         name: str,
         *,
         kind: SpanKind = SpanKind.INTERNAL,
-        attributes: Optional[Attributes] = None,
+        attributes: Optional[_Attributes] = None,
         parent: Optional[Union[Span, SpanContext]] = None,
     ) -> Span: ...
     def traced(
@@ -84,12 +125,13 @@ class Tracer:
         name: Optional[str] = None,
         *,
         kind: SpanKind = ...,
-        attributes: Optional[Attributes] = None,
+        attributes: Optional[_Attributes] = None,
         parent: Optional[Union[Span, SpanContext]] = None,
     ) -> Callable[[_F], _F]: ...
     @property
     def service(self) -> str: ...
 
+@final
 class Logger:
     def log(
         self,
@@ -98,29 +140,34 @@ class Logger:
         *,
         error: Optional[str] = None,
         span: Optional[Union[Span, SpanContext]] = None,
-        fields: Optional[Attributes] = None,
-        **kwargs: AttributeValue,
+        fields: Optional[_Attributes] = None,
+        **kwargs: _AttributeValue,
     ) -> None: ...
-    def trace(self, message: str, *, error: Optional[str] = None, span: Optional[Union[Span, SpanContext]] = None, **fields: AttributeValue) -> None: ...
-    def debug(self, message: str, *, error: Optional[str] = None, span: Optional[Union[Span, SpanContext]] = None, **fields: AttributeValue) -> None: ...
-    def info(self, message: str, *, error: Optional[str] = None, span: Optional[Union[Span, SpanContext]] = None, **fields: AttributeValue) -> None: ...
-    def warning(self, message: str, *, error: Optional[str] = None, span: Optional[Union[Span, SpanContext]] = None, **fields: AttributeValue) -> None: ...
-    def error(self, message: str, *, error: Optional[str] = None, span: Optional[Union[Span, SpanContext]] = None, **fields: AttributeValue) -> None: ...
+    def trace(self, message: str, *, error: Optional[str] = None, span: Optional[Union[Span, SpanContext]] = None, **fields: _AttributeValue) -> None: ...
+    def debug(self, message: str, *, error: Optional[str] = None, span: Optional[Union[Span, SpanContext]] = None, **fields: _AttributeValue) -> None: ...
+    def info(self, message: str, *, error: Optional[str] = None, span: Optional[Union[Span, SpanContext]] = None, **fields: _AttributeValue) -> None: ...
+    def warning(self, message: str, *, error: Optional[str] = None, span: Optional[Union[Span, SpanContext]] = None, **fields: _AttributeValue) -> None: ...
+    def error(self, message: str, *, error: Optional[str] = None, span: Optional[Union[Span, SpanContext]] = None, **fields: _AttributeValue) -> None: ...
 
+@final
 class Counter:
     def add(self, value: float = 1.0, tags: Optional[Mapping[str, str]] = None) -> None: ...
 
+@final
 class Gauge:
     def set(self, value: float, tags: Optional[Mapping[str, str]] = None) -> None: ...
 
+@final
 class Histogram:
     def record(self, value: float, tags: Optional[Mapping[str, str]] = None) -> None: ...
 
+@final
 class Metrics:
     def counter(self, name: str) -> Counter: ...
     def gauge(self, name: str) -> Gauge: ...
     def histogram(self, name: str) -> Histogram: ...
 
+@final
 class Telemetry:
     @staticmethod
     def connect(

@@ -8,13 +8,15 @@ Carriers are what Python workers actually hold: plain dicts, nats-py message hea
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, MutableMapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, MutableMapping, Optional, Tuple, TypeVar, Union, overload
 
 from . import _native
 from ._native import Span, SpanContext
 from .tracing import current_span
 
 _NAMES = ("traceparent", "tracestate")
+
+_Headers = TypeVar("_Headers", bound=MutableMapping[str, Any])
 
 
 def _pairs(headers: Optional[Mapping[str, Any]]) -> List[Tuple[str, str]]:
@@ -49,17 +51,35 @@ def extract(
     return _native.extract_pairs(_pairs(headers), trace_parent, trace_state)
 
 
+@overload
+def inject(
+    headers: None = None,
+    *,
+    span: Optional[Union[Span, SpanContext]] = None,
+    event: Optional[MutableMapping[str, Any]] = None,
+) -> Dict[str, str]: ...
+
+
+@overload
+def inject(
+    headers: _Headers,
+    *,
+    span: Optional[Union[Span, SpanContext]] = None,
+    event: Optional[MutableMapping[str, Any]] = None,
+) -> _Headers: ...
+
+
 def inject(
     headers: Optional[MutableMapping[str, Any]] = None,
     *,
     span: Optional[Union[Span, SpanContext]] = None,
     event: Optional[MutableMapping[str, Any]] = None,
-) -> Dict[str, Any]:
+) -> MutableMapping[str, Any]:
     """Writes ``traceparent`` (and ``tracestate``) of ``span`` (default: the current
     span) into ``headers`` (a new dict when None) and returns it. Existing entries of
     those names, in any letter case, are replaced. With ``event``, also writes its
     ``trace_parent``/``trace_state`` fields (dual write)."""
-    out: Any = {} if headers is None else headers
+    out: MutableMapping[str, Any] = {} if headers is None else headers
     source = span if span is not None else current_span()
     if source is None:
         return out
