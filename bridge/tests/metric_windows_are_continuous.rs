@@ -204,7 +204,7 @@ async fn delta_windows_are_consecutive_per_series_across_workers_and_batches() {
         // converted in the order the workers get to them).
         assert!(
             ws[0].start >= BASE
-                && (ws[0].start - BASE) % 1_000_000 == 0
+                && (ws[0].start - BASE).is_multiple_of(1_000_000)
                 && ws[0].start < BASE + POINTS * PRODUCERS * 1_000_000,
             "{key:?}: the first window starts at a point of the series: {:?}",
             ws[0]
