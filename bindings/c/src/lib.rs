@@ -20,7 +20,6 @@
 #![allow(clippy::missing_safety_doc)] // the safety contract of each export is in its C docs
 
 mod attribute;
-mod bench;
 mod cstr;
 mod handle;
 mod intern;
