@@ -74,3 +74,9 @@ pub use sink::{MemorySink, NoopSink, Sink};
 pub use span::Span;
 pub use telemetry::Telemetry;
 pub use tracer::{SpanOptions, Tracer, FALLBACK_SPAN_NAME};
+
+/// The README's `rust` blocks, compiled (and run, unless marked `no_run`) as doc tests:
+/// what the README shows builds against this crate as written.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
