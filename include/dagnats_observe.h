@@ -108,8 +108,9 @@ enum dagnats_result
      */
     DAGNATS_RESULT_CLOSED = 2002,
     /**
-     * The connect options were inconsistent (for example a TLS certificate without its
-     * key, an unreadable credentials file, a zero buffer capacity).
+     * The connect options were inconsistent (for example two kinds of credentials, a bad
+     * URL, a zero connect timeout, an unreadable credentials file); the last-error
+     * message starts with the rule's name (see `dagnats_connect_options_validate`).
      */
     DAGNATS_RESULT_INVALID_CONFIG = 2003,
     /**
@@ -924,10 +925,13 @@ dagnats_result dagnats_span_traceparent(const struct dagnats_span *span,
                                         size_t *needed);
 
 /**
- * Creates connect options with the defaults: the URL from the environment variable
- * `NATS_URL` (else `nats://127.0.0.1:4222`), the service from `OTEL_SERVICE_NAME` (else
- * `unknown_service`), no credentials, TLS as the URL says, a 5 s connect timeout, a
- * 16384-record buffer and 512 publishes in flight.
+ * Creates connect options with the defaults: the NATS options from the `NATS_*`
+ * environment variables (`NATS_URL`, else `nats://127.0.0.1:4222`; `NATS_CREDS`,
+ * `NATS_USER`, `NATS_PASSWORD`, `NATS_TOKEN`, `NATS_NKEY`, `NATS_TLS_REQUIRED`,
+ * `NATS_CA`, `NATS_CERT`, `NATS_KEY`: the table in core/README.md, read by the core),
+ * the service from `OTEL_SERVICE_NAME` (else `unknown_service`), a 5 s connect timeout,
+ * a 16384-record buffer and 512 publishes in flight. The setters record values over
+ * these; `dagnats_connect_options_validate` and `dagnats_telemetry_connect` judge them.
  *
  * Ownership: on success `*out` is a new options value that the caller frees with
  * `dagnats_connect_options_free`.
@@ -964,7 +968,8 @@ dagnats_result dagnats_connect_options_set_service(struct dagnats_connect_option
                                                    const char *service);
 
 /**
- * Authenticates with a user name and password (replacing any other credentials).
+ * Authenticates with a user name and password. Another kind of credentials set too
+ * (here or by the environment) is an error at validate and connect, never replaced.
  *
  * Ownership: both strings are copied; the password never appears in error messages.
  * Thread-safety: see `dagnats_connect_options`.
@@ -974,7 +979,8 @@ dagnats_result dagnats_connect_options_set_user_password(struct dagnats_connect_
                                                          const char *password);
 
 /**
- * Authenticates with a token (replacing any other credentials).
+ * Authenticates with a token (one kind of credentials: see
+ * `dagnats_connect_options_set_user_password`).
  *
  * Ownership: `token` is copied; it never appears in error messages.
  * Thread-safety: see `dagnats_connect_options`.
@@ -983,7 +989,8 @@ dagnats_result dagnats_connect_options_set_token(struct dagnats_connect_options 
                                                  const char *token);
 
 /**
- * Authenticates with an NKey seed (`SU...`), replacing any other credentials.
+ * Authenticates with an NKey seed (`SU...`); one kind of credentials, see
+ * `dagnats_connect_options_set_user_password`.
  *
  * Ownership: `seed` is copied; it never appears in error messages.
  * Thread-safety: see `dagnats_connect_options`.
@@ -992,8 +999,9 @@ dagnats_result dagnats_connect_options_set_nkey_seed(struct dagnats_connect_opti
                                                      const char *seed);
 
 /**
- * Authenticates with a `.creds` file (user JWT and NKey seed), replacing any other
- * credentials. The file is read by `dagnats_telemetry_connect`.
+ * Authenticates with a `.creds` file (user JWT and NKey seed); one kind of credentials,
+ * see `dagnats_connect_options_set_user_password`. The file is read by
+ * `dagnats_telemetry_connect`.
  *
  * Ownership: `path` is copied. Thread-safety: see `dagnats_connect_options`.
  */
@@ -1036,7 +1044,8 @@ dagnats_result dagnats_connect_options_set_connection_name(struct dagnats_connec
                                                            const char *name);
 
 /**
- * Sets how long one connection attempt may take, in milliseconds (at least 1).
+ * Sets how long one connection attempt may take, in milliseconds: at least 1, at most
+ * 600000 (10 minutes), judged by `dagnats_connect_options_validate` and connect.
  *
  * Ownership: `options` stays the caller's. Thread-safety: see `dagnats_connect_options`.
  */
@@ -1060,12 +1069,26 @@ dagnats_result dagnats_connect_options_set_max_in_flight(struct dagnats_connect_
                                                          size_t publishes);
 
 /**
+ * Checks the NATS options as `dagnats_telemetry_connect` does, without connecting (no
+ * server needed): `DAGNATS_RESULT_OK`, or `DAGNATS_RESULT_INVALID_CONFIG` with a
+ * last-error message that starts with the rule's name (`conflicting_credentials: `,
+ * `missing_password: `, `invalid_url: `, `incomplete_tls: `, `invalid_timeout: `,
+ * `empty_value: `, `invalid_boolean: `) and names the setters' options, never a secret.
+ * Two kinds of credentials (user/password, token, NKey seed, credentials file), from
+ * setters or the environment, are such an error.
+ *
+ * Ownership: `options` is only read. Thread-safety: see `dagnats_connect_options`.
+ */
+dagnats_result dagnats_connect_options_validate(const struct dagnats_connect_options *options);
+
+/**
  * Connects to NATS and starts the background publisher. Blocks for at most the connect
  * timeout.
  *
  * A server that cannot be reached yet is not an error: records wait in the buffer and go
- * out once it is. Bad credentials, a TLS failure or a bad URL give
- * `DAGNATS_RESULT_NOT_CONNECTED`; inconsistent options `DAGNATS_RESULT_INVALID_CONFIG`.
+ * out once it is. Bad credentials or a TLS failure give `DAGNATS_RESULT_NOT_CONNECTED`;
+ * options that `dagnats_connect_options_validate` refuses (checked first, before any
+ * connection) or an unreadable credentials file `DAGNATS_RESULT_INVALID_CONFIG`.
  * Creates the TELEMETRY stream when it is missing.
  *
  * Ownership: `options` is only read (free it whenever you like). On success `*out` is a

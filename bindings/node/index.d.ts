@@ -14,7 +14,7 @@ import type {
   TlsConnectOptions,
 } from './native'
 
-export { Metrics, Counter, Gauge, Histogram, SpanKind, StatusCode } from './native'
+export { Metrics, Counter, Gauge, Histogram, SpanKind, StatusCode, validateConnectOptions } from './native'
 export type { Attributes, AttributeValue, CollectorStats, ConnectOptions, TlsConnectOptions } from './native'
 
 /**

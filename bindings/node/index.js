@@ -619,7 +619,9 @@ class Telemetry {
 
   /**
    * Connects to NATS (off the event loop) and resolves to a Telemetry publishing to the
-   * TELEMETRY stream. `servers` defaults to `NATS_URL`, `service` to `OTEL_SERVICE_NAME`.
+   * TELEMETRY stream. `service` defaults to `OTEL_SERVICE_NAME`, each NATS option to its
+   * `NATS_*` variable (`servers` to `NATS_URL`, ...); options that break a rule reject as
+   * `validateConnectOptions` throws.
    */
   static async connect(options) {
     return new Telemetry(INTERNAL, await NativeTelemetry.connect(options))
@@ -848,4 +850,5 @@ module.exports = {
   withSpan,
   inject,
   extract,
+  validateConnectOptions: native.validateConnectOptions,
 }

@@ -18,6 +18,7 @@ export const {
   withSpan,
   inject,
   extract,
+  validateConnectOptions,
 } = observe
 
 export default observe

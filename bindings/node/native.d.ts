@@ -246,3 +246,10 @@ export declare function traceIdOfIds(): string
 
 /** The `traceparent` value (version `00`) of the identity in the id buffer. */
 export declare function traceparentOfIds(): string
+
+/**
+ * Checks `Telemetry.connect` options as connect does, without connecting: returns the
+ * server list, or throws what connect would reject with (`TypeError`, or `RangeError`
+ * for the timeout, with `code` `ERR_DAGNATS_` and the rule's name in capitals).
+ */
+export declare function validateConnectOptions(options?: ConnectOptions | null): Array<string>

@@ -849,3 +849,4 @@ module.exports.SpanKind = nativeBinding.SpanKind
 module.exports.StatusCode = nativeBinding.StatusCode
 module.exports.traceIdOfIds = nativeBinding.traceIdOfIds
 module.exports.traceparentOfIds = nativeBinding.traceparentOfIds
+module.exports.validateConnectOptions = nativeBinding.validateConnectOptions

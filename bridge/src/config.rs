@@ -900,7 +900,7 @@ mod tests {
     #[test]
     fn nats_credentials_are_redacted() {
         let c = resolve(&["--nats-user=bridge", "--nats-password=hunter2"], &[]).unwrap();
-        assert!(matches!(c.nats.auth, dagnats_observe::nats::NatsAuth::UserPassword { .. }));
+        assert!(matches!(c.nats.validate().unwrap().auth, dagnats_observe::nats::NatsAuth::UserPassword { .. }));
         let s = format!("{c:?}");
         assert!(!s.contains("hunter2") && s.contains("bridge"), "{s}");
     }

@@ -1,15 +1,18 @@
 //! The NATS connection options of `dagnats trace` and `dagnats tail`: the same flags and
 //! environment variables as `dagnats otlp-bridge` (`--nats-url` / `NATS_URL`, a
 //! credentials file, user and password, token, NKey, TLS), resolved into the core's
-//! [`NatsOptions`]. Every flag has its variable (`NATS_URL`, `NATS_CREDS`, `NATS_USER`,
-//! `NATS_PASSWORD`, `NATS_TOKEN`, `NATS_NKEY`, `NATS_TLS_REQUIRED`, `NATS_CA`, `NATS_CERT`,
-//! `NATS_KEY`); a flag on the command line wins. Secrets never appear in `Debug` output.
+//! [`NatsOptions`]. Every flag has its variable, named by the core
+//! ([`dagnats_observe::nats::env`]: `NATS_URL`, `NATS_CREDS`, `NATS_USER`, `NATS_PASSWORD`,
+//! `NATS_TOKEN`, `NATS_NKEY`, `NATS_TLS_REQUIRED`, `NATS_CA`, `NATS_CERT`, `NATS_KEY`; the
+//! table is in core/README.md); a flag on the command line wins. The rules (one kind of
+//! credentials, user with password, certificate with key, the URL list) are the core's
+//! [`NatsOptions::validate`]. Secrets never appear in `Debug` output.
 
 use std::fmt;
 use std::path::PathBuf;
 
 use clap::Args;
-use dagnats_observe::nats::{NatsAuth, NatsOptions, TlsOptions, DEFAULT_NATS_URL};
+use dagnats_observe::nats::{env, parse_bool, NatsField, NatsOptions, TlsOptions, DEFAULT_NATS_URL};
 
 use crate::config::ConfigError;
 
@@ -17,43 +20,43 @@ use crate::config::ConfigError;
 #[derive(Args, Clone)]
 pub struct NatsArgs {
     /// NATS server URL(s), comma-separated
-    #[arg(long, env = "NATS_URL", default_value = DEFAULT_NATS_URL, value_name = "URL", help_heading = "NATS")]
+    #[arg(long, env = env::URL, default_value = DEFAULT_NATS_URL, value_name = "URL", help_heading = "NATS")]
     pub nats_url: String,
 
     /// NATS credentials file (user JWT and NKey seed) [default: none]
-    #[arg(long, env = "NATS_CREDS", value_name = "FILE", help_heading = "NATS")]
+    #[arg(long, env = env::CREDS, value_name = "FILE", help_heading = "NATS")]
     pub nats_creds: Option<PathBuf>,
 
     /// NATS user name (with --nats-password) [default: none]
-    #[arg(long, env = "NATS_USER", value_name = "USER", help_heading = "NATS")]
+    #[arg(long, env = env::USER, value_name = "USER", help_heading = "NATS")]
     pub nats_user: Option<String>,
 
     /// NATS password [default: none]
-    #[arg(long, env = "NATS_PASSWORD", hide_env_values = true, value_name = "PASSWORD", help_heading = "NATS")]
+    #[arg(long, env = env::PASSWORD, hide_env_values = true, value_name = "PASSWORD", help_heading = "NATS")]
     pub nats_password: Option<String>,
 
     /// NATS authentication token [default: none]
-    #[arg(long, env = "NATS_TOKEN", hide_env_values = true, value_name = "TOKEN", help_heading = "NATS")]
+    #[arg(long, env = env::TOKEN, hide_env_values = true, value_name = "TOKEN", help_heading = "NATS")]
     pub nats_token: Option<String>,
 
     /// NATS NKey seed (SU...) [default: none]
-    #[arg(long, env = "NATS_NKEY", hide_env_values = true, value_name = "SEED", help_heading = "NATS")]
+    #[arg(long, env = env::NKEY, hide_env_values = true, value_name = "SEED", help_heading = "NATS")]
     pub nats_nkey: Option<String>,
 
     /// Require TLS towards NATS even for nats:// URLs [default: false]
-    #[arg(long, env = "NATS_TLS_REQUIRED", value_parser = clap::builder::BoolishValueParser::new(), help_heading = "NATS")]
+    #[arg(long, env = env::TLS_REQUIRED, value_parser = boolean, help_heading = "NATS")]
     pub nats_tls_required: bool,
 
     /// PEM file of the CA certificates that sign the NATS server's certificate [default: none]
-    #[arg(long, env = "NATS_CA", value_name = "FILE", help_heading = "NATS")]
+    #[arg(long, env = env::CA, value_name = "FILE", help_heading = "NATS")]
     pub nats_tls_ca: Option<PathBuf>,
 
     /// PEM client certificate for mutual TLS with NATS [default: none]
-    #[arg(long, env = "NATS_CERT", value_name = "FILE", help_heading = "NATS")]
+    #[arg(long, env = env::CERT, value_name = "FILE", help_heading = "NATS")]
     pub nats_tls_cert: Option<PathBuf>,
 
     /// PEM private key of --nats-tls-cert [default: none]
-    #[arg(long, env = "NATS_KEY", value_name = "FILE", help_heading = "NATS")]
+    #[arg(long, env = env::KEY, value_name = "FILE", help_heading = "NATS")]
     pub nats_tls_key: Option<PathBuf>,
 }
 
@@ -74,38 +77,15 @@ impl NatsArgs {
         }
     }
 
-    /// The connection options, named `name` in the server's monitoring. Errors when two
-    /// kinds of credentials are given, or a password without a user, or half a client
-    /// certificate.
+    /// The connection options, named `name` in the server's monitoring, checked by the
+    /// core's [`NatsOptions::validate`]; its error names the flags.
     pub fn options(&self, name: &str) -> Result<NatsOptions, ConfigError> {
-        let given =
-            [self.nats_creds.is_some(), self.nats_user.is_some(), self.nats_token.is_some(), self.nats_nkey.is_some()];
-        if given.iter().filter(|g| **g).count() > 1 {
-            return Err(ConfigError(
-                "use one NATS authentication: credentials file, user/password, token or NKey".into(),
-            ));
-        }
-        if self.nats_password.is_some() && self.nats_user.is_none() {
-            return Err(ConfigError("--nats-password needs --nats-user".into()));
-        }
-        if self.nats_tls_cert.is_some() != self.nats_tls_key.is_some() {
-            return Err(ConfigError("--nats-tls-cert and --nats-tls-key go together".into()));
-        }
-        if self.nats_url.trim().is_empty() {
-            return Err(ConfigError("--nats-url is empty".into()));
-        }
-        let auth = if let Some(path) = &self.nats_creds {
-            NatsAuth::CredentialsFile(path.clone())
-        } else if let Some(user) = &self.nats_user {
-            NatsAuth::UserPassword { user: user.clone(), password: self.nats_password.clone().unwrap_or_default() }
-        } else if let Some(token) = &self.nats_token {
-            NatsAuth::Token(token.clone())
-        } else if let Some(seed) = &self.nats_nkey {
-            NatsAuth::NKey(seed.clone())
-        } else {
-            NatsAuth::None
-        };
-        let mut options = NatsOptions::new(self.nats_url.clone()).auth(auth);
+        let mut options = NatsOptions::new(self.nats_url.clone());
+        options.user = self.nats_user.clone();
+        options.password = self.nats_password.clone();
+        options.token = self.nats_token.clone();
+        options.nkey = self.nats_nkey.clone();
+        options.credentials_file = self.nats_creds.clone();
         options.tls = TlsOptions {
             required: self.nats_tls_required,
             ca_file: self.nats_tls_ca.clone(),
@@ -113,8 +93,32 @@ impl NatsArgs {
             key_file: self.nats_tls_key.clone(),
         };
         options.name = Some(name.to_owned());
+        options.validate().map_err(|e| ConfigError(e.message(|f| flag(f).to_owned())))?;
         Ok(options)
     }
+}
+
+/// The flag of a connection option, for the core's error messages.
+fn flag(field: NatsField) -> &'static str {
+    match field {
+        NatsField::Url => "--nats-url",
+        NatsField::User => "--nats-user",
+        NatsField::Password => "--nats-password",
+        NatsField::Token => "--nats-token",
+        NatsField::NKey => "--nats-nkey",
+        NatsField::CredentialsFile => "--nats-creds",
+        NatsField::TlsRequired => "--nats-tls-required",
+        NatsField::TlsCaFile => "--nats-tls-ca",
+        NatsField::TlsCertFile => "--nats-tls-cert",
+        NatsField::TlsKeyFile => "--nats-tls-key",
+        NatsField::Name => "connection name",
+        NatsField::ConnectTimeout => "connect timeout",
+    }
+}
+
+/// `--nats-tls-required`'s value (and `NATS_TLS_REQUIRED`), read as the core reads it.
+fn boolean(value: &str) -> Result<bool, String> {
+    parse_bool(value).ok_or_else(|| format!("{value:?} is not a boolean (true/false, 1/0, yes/no, on/off)"))
 }
 
 impl fmt::Debug for NatsArgs {
@@ -138,27 +142,57 @@ impl fmt::Debug for NatsArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dagnats_observe::nats::NatsAuth;
 
     #[test]
     fn credentials_resolve_and_conflict() {
         let mut a = NatsArgs::new("nats://h:4222");
-        assert_eq!(a.options("t").unwrap().auth, NatsAuth::None);
+        assert_eq!(a.options("t").unwrap().validate().unwrap().auth, NatsAuth::None);
         a.nats_user = Some("u".into());
         a.nats_password = Some("p".into());
-        assert_eq!(a.options("t").unwrap().auth, NatsAuth::UserPassword { user: "u".into(), password: "p".into() });
+        let auth = a.options("t").unwrap().validate().unwrap().auth;
+        assert_eq!(auth, NatsAuth::UserPassword { user: "u".into(), password: "p".into() });
         a.nats_token = Some("t".into());
-        assert!(a.options("t").is_err());
+        let e = a.options("t").unwrap_err().0;
+        assert!(e.starts_with("conflicting_credentials: --nats-user (NATS_USER) and --nats-token (NATS_TOKEN)"), "{e}");
         let mut b = NatsArgs::new("nats://h:4222");
         b.nats_password = Some("p".into());
-        assert!(b.options("t").is_err());
+        let e = b.options("t").unwrap_err().0;
+        assert!(e.starts_with("missing_user: --nats-password (NATS_PASSWORD) is given without --nats-user"), "{e}");
+        b.nats_password = None;
+        b.nats_user = Some("u".into());
+        assert!(b.options("t").unwrap_err().0.starts_with("missing_password: "), "a user needs a password");
         let mut c = NatsArgs::new("nats://h:4222");
         c.nats_tls_cert = Some("c.pem".into());
-        assert!(c.options("t").is_err());
+        assert!(c.options("t").unwrap_err().0.starts_with("incomplete_tls: --nats-tls-cert"));
         c.nats_tls_key = Some("k.pem".into());
         c.nats_tls_required = true;
         let o = c.options("dagnats trace").unwrap();
         assert!(o.tls.required);
         assert_eq!(o.name.as_deref(), Some("dagnats trace"));
+    }
+
+    #[test]
+    fn the_flags_read_the_cores_variables() {
+        use clap::CommandFactory;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            nats: NatsArgs,
+        }
+        let read: Vec<String> = Cli::command()
+            .get_arguments()
+            .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+            .collect();
+        let core: Vec<&str> = NatsField::ALL.iter().filter_map(|f| f.env_var()).collect();
+        let mut read_sorted = read.clone();
+        read_sorted.sort();
+        let mut core_sorted = core.clone();
+        core_sorted.sort();
+        assert_eq!(read_sorted, core_sorted);
+        for (value, want) in [("yes", Ok(true)), ("OFF", Ok(false)), ("maybe", Err(()))] {
+            assert_eq!(boolean(value).map_err(|_| ()), want, "{value}");
+        }
     }
 
     #[test]

@@ -12,6 +12,9 @@ pub enum Error {
     Connect(String),
     /// An option was invalid (for example an unreadable credentials file).
     Config(String),
+    /// The NATS connection options broke a rule of [`NatsOptions::validate`](crate::nats::NatsOptions::validate)
+    /// (checked before connecting); [`kind`](crate::nats::NatsOptionsError::kind) says which.
+    Options(crate::nats::NatsOptionsError),
     /// Flush or shutdown ran out of time with this many records not yet acknowledged.
     Timeout {
         /// Records still waiting for the server's acknowledgement.
@@ -26,6 +29,7 @@ impl fmt::Display for Error {
         match self {
             Error::Connect(m) => write!(f, "cannot connect to NATS: {m}"),
             Error::Config(m) => write!(f, "invalid telemetry configuration: {m}"),
+            Error::Options(e) => write!(f, "invalid NATS connection options: {e}"),
             Error::Timeout { pending } => {
                 write!(f, "timed out with {pending} telemetry records not yet acknowledged")
             }

@@ -2,12 +2,26 @@
 //! bridge. Secrets never appear in `Debug` output or error messages.
 //!
 //! ```
-//! use dagnats_observe::nats::{NatsAuth, NatsOptions};
+//! use dagnats_observe::nats::{NatsAuth, NatsOptions, NatsOptionsErrorKind};
 //!
 //! let opts = NatsOptions::new("nats://127.0.0.1:4222")
 //!     .auth(NatsAuth::UserPassword { user: "worker".into(), password: "s3cret".into() });
 //! assert!(!format!("{opts:?}").contains("s3cret"));
+//! assert!(opts.validate().is_ok());
+//!
+//! let mut two = opts.clone();
+//! two.token = Some("tok".into());
+//! let e = two.validate().unwrap_err();
+//! assert_eq!(e.kind(), NatsOptionsErrorKind::ConflictingCredentials);
+//! assert!(e.to_string().starts_with("conflicting_credentials: user (NATS_USER) and token (NATS_TOKEN)"));
 //! ```
+//!
+//! Every rule on these options lives in one place, [`NatsOptions::validate`]; the
+//! environment variables are read by [`NatsOptions::from_env`] (the table is in the
+//! crate's README). The Python, Node and C bindings and the bridge only pass values in
+//! and translate [`NatsOptionsError`] into their own errors.
+
+mod check;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -16,11 +30,16 @@ use std::time::Duration;
 use async_nats::ConnectErrorKind;
 
 use crate::error::{Error, Result};
+pub use check::{
+    connect_timeout_millis, connect_timeout_secs, env, parse_bool, NatsField, NatsOptionsError, NatsOptionsErrorKind,
+    ValidNatsOptions, MAX_CONNECT_TIMEOUT,
+};
 
 /// The default server when neither an option nor `NATS_URL` says otherwise.
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 
-/// How to authenticate.
+/// One kind of credentials: what [`NatsOptions::validate`] makes of the credential
+/// options, and a shorthand to set them ([`NatsOptions::auth`]).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub enum NatsAuth {
     /// No credentials (or credentials inside the URL).
@@ -66,38 +85,69 @@ pub struct TlsOptions {
     pub key_file: Option<PathBuf>,
 }
 
-/// Where and how to connect.
+/// Where and how to connect, as the user gave it: nothing is judged until
+/// [`validate`](NatsOptions::validate), which every connect runs first.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NatsOptions {
     /// One URL or several separated by commas.
     pub url: String,
-    /// Credentials.
-    pub auth: NatsAuth,
+    /// User name; needs `password`.
+    pub user: Option<String>,
+    /// Password; needs `user`.
+    pub password: Option<String>,
+    /// Authentication token.
+    pub token: Option<String>,
+    /// NKey seed (`SU...`).
+    pub nkey: Option<String>,
+    /// A `.creds` file holding a user JWT and its NKey seed.
+    pub credentials_file: Option<PathBuf>,
     /// TLS.
     pub tls: TlsOptions,
     /// Connection name shown by the server's monitoring.
     pub name: Option<String>,
-    /// How long one connection attempt may take.
+    /// How long one connection attempt may take: more than 0, at most
+    /// [`MAX_CONNECT_TIMEOUT`].
     pub connect_timeout: Duration,
+    /// A variable [`from_env_with`](NatsOptions::from_env_with) could not read, reported
+    /// by `validate`.
+    env_error: Option<NatsOptionsError>,
 }
 
 impl Default for NatsOptions {
     fn default() -> Self {
         NatsOptions {
             url: DEFAULT_NATS_URL.to_owned(),
-            auth: NatsAuth::None,
+            user: None,
+            password: None,
+            token: None,
+            nkey: None,
+            credentials_file: None,
             tls: TlsOptions::default(),
             name: None,
             connect_timeout: Duration::from_secs(5),
+            env_error: None,
         }
     }
 }
 
 impl fmt::Debug for NatsOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The credential options given, secrets as ***.
+        let mut auth = Vec::new();
+        if let Some(user) = &self.user {
+            auth.push(format!("user={user:?}"));
+        }
+        for (name, given) in [("password", &self.password), ("token", &self.token), ("nkey", &self.nkey)] {
+            if given.is_some() {
+                auth.push(format!("{name}=***"));
+            }
+        }
+        if let Some(path) = &self.credentials_file {
+            auth.push(format!("credentials_file={path:?}"));
+        }
         f.debug_struct("NatsOptions")
             .field("url", &redact_url(&self.url))
-            .field("auth", &self.auth)
+            .field("auth", &auth)
             .field("tls", &self.tls)
             .field("name", &self.name)
             .field("connect_timeout", &self.connect_timeout)
@@ -142,26 +192,39 @@ impl NatsOptions {
         NatsOptions { url: url.into(), ..Default::default() }
     }
 
-    /// `NATS_URL`, or the default server.
+    /// Options from the process environment: every variable of [`env`] (`NATS_URL`,
+    /// `NATS_CREDS`, `NATS_USER`, `NATS_PASSWORD`, `NATS_TOKEN`, `NATS_NKEY`,
+    /// `NATS_TLS_REQUIRED`, `NATS_CA`, `NATS_CERT`, `NATS_KEY`), defaults for the rest.
+    /// See [`from_env_with`](Self::from_env_with); [`validate`](Self::validate) judges them.
     pub fn from_env() -> Self {
-        NatsOptions::new(
-            std::env::var("NATS_URL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_NATS_URL.into()),
-        )
+        NatsOptions::from_env_with(|k| std::env::var(k).ok())
     }
 
-    /// Sets the credentials.
+    /// Sets the credentials to one kind, clearing every other credential option.
     pub fn auth(mut self, auth: NatsAuth) -> Self {
-        self.auth = auth;
+        self.set_auth(auth);
         self
     }
 
-    async fn connect_options(&self, retry: bool) -> Result<async_nats::ConnectOptions> {
+    /// [`auth`](Self::auth) in place.
+    pub fn set_auth(&mut self, auth: NatsAuth) {
+        (self.user, self.password, self.token, self.nkey, self.credentials_file) = (None, None, None, None, None);
+        match auth {
+            NatsAuth::None => {}
+            NatsAuth::UserPassword { user, password } => (self.user, self.password) = (Some(user), Some(password)),
+            NatsAuth::Token(t) => self.token = Some(t),
+            NatsAuth::NKey(seed) => self.nkey = Some(seed),
+            NatsAuth::CredentialsFile(path) => self.credentials_file = Some(path),
+        }
+    }
+
+    async fn connect_options(&self, valid: &ValidNatsOptions, retry: bool) -> Result<async_nats::ConnectOptions> {
         let mut o =
             async_nats::ConnectOptions::new().connection_timeout(self.connect_timeout).max_reconnects(None::<usize>);
         if let Some(name) = &self.name {
             o = o.name(name);
         }
-        o = match &self.auth {
+        o = match &valid.auth {
             NatsAuth::None => o,
             NatsAuth::UserPassword { user, password } => o.user_and_password(user.clone(), password.clone()),
             NatsAuth::Token(t) => o.token(t.clone()),
@@ -177,10 +240,8 @@ impl NatsOptions {
         if let Some(ca) = &self.tls.ca_file {
             o = o.add_root_certificates(ca.clone());
         }
-        match (&self.tls.cert_file, &self.tls.key_file) {
-            (Some(cert), Some(key)) => o = o.add_client_certificate(cert.clone(), key.clone()),
-            (None, None) => {}
-            _ => return Err(Error::Config("a TLS client certificate needs both cert_file and key_file".into())),
+        if let (Some(cert), Some(key)) = (&self.tls.cert_file, &self.tls.key_file) {
+            o = o.add_client_certificate(cert.clone(), key.clone());
         }
         if retry {
             o = o.retry_on_initial_connect();
@@ -188,9 +249,10 @@ impl NatsOptions {
         Ok(o)
     }
 
-    /// Connects. Must run inside a Tokio runtime.
+    /// Validates, then connects. Must run inside a Tokio runtime.
     pub async fn connect(&self, initial: InitialConnect) -> Result<async_nats::Client> {
-        let first = self.connect_with(self.connect_options(false).await?).await;
+        let valid = self.validate().map_err(Error::Options)?;
+        let first = self.connect_with(&valid, self.connect_options(&valid, false).await?).await;
         match first {
             Ok(client) => Ok(client),
             Err(e) => {
@@ -202,7 +264,7 @@ impl NatsOptions {
                 let unreachable = io_kind && !self.any_server_accepts_tcp().await;
                 if unreachable && initial == InitialConnect::RetryInBackground {
                     tracing::warn!(url = %redact_url(&self.url), "NATS unreachable; reconnecting in the background");
-                    self.connect_with(self.connect_options(true).await?)
+                    self.connect_with(&valid, self.connect_options(&valid, true).await?)
                         .await
                         .map_err(|e| Error::Connect(describe(&e, &self.url, false)))
                 } else {
@@ -214,29 +276,14 @@ impl NatsOptions {
 }
 
 impl NatsOptions {
-    /// The servers of the URL list, when every part parses. async-nats reads a string as
-    /// one URL, so a list is split here.
-    fn servers(&self) -> Option<Vec<async_nats::ServerAddr>> {
-        let addrs = self
-            .url
-            .split(',')
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .map(|u| u.parse::<async_nats::ServerAddr>().ok())
-            .collect::<Option<Vec<_>>>()?;
-        (!addrs.is_empty()).then_some(addrs)
-    }
-
-    /// Connects to every server of the URL list; a list with a part that does not parse
-    /// is handed over whole, so that async-nats reports the invalid URL.
+    /// Connects to every server of the validated URL list (async-nats reads one string
+    /// as one URL, so the list is split by validation).
     async fn connect_with(
         &self,
+        valid: &ValidNatsOptions,
         options: async_nats::ConnectOptions,
     ) -> std::result::Result<async_nats::Client, async_nats::ConnectError> {
-        match self.servers() {
-            Some(addrs) => options.connect(addrs).await,
-            None => options.connect(self.url.as_str()).await,
-        }
+        options.connect(valid.servers.as_slice()).await
     }
 
     /// Whether any server of the URL list accepts a TCP connection right now.
@@ -324,10 +371,10 @@ mod tests {
 
     #[test]
     fn several_urls_are_several_servers() {
-        let servers = |url: &str| NatsOptions::new(url).servers().map(|a| a.len());
+        let servers = |url: &str| NatsOptions::new(url).validate().map(|v| v.servers.len()).ok();
         assert_eq!(servers("nats://127.0.0.1:4222"), Some(1));
         assert_eq!(servers("nats://127.0.0.1:4222, nats://127.0.0.1:4223,nats://u:p@h:4224"), Some(3));
-        assert_eq!(servers("nats://127.0.0.1:4222,nats://h:notaport"), None, "reported by async-nats as invalid");
+        assert_eq!(servers("nats://127.0.0.1:4222,nats://h:notaport"), None, "an invalid URL");
     }
 
     #[test]

@@ -24,7 +24,7 @@ fn tls_required_against_a_plain_server_is_an_error() {
 fn wrong_password_is_an_error_without_the_password() {
     let server = NatsServer::start_with_args(&["--user", "worker", "--pass", "right-secret"]);
     let mut o = options(server.url());
-    o.nats.auth = NatsAuth::UserPassword { user: "worker".into(), password: "wrong-secret".into() };
+    o.nats.set_auth(NatsAuth::UserPassword { user: "worker".into(), password: "wrong-secret".into() });
     match Telemetry::connect(o) {
         Err(Error::Connect(message)) => {
             assert!(message.contains("authentication") || message.contains("authorization"), "{message}");
@@ -33,7 +33,7 @@ fn wrong_password_is_an_error_without_the_password() {
         other => panic!("expected a connect error, got {other:?}"),
     }
     let mut ok = options(server.url());
-    ok.nats.auth = NatsAuth::UserPassword { user: "worker".into(), password: "right-secret".into() };
+    ok.nats.set_auth(NatsAuth::UserPassword { user: "worker".into(), password: "right-secret".into() });
     Telemetry::connect(ok).expect("the right password connects");
 }
 

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
 
+use dagnats_observe::nats::{NatsField, NatsOptionsError};
 use dagnats_observe::Error;
 
 use crate::cstr::write_out;
@@ -49,8 +50,9 @@ pub enum dagnats_result {
     DAGNATS_RESULT_TIMEOUT = 2001,
     /// The telemetry was already closed.
     DAGNATS_RESULT_CLOSED = 2002,
-    /// The connect options were inconsistent (for example a TLS certificate without its
-    /// key, an unreadable credentials file, a zero buffer capacity).
+    /// The connect options were inconsistent (for example two kinds of credentials, a bad
+    /// URL, a zero connect timeout, an unreadable credentials file); the last-error
+    /// message starts with the rule's name (see `dagnats_connect_options_validate`).
     DAGNATS_RESULT_INVALID_CONFIG = 2003,
 
     // 9000: faults inside the library.
@@ -127,6 +129,7 @@ pub(crate) type FfiResult<T> = Result<T, Failure>;
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
         let code = match &e {
+            Error::Options(options) => return options_failure(options.clone()),
             Error::Connect(_) => DAGNATS_RESULT_NOT_CONNECTED,
             Error::Config(_) => DAGNATS_RESULT_INVALID_CONFIG,
             Error::Timeout { .. } => DAGNATS_RESULT_TIMEOUT,
@@ -135,6 +138,23 @@ impl From<Error> for Failure {
         };
         Failure::new(code, e.to_string())
     }
+}
+
+/// The core's verdict on connection options: `DAGNATS_RESULT_INVALID_CONFIG`, the message
+/// naming each option by its setter (`dagnats_connect_options_set_<name>`).
+pub(crate) fn options_failure(e: NatsOptionsError) -> Failure {
+    let message = e.message(|f| {
+        match f {
+            NatsField::NKey => "nkey_seed",
+            NatsField::TlsCertFile => "tls_client_cert cert_path",
+            NatsField::TlsKeyFile => "tls_client_cert key_path",
+            NatsField::Name => "connection_name",
+            NatsField::ConnectTimeout => "connect_timeout_ms",
+            other => other.name(),
+        }
+        .to_owned()
+    });
+    Failure::new(DAGNATS_RESULT_INVALID_CONFIG, message)
 }
 
 thread_local! {

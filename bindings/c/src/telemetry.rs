@@ -5,7 +5,6 @@ use std::ffi::c_char;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dagnats_observe::nats::NatsAuth;
 use dagnats_observe::record::Record;
 use dagnats_observe::{CollectorOptions, MemorySink, Telemetry};
 
@@ -13,7 +12,7 @@ use crate::cstr::{str_arg, write_out};
 use crate::handle::{free_boxed, out_arg, to_boxed, try_mut, try_ref, Castable, Registry};
 use crate::panic::ffi_boundary;
 use crate::result::dagnats_result::{self, *};
-use crate::result::{Failure, FfiResult};
+use crate::result::{options_failure, Failure, FfiResult};
 
 /// Settings for `dagnats_telemetry_connect`: NATS URL, service name, credentials, TLS
 /// and buffering. Created by `dagnats_connect_options_new`, changed by the
@@ -89,10 +88,13 @@ fn register(inner: Arc<TelemetryInner>) -> *mut dagnats_telemetry {
 // ---------------------------------------------------------------------------------------
 // Connect options
 
-/// Creates connect options with the defaults: the URL from the environment variable
-/// `NATS_URL` (else `nats://127.0.0.1:4222`), the service from `OTEL_SERVICE_NAME` (else
-/// `unknown_service`), no credentials, TLS as the URL says, a 5 s connect timeout, a
-/// 16384-record buffer and 512 publishes in flight.
+/// Creates connect options with the defaults: the NATS options from the `NATS_*`
+/// environment variables (`NATS_URL`, else `nats://127.0.0.1:4222`; `NATS_CREDS`,
+/// `NATS_USER`, `NATS_PASSWORD`, `NATS_TOKEN`, `NATS_NKEY`, `NATS_TLS_REQUIRED`,
+/// `NATS_CA`, `NATS_CERT`, `NATS_KEY`: the table in core/README.md, read by the core),
+/// the service from `OTEL_SERVICE_NAME` (else `unknown_service`), a 5 s connect timeout,
+/// a 16384-record buffer and 512 publishes in flight. The setters record values over
+/// these; `dagnats_connect_options_validate` and `dagnats_telemetry_connect` judge them.
 ///
 /// Ownership: on success `*out` is a new options value that the caller frees with
 /// `dagnats_connect_options_free`.
@@ -164,7 +166,8 @@ pub unsafe extern "C" fn dagnats_connect_options_set_service(
     })
 }
 
-/// Authenticates with a user name and password (replacing any other credentials).
+/// Authenticates with a user name and password. Another kind of credentials set too
+/// (here or by the environment) is an error at validate and connect, never replaced.
 ///
 /// Ownership: both strings are copied; the password never appears in error messages.
 /// Thread-safety: see `dagnats_connect_options`.
@@ -178,13 +181,15 @@ pub unsafe extern "C" fn dagnats_connect_options_set_user_password(
         let user = str_arg(user, "user")?;
         let password = str_arg(password, "password")?;
         with_options(options, |o| {
-            o.nats.auth = NatsAuth::UserPassword { user: user.to_owned(), password: password.to_owned() };
+            o.nats.user = Some(user.to_owned());
+            o.nats.password = Some(password.to_owned());
             Ok(())
         })
     })
 }
 
-/// Authenticates with a token (replacing any other credentials).
+/// Authenticates with a token (one kind of credentials: see
+/// `dagnats_connect_options_set_user_password`).
 ///
 /// Ownership: `token` is copied; it never appears in error messages.
 /// Thread-safety: see `dagnats_connect_options`.
@@ -196,13 +201,14 @@ pub unsafe extern "C" fn dagnats_connect_options_set_token(
     ffi_boundary!({
         let token = str_arg(token, "token")?;
         with_options(options, |o| {
-            o.nats.auth = NatsAuth::Token(token.to_owned());
+            o.nats.token = Some(token.to_owned());
             Ok(())
         })
     })
 }
 
-/// Authenticates with an NKey seed (`SU...`), replacing any other credentials.
+/// Authenticates with an NKey seed (`SU...`); one kind of credentials, see
+/// `dagnats_connect_options_set_user_password`.
 ///
 /// Ownership: `seed` is copied; it never appears in error messages.
 /// Thread-safety: see `dagnats_connect_options`.
@@ -214,14 +220,15 @@ pub unsafe extern "C" fn dagnats_connect_options_set_nkey_seed(
     ffi_boundary!({
         let seed = str_arg(seed, "seed")?;
         with_options(options, |o| {
-            o.nats.auth = NatsAuth::NKey(seed.to_owned());
+            o.nats.nkey = Some(seed.to_owned());
             Ok(())
         })
     })
 }
 
-/// Authenticates with a `.creds` file (user JWT and NKey seed), replacing any other
-/// credentials. The file is read by `dagnats_telemetry_connect`.
+/// Authenticates with a `.creds` file (user JWT and NKey seed); one kind of credentials,
+/// see `dagnats_connect_options_set_user_password`. The file is read by
+/// `dagnats_telemetry_connect`.
 ///
 /// Ownership: `path` is copied. Thread-safety: see `dagnats_connect_options`.
 #[no_mangle]
@@ -232,7 +239,7 @@ pub unsafe extern "C" fn dagnats_connect_options_set_credentials_file(
     ffi_boundary!({
         let path = str_arg(path, "path")?;
         with_options(options, |o| {
-            o.nats.auth = NatsAuth::CredentialsFile(path.into());
+            o.nats.credentials_file = Some(path.into());
             Ok(())
         })
     })
@@ -310,7 +317,8 @@ pub unsafe extern "C" fn dagnats_connect_options_set_connection_name(
     })
 }
 
-/// Sets how long one connection attempt may take, in milliseconds (at least 1).
+/// Sets how long one connection attempt may take, in milliseconds: at least 1, at most
+/// 600000 (10 minutes), judged by `dagnats_connect_options_validate` and connect.
 ///
 /// Ownership: `options` stays the caller's. Thread-safety: see `dagnats_connect_options`.
 #[no_mangle]
@@ -319,9 +327,6 @@ pub unsafe extern "C" fn dagnats_connect_options_set_connect_timeout_ms(
     timeout_ms: u32,
 ) -> dagnats_result {
     ffi_boundary!({
-        if timeout_ms == 0 {
-            return Err(Failure::invalid("timeout_ms must be at least 1"));
-        }
         with_options(options, |o| {
             o.nats.connect_timeout = Duration::from_millis(timeout_ms.into());
             Ok(())
@@ -367,6 +372,24 @@ pub unsafe extern "C" fn dagnats_connect_options_set_max_in_flight(
     })
 }
 
+/// Checks the NATS options as `dagnats_telemetry_connect` does, without connecting (no
+/// server needed): `DAGNATS_RESULT_OK`, or `DAGNATS_RESULT_INVALID_CONFIG` with a
+/// last-error message that starts with the rule's name (`conflicting_credentials: `,
+/// `missing_password: `, `invalid_url: `, `incomplete_tls: `, `invalid_timeout: `,
+/// `empty_value: `, `invalid_boolean: `) and names the setters' options, never a secret.
+/// Two kinds of credentials (user/password, token, NKey seed, credentials file), from
+/// setters or the environment, are such an error.
+///
+/// Ownership: `options` is only read. Thread-safety: see `dagnats_connect_options`.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_connect_options_validate(options: *const dagnats_connect_options) -> dagnats_result {
+    ffi_boundary!({
+        let options = try_ref(options, "options")?;
+        options.nats.validate().map_err(options_failure)?;
+        Ok(())
+    })
+}
+
 // ---------------------------------------------------------------------------------------
 // Telemetry
 
@@ -374,8 +397,9 @@ pub unsafe extern "C" fn dagnats_connect_options_set_max_in_flight(
 /// timeout.
 ///
 /// A server that cannot be reached yet is not an error: records wait in the buffer and go
-/// out once it is. Bad credentials, a TLS failure or a bad URL give
-/// `DAGNATS_RESULT_NOT_CONNECTED`; inconsistent options `DAGNATS_RESULT_INVALID_CONFIG`.
+/// out once it is. Bad credentials or a TLS failure give `DAGNATS_RESULT_NOT_CONNECTED`;
+/// options that `dagnats_connect_options_validate` refuses (checked first, before any
+/// connection) or an unreadable credentials file `DAGNATS_RESULT_INVALID_CONFIG`.
 /// Creates the TELEMETRY stream when it is missing.
 ///
 /// Ownership: `options` is only read (free it whenever you like). On success `*out` is a

@@ -1,8 +1,9 @@
 /*
  * Tests of the C ABI, compiled with cc against include/dagnats_observe.h.
  *
- *   test_api VECTORS_JSON        shared trace-context vectors, the API in memory, every
- *                                error path, fork, threads
+ *   test_api VECTORS_JSON        shared trace-context vectors (and, from the same folder,
+ *                                connection-options-vectors.json), the API in memory,
+ *                                every error path, fork, threads
  *   test_api --e2e               against the nats-server in $NATS_URL (see
  *                                tests/e2e/driver.rs, which checks the stream afterwards)
  *   test_api --auth-case         one shared authentication/TLS case against the secured
@@ -417,6 +418,156 @@ static void run_vectors(const char *path) {
     }
     json_free(&root);
     free(text);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Shared connection-option vectors: each case through the setters (or the NATS_*
+ * variables read by dagnats_connect_options_new) and dagnats_connect_options_validate. */
+
+static const char *const NATS_VARS[] = { "NATS_URL", "NATS_CREDS", "NATS_USER", "NATS_PASSWORD", "NATS_TOKEN",
+                                         "NATS_NKEY", "NATS_TLS_REQUIRED", "NATS_CA", "NATS_CERT", "NATS_KEY" };
+
+static void clear_nats_env(void) {
+    for (size_t i = 0; i < sizeof NATS_VARS / sizeof NATS_VARS[0]; i++) unsetenv(NATS_VARS[i]);
+}
+
+/* Why a case's options cannot be given through the C setters (NULL when they can):
+ * user and password, certificate and key are set in pairs, and the timeout is a u32. */
+static const char *not_expressible(const json_value *o) {
+    if ((json_get(o, "user") != NULL) != (json_get(o, "password") != NULL)) return "user and password are one setter";
+    if ((json_get(o, "tls_cert_file") != NULL) != (json_get(o, "tls_key_file") != NULL))
+        return "certificate and key are one setter";
+    const json_value *t = json_get(o, "connect_timeout_ms");
+    if (t && (t->number < 0 || t->number != floor(t->number))) return "the timeout is a whole number of ms";
+    return NULL;
+}
+
+static void apply_case_options(dagnats_connect_options *opts, const json_value *o) {
+    const char *v;
+    if ((v = json_get_string(o, "url"))) OK(dagnats_connect_options_set_url(opts, v));
+    if ((v = json_get_string(o, "user"))) OK(dagnats_connect_options_set_user_password(opts, v, json_get_string(o, "password")));
+    if ((v = json_get_string(o, "token"))) OK(dagnats_connect_options_set_token(opts, v));
+    if ((v = json_get_string(o, "nkey"))) OK(dagnats_connect_options_set_nkey_seed(opts, v));
+    if ((v = json_get_string(o, "credentials_file"))) OK(dagnats_connect_options_set_credentials_file(opts, v));
+    const json_value *required = json_get(o, "tls_required");
+    if (required) OK(dagnats_connect_options_set_tls_required(opts, required->boolean));
+    if ((v = json_get_string(o, "tls_ca_file"))) OK(dagnats_connect_options_set_tls_ca_file(opts, v));
+    if ((v = json_get_string(o, "tls_cert_file")))
+        OK(dagnats_connect_options_set_tls_client_cert(opts, v, json_get_string(o, "tls_key_file")));
+    if ((v = json_get_string(o, "name"))) OK(dagnats_connect_options_set_connection_name(opts, v));
+    const json_value *t = json_get(o, "connect_timeout_ms");
+    if (t) OK(dagnats_connect_options_set_connect_timeout_ms(opts, (uint32_t)t->number));
+}
+
+static void check_case_outcome(const json_value *c, const dagnats_connect_options *opts) {
+    const json_value *valid = json_get(c, "valid");
+    if (valid && valid->boolean) {
+        OK(dagnats_connect_options_validate(opts));
+        return;
+    }
+    const char *kind = json_get_string(c, "error");
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s: ", kind ? kind : "?");
+    EXPECT(DAGNATS_RESULT_INVALID_CONFIG, dagnats_connect_options_validate(opts));
+    CHECK(strncmp(last_error(), prefix, strlen(prefix)) == 0, "last error %s does not start with %s", last_error(), prefix);
+    CHECK(strstr(last_error(), "hunter2") == NULL, "a secret leaked: %s", last_error());
+}
+
+static void run_connection_vectors(const char *trace_vectors_path) {
+    char path[4096];
+    const char *slash = strrchr(trace_vectors_path, '/');
+    int dir_len = slash ? (int)(slash - trace_vectors_path) : 1;
+    snprintf(path, sizeof path, "%.*s/connection-options-vectors.json", dir_len, slash ? trace_vectors_path : ".");
+    begin("connection vectors file reads");
+    char *text = json_read_file(path);
+    CHECK(text != NULL, "cannot read %s", path);
+    json_value root = {0};
+    char err[128] = "";
+    if (text) CHECK(json_parse(text, &root, err, sizeof err) == 0, "%s: %s", path, err);
+    const json_value *cases = text ? json_get(&root, "cases") : NULL;
+    CHECK(cases && cases->type == JSON_ARRAY && cases->len >= 30, "no cases in %s", path);
+    end_case();
+    size_t skipped = 0, run = 0;
+    char *saved[sizeof NATS_VARS / sizeof NATS_VARS[0]];
+    for (size_t i = 0; i < sizeof NATS_VARS / sizeof NATS_VARS[0]; i++) {
+        const char *v = getenv(NATS_VARS[i]);
+        saved[i] = v ? strdup(v) : NULL;
+    }
+    for (size_t i = 0; cases && i < cases->len; i++) {
+        const json_value *c = &cases->items[i];
+        char name[300];
+        const json_value *o = json_get(c, "options");
+        if (o && not_expressible(o)) {
+            skipped++;
+        } else if (o) {
+            snprintf(name, sizeof name, "connection vector (options): %s", json_get_string(c, "name"));
+            begin(name);
+            clear_nats_env();
+            dagnats_connect_options *opts = NULL;
+            OK(dagnats_connect_options_new(&opts));
+            apply_case_options(opts, o);
+            check_case_outcome(c, opts);
+            dagnats_connect_options_free(opts);
+            end_case();
+            run++;
+        }
+        const json_value *vars = json_get(c, "env");
+        if (vars) {
+            snprintf(name, sizeof name, "connection vector (env): %s", json_get_string(c, "name"));
+            begin(name);
+            clear_nats_env();
+            for (size_t k = 0; k < vars->len; k++) setenv(vars->keys[k], vars->items[k].string, 1);
+            dagnats_connect_options *opts = NULL;
+            OK(dagnats_connect_options_new(&opts));
+            check_case_outcome(c, opts);
+            dagnats_connect_options_free(opts);
+            end_case();
+            run++;
+        }
+    }
+    clear_nats_env();
+    for (size_t i = 0; i < sizeof NATS_VARS / sizeof NATS_VARS[0]; i++) {
+        if (saved[i]) setenv(NATS_VARS[i], saved[i], 1);
+        free(saved[i]);
+    }
+    begin("connection vectors: most cases run in C (the rest need setters C does not split)");
+    CHECK(run >= 45 && skipped <= 8, "ran %zu, skipped %zu", run, skipped);
+    end_case();
+    json_free(&root);
+    free(text);
+}
+
+/* The credential setters record; two kinds are an error at validate and connect, none wins. */
+static void test_connect_options_rules(void) {
+    begin("connect options: two credentials are INVALID_CONFIG naming both setters, before any server");
+    clear_nats_env();
+    dagnats_connect_options *opts = NULL;
+    dagnats_telemetry *t = NULL;
+    OK(dagnats_connect_options_new(&opts));
+    OK(dagnats_connect_options_set_url(opts, "nats://127.0.0.1:1"));
+    OK(dagnats_connect_options_set_token(opts, "tok-secret"));
+    OK(dagnats_connect_options_validate(opts));
+    OK(dagnats_connect_options_set_nkey_seed(opts, "SUAMLK2ZNL35WSMW37E7UD4VZ7ELPKW7DHC3BWBSD2GCZ7IUQQXZIORRBU"));
+    EXPECT_ERR(DAGNATS_RESULT_INVALID_CONFIG, "conflicting_credentials: token (NATS_TOKEN) and nkey_seed (NATS_NKEY)",
+               dagnats_connect_options_validate(opts));
+    EXPECT_ERR(DAGNATS_RESULT_INVALID_CONFIG, "conflicting_credentials", dagnats_telemetry_connect(opts, &t));
+    CHECK(t == NULL, "no telemetry on failure");
+    CHECK(strstr(last_error(), "tok-secret") == NULL && strstr(last_error(), "SUAM") == NULL, "a secret leaked: %s", last_error());
+    dagnats_connect_options_free(opts);
+    OK(dagnats_connect_options_new(&opts));
+    OK(dagnats_connect_options_set_connect_timeout_ms(opts, 0));
+    EXPECT_ERR(DAGNATS_RESULT_INVALID_CONFIG, "invalid_timeout: connect_timeout_ms", dagnats_connect_options_validate(opts));
+    OK(dagnats_connect_options_set_connect_timeout_ms(opts, 1));
+    OK(dagnats_connect_options_validate(opts));
+    dagnats_connect_options_free(opts);
+    setenv("NATS_TOKEN", "tok-from-env", 1);
+    OK(dagnats_connect_options_new(&opts));
+    OK(dagnats_connect_options_set_user_password(opts, "u", "p"));
+    EXPECT_ERR(DAGNATS_RESULT_INVALID_CONFIG, "user (NATS_USER) and token (NATS_TOKEN)", dagnats_connect_options_validate(opts));
+    dagnats_connect_options_free(opts);
+    clear_nats_env();
+    EXPECT(DAGNATS_RESULT_NULL_ARGUMENT, dagnats_connect_options_validate(NULL));
+    end_case();
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -1038,7 +1189,6 @@ static void test_invalid_arguments(void) {
     EXPECT_ERR(DAGNATS_RESULT_INVALID_ARGUMENT, "unknown record type 5", dagnats_telemetry_memory_count(tel, 5, &n));
     EXPECT_ERR(DAGNATS_RESULT_INVALID_ARGUMENT, "index 3 is past", dagnats_telemetry_memory_json(tel, 0, 3, buf, sizeof buf, NULL));
     EXPECT_ERR(DAGNATS_RESULT_INVALID_ARGUMENT, "not created by dagnats_telemetry_in_memory", dagnats_telemetry_memory_count(noop, 0, &n));
-    EXPECT_ERR(DAGNATS_RESULT_INVALID_ARGUMENT, "timeout_ms", dagnats_connect_options_set_connect_timeout_ms(opts, 0));
     EXPECT_ERR(DAGNATS_RESULT_INVALID_ARGUMENT, "records", dagnats_connect_options_set_buffer_capacity(opts, 0));
     EXPECT_ERR(DAGNATS_RESULT_INVALID_ARGUMENT, "publishes", dagnats_connect_options_set_max_in_flight(opts, 0));
     dagnats_span_context *ctx = NULL;
@@ -1064,7 +1214,7 @@ static void test_invalid_arguments(void) {
     dagnats_connect_options_free(opts);
     OK(dagnats_connect_options_new(&opts));
     OK(dagnats_connect_options_set_url(opts, "http://u:hunter2@127.0.0.1:1"));
-    EXPECT_ERR(DAGNATS_RESULT_NOT_CONNECTED, "invalid server URL", dagnats_telemetry_connect(opts, &t2));
+    EXPECT_ERR(DAGNATS_RESULT_INVALID_CONFIG, "invalid_url: url", dagnats_telemetry_connect(opts, &t2));
     CHECK(strstr(last_error(), "hunter2") == NULL, "the URL's password leaked: %s", last_error());
     CHECK(t2 == NULL, "no telemetry on failure");
 
@@ -1421,6 +1571,8 @@ int main(int argc, char **argv) {
         if (rc) return rc;
     } else if (argc == 2) {
         run_vectors(argv[1]);
+        run_connection_vectors(argv[1]);
+        test_connect_options_rules();
         test_span_lifecycle();
         test_parents();
         test_logs_and_metrics();

@@ -140,7 +140,7 @@ describe('package', () => {
     for (const name of Object.keys(cjs)) assert.equal(esm[name], cjs[name], name)
     assert.deepEqual(Object.keys(cjs).sort(), [
       'Counter', 'Gauge', 'Histogram', 'Logger', 'Metrics', 'Span', 'SpanContext', 'SpanKind', 'StatusCode',
-      'Telemetry', 'Tracer', 'currentSpan', 'extract', 'inject', 'withSpan',
+      'Telemetry', 'Tracer', 'currentSpan', 'extract', 'inject', 'validateConnectOptions', 'withSpan',
     ])
     assert.equal(SpanKind.Server, 1)
     assert.equal(StatusCode.Error, 2)

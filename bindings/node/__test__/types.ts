@@ -1,11 +1,13 @@
 // Typing test: compiled with `tsc --noEmit --strict` against the installed package by
 // scripts/test-node, so index.d.ts and native.d.ts stay true to the public API.
-import { currentSpan, extract, inject, Span, SpanContext, SpanKind, StatusCode, Telemetry, withSpan } from 'dagnats-observe'
+import { currentSpan, extract, inject, Span, SpanContext, SpanKind, StatusCode, Telemetry, validateConnectOptions, withSpan } from 'dagnats-observe'
 import type { Attributes, LogRecord, MetricRecord, SpanRecord } from 'dagnats-observe'
 import { headers } from 'nats'
 
 export async function usesTheWholeApi(): Promise<number> {
   const tel: Telemetry = await Telemetry.connect({ servers: ['nats://127.0.0.1:4222'], service: 'worker', tls: { caFile: 'ca.pem' } })
+  const servers: string[] = validateConnectOptions({ servers: 'nats://127.0.0.1:4222', user: 'u', pass: 'p' })
+  void servers
   const memory = Telemetry.inMemory('test')
   const attributes: Attributes = { run_id: 'r-42', attempt: 2, big: 2n, cached: false }
   const span: Span = memory.tracer.startSpan('step', { kind: SpanKind.Server, attributes })

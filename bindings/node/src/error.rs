@@ -5,12 +5,14 @@
 //! - Values of the right type but outside what the wire format can carry (a bigint
 //!   beyond int64) become a `RangeError` (code `ERR_OUT_OF_RANGE`).
 //! - The core's [`dagnats_observe::Error`] becomes, by [`core_error`]: `TypeError` for an
-//!   invalid option, an `Error` with a `code` (`ERR_DAGNATS_CONNECT`,
+//!   invalid option (connection options by [`options_error`]: `TypeError` or
+//!   `RangeError` with code `ERR_DAGNATS_<RULE>`), an `Error` with a `code` (`ERR_DAGNATS_CONNECT`,
 //!   `ERR_DAGNATS_TIMEOUT` with a `pending` count, `ERR_DAGNATS_CLOSED`) otherwise.
 //!
 //! Each builder returns a [`napi::Error`] that holds the finished JS error object, so it
 //! can be thrown from a call or used to reject a promise.
 
+use dagnats_observe::nats::{NatsField, NatsOptionsError, NatsOptionsErrorKind};
 use dagnats_observe::Error as CoreError;
 use napi::bindgen_prelude::{Object, Unknown};
 use napi::{sys, Env, JsError, JsRangeError, JsTypeError, JsValue};
@@ -42,12 +44,42 @@ pub fn core_error(env: sys::napi_env, error: CoreError) -> napi::Error {
     let message = error.to_string();
     match error {
         CoreError::Config(_) => type_error(env, message),
+        CoreError::Options(e) => options_error(env, e),
         CoreError::Connect(_) => coded_error(env, "ERR_DAGNATS_CONNECT", message, None),
         CoreError::Timeout { pending } => coded_error(env, "ERR_DAGNATS_TIMEOUT", message, Some(pending)),
         CoreError::Closed => coded_error(env, "ERR_DAGNATS_CLOSED", message, None),
         // The core may add kinds; they still reach JS as an Error with the core's text.
         _ => coded_error(env, "ERR_DAGNATS", message, None),
     }
+}
+
+/// The core's verdict on connection options: a `RangeError` for the timeout, a
+/// `TypeError` for every other rule, with `code` `ERR_DAGNATS_` and the rule's name in
+/// capitals (`ERR_DAGNATS_CONFLICTING_CREDENTIALS`) and a message naming the options as
+/// `Telemetry.connect` spells them.
+pub fn options_error(env: sys::napi_env, e: NatsOptionsError) -> napi::Error {
+    let message = e.message(|f| {
+        match f {
+            NatsField::Url => "servers",
+            NatsField::Password => "pass",
+            NatsField::NKey => "nkeySeed",
+            NatsField::CredentialsFile => "credentialsFile",
+            NatsField::TlsRequired => "tls.required",
+            NatsField::TlsCaFile => "tls.caFile",
+            NatsField::TlsCertFile => "tls.certFile",
+            NatsField::TlsKeyFile => "tls.keyFile",
+            NatsField::ConnectTimeout => "timeout",
+            NatsField::User | NatsField::Token | NatsField::Name => f.name(),
+        }
+        .to_owned()
+    });
+    let code = format!("ERR_DAGNATS_{}", e.kind().name().to_ascii_uppercase());
+    let error = napi::Error::new(code, message);
+    let value = match e.kind() {
+        NatsOptionsErrorKind::InvalidTimeout => JsRangeError::from(error).into_unknown(Env::from_raw(env)),
+        _ => JsTypeError::from(error).into_unknown(Env::from_raw(env)),
+    };
+    retained(value)
 }
 
 /// An `Error` with `code`, and `pending` when given.

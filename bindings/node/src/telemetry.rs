@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dagnats_observe as core;
-use dagnats_observe::nats::{NatsAuth, TlsOptions};
+use dagnats_observe::nats::{connect_timeout_millis, NatsOptions, TlsOptions};
 use dagnats_observe::record::Record;
 use dagnats_observe::{CollectorOptions, MemorySink};
 use napi::bindgen_prelude::{AsyncTask, Unknown};
@@ -15,7 +15,7 @@ use napi::{sys, Env, Task};
 use napi_derive::napi;
 
 use crate::convert::{self, raw};
-use crate::error::{catch_panic, core_error, range_error, type_error};
+use crate::error::{catch_panic, core_error, options_error, range_error, type_error};
 use crate::handles;
 use crate::metrics::Metrics;
 
@@ -140,7 +140,7 @@ impl NativeTelemetry {
     pub fn connect(env: Env, options: Option<Unknown>) -> napi::Result<AsyncTask<ConnectTask>> {
         let options = match options {
             Some(o) => collector_options(env.raw(), raw(&o).1)?,
-            None => CollectorOptions::from_env(),
+            None => collector_options(env.raw(), std::ptr::null_mut())?,
         };
         Ok(AsyncTask::new(ConnectTask { options: Some(options) }))
     }
@@ -307,58 +307,65 @@ fn count_option(env: sys::napi_env, object: sys::napi_value, name: &std::ffi::CS
     Ok(Some(n as usize))
 }
 
+/// Checks `Telemetry.connect` options as connect does, without connecting: returns the
+/// server list, or throws what connect would reject with (`TypeError`, or `RangeError`
+/// for the timeout, with `code` `ERR_DAGNATS_` and the rule's name in capitals).
+#[napi(catch_unwind, ts_args_type = "options?: ConnectOptions | null")]
+pub fn validate_connect_options(env: Env, options: Option<Unknown>) -> napi::Result<Vec<String>> {
+    let object = match &options {
+        Some(o) => raw(o).1,
+        None => std::ptr::null_mut(),
+    };
+    let nats = nats_options(env.raw(), object)?;
+    nats.validate().map(|v| v.servers).map_err(|e| options_error(env.raw(), e))
+}
+
+/// The core's NATS options: the environment's (`NATS_*`, read by the core), the given
+/// options over them, judged by the core's validation. Only types are checked here.
+fn nats_options(env: sys::napi_env, object: sys::napi_value) -> napi::Result<NatsOptions> {
+    let mut nats = NatsOptions::from_env();
+    if !object.is_null() && !convert::is_nullish(env, object)? {
+        if convert::type_of(env, object)? != sys::ValueType::napi_object {
+            return Err(type_error(env, "options must be an object"));
+        }
+        if let Some(servers) = option(env, object, c"servers")? {
+            let mut is_array = false;
+            unsafe { sys::napi_is_array(env, servers, &mut is_array) };
+            nats.url = if is_array {
+                convert::string_array(env, servers, "option servers")?.join(",")
+            } else {
+                convert::string(env, servers, &|| "option servers".to_owned())?
+            };
+        }
+        nats.name = string_option(env, object, c"name")?;
+        let given = |value: Option<String>, from_env: Option<String>| value.or(from_env);
+        nats.user = given(string_option(env, object, c"user")?, nats.user.take());
+        nats.password = given(string_option(env, object, c"pass")?, nats.password.take());
+        nats.token = given(string_option(env, object, c"token")?, nats.token.take());
+        nats.nkey = given(string_option(env, object, c"nkeySeed")?, nats.nkey.take());
+        if let Some(path) = string_option(env, object, c"credentialsFile")? {
+            nats.credentials_file = Some(PathBuf::from(path));
+        }
+        if let Some(tls) = option(env, object, c"tls")? {
+            tls_options(env, tls, &mut nats.tls)?;
+        }
+        if let Some(ms) = option(env, object, c"timeout")? {
+            let ms = convert::number(env, ms, &|| "option timeout".to_owned())?;
+            nats.connect_timeout = connect_timeout_millis(ms).map_err(|e| options_error(env, e))?;
+        }
+    }
+    nats.validate().map_err(|e| options_error(env, e))?;
+    Ok(nats)
+}
+
 /// Reads `Telemetry.connect` options over the environment's defaults.
 fn collector_options(env: sys::napi_env, object: sys::napi_value) -> napi::Result<CollectorOptions> {
-    let mut options = CollectorOptions::from_env();
-    if convert::is_nullish(env, object)? {
+    let mut options = CollectorOptions { nats: nats_options(env, object)?, ..CollectorOptions::from_env() };
+    if object.is_null() || convert::is_nullish(env, object)? {
         return Ok(options);
-    }
-    if convert::type_of(env, object)? != sys::ValueType::napi_object {
-        return Err(type_error(env, "options must be an object"));
-    }
-    if let Some(servers) = option(env, object, c"servers")? {
-        let mut is_array = false;
-        unsafe { sys::napi_is_array(env, servers, &mut is_array) };
-        let url = if is_array {
-            convert::string_array(env, servers, "option servers")?.join(",")
-        } else {
-            convert::string(env, servers, &|| "option servers".to_owned())?
-        };
-        if !url.is_empty() {
-            options.nats.url = url;
-        }
     }
     if let Some(service) = string_option(env, object, c"service")?.filter(|s| !s.is_empty()) {
         options.service = service;
-    }
-    options.nats.name = string_option(env, object, c"name")?;
-    let user = string_option(env, object, c"user")?;
-    let pass = string_option(env, object, c"pass")?;
-    let token = string_option(env, object, c"token")?;
-    let nkey = string_option(env, object, c"nkeySeed")?;
-    let creds = string_option(env, object, c"credentialsFile")?;
-    let given = [user.is_some() || pass.is_some(), token.is_some(), nkey.is_some(), creds.is_some()];
-    if given.iter().filter(|g| **g).count() > 1 {
-        return Err(type_error(env, "give one of user/pass, token, nkeySeed or credentialsFile"));
-    }
-    options.nats.auth = match (user, pass, token, nkey, creds) {
-        (Some(user), Some(password), ..) => NatsAuth::UserPassword { user, password },
-        (Some(_), None, ..) => return Err(type_error(env, "option pass is required with user")),
-        (None, Some(_), ..) => return Err(type_error(env, "option user is required with pass")),
-        (_, _, Some(token), ..) => NatsAuth::Token(token),
-        (_, _, _, Some(seed), _) => NatsAuth::NKey(seed),
-        (_, _, _, _, Some(path)) => NatsAuth::CredentialsFile(PathBuf::from(path)),
-        _ => NatsAuth::None,
-    };
-    if let Some(tls) = option(env, object, c"tls")? {
-        options.nats.tls = tls_options(env, tls)?;
-    }
-    if let Some(ms) = option(env, object, c"timeout")? {
-        let ms = convert::number(env, ms, &|| "option timeout".to_owned())?;
-        if !ms.is_finite() || ms <= 0.0 {
-            return Err(range_error(env, format!("option timeout must be a number of milliseconds > 0, got {ms}")));
-        }
-        options.nats.connect_timeout = Duration::from_secs_f64(ms / 1000.0);
     }
     if let Some(n) = count_option(env, object, c"bufferCapacity")? {
         options.buffer_capacity = n;
@@ -369,26 +376,26 @@ fn collector_options(env: sys::napi_env, object: sys::napi_value) -> napi::Resul
     Ok(options)
 }
 
-/// Reads the `tls` option: `true` (require TLS) or `{ required?, caFile?, certFile?, keyFile? }`.
-fn tls_options(env: sys::napi_env, value: sys::napi_value) -> napi::Result<TlsOptions> {
+/// Reads the `tls` option over the environment's TLS settings: `true`/`false` (require
+/// TLS) or `{ required?, caFile?, certFile?, keyFile? }`; what is given wins.
+fn tls_options(env: sys::napi_env, value: sys::napi_value, tls: &mut TlsOptions) -> napi::Result<()> {
     if convert::type_of(env, value)? == sys::ValueType::napi_boolean {
-        let required = convert::boolean(env, value, &|| "option tls".to_owned())?;
-        return Ok(TlsOptions { required, ..Default::default() });
+        tls.required = convert::boolean(env, value, &|| "option tls".to_owned())?;
+        return Ok(());
     }
     if convert::type_of(env, value)? != sys::ValueType::napi_object {
         return Err(type_error(env, "option tls must be a boolean or an object"));
     }
-    let required = match option(env, value, c"required")? {
-        Some(v) => convert::boolean(env, v, &|| "option tls.required".to_owned())?,
-        None => false,
+    if let Some(v) = option(env, value, c"required")? {
+        tls.required = convert::boolean(env, v, &|| "option tls.required".to_owned())?;
+    }
+    let path = |name: &std::ffi::CStr, slot: &mut Option<PathBuf>| -> napi::Result<()> {
+        if let Some(v) = option(env, value, name)? {
+            *slot = Some(PathBuf::from(convert::string(env, v, &|| format!("option tls.{}", name.to_string_lossy()))?));
+        }
+        Ok(())
     };
-    let path = |name: &std::ffi::CStr| -> napi::Result<Option<PathBuf>> {
-        Ok(match option(env, value, name)? {
-            Some(v) => {
-                Some(PathBuf::from(convert::string(env, v, &|| format!("option tls.{}", name.to_string_lossy()))?))
-            }
-            None => None,
-        })
-    };
-    Ok(TlsOptions { required, ca_file: path(c"caFile")?, cert_file: path(c"certFile")?, key_file: path(c"keyFile")? })
+    path(c"caFile", &mut tls.ca_file)?;
+    path(c"certFile", &mut tls.cert_file)?;
+    path(c"keyFile", &mut tls.key_file)
 }

@@ -31,6 +31,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(propagation::extract_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(propagation::header_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(propagation::after_fork_in_child, m)?)?;
+    m.add_function(wrap_pyfunction!(telemetry::validate_connect_options, m)?)?;
     m.add("current_span_var", context::current_span_var(py))?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

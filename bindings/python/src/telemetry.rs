@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use dagnats_observe::nats::NatsAuth;
+use dagnats_observe::nats::{connect_timeout_secs, NatsOptions};
 use dagnats_observe::{Collector, CollectorOptions, Level, MemorySink};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -12,7 +12,7 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::context::resolve_parent;
 use crate::convert;
-use crate::errors::to_py;
+use crate::errors::{options_error, to_py};
 use crate::tracer::Tracer;
 
 /// Collectors of this process, so that a forked child can give each its own publisher.
@@ -40,6 +40,75 @@ pub fn after_fork_in_child() {
 fn timeout(seconds: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(seconds)
         .map_err(|_| PyValueError::new_err(format!("timeout must be a non-negative number of seconds, got {seconds}")))
+}
+
+/// The NATS keywords of `Telemetry.connect` and `validate_connect_options` (typed in
+/// the stub): `nats_url` and these, each falling back to its `NATS_*` variable.
+const NATS_KEYWORDS: [&str; 11] = [
+    "user",
+    "password",
+    "token",
+    "nkey",
+    "credentials_file",
+    "tls_required",
+    "tls_ca_file",
+    "tls_cert_file",
+    "tls_key_file",
+    "connect_timeout",
+    "name",
+];
+
+/// The core's options: the environment's (read by the core), the keywords given over
+/// them, judged by the core's validation (its error becomes TypeError or ValueError).
+/// Only types are checked here.
+fn nats_options(nats_url: Option<String>, keywords: Option<&Bound<'_, PyDict>>) -> PyResult<NatsOptions> {
+    let mut o = NatsOptions::from_env();
+    if let Some(url) = nats_url {
+        o.url = url;
+    }
+    if let Some(keywords) = keywords {
+        for key in keywords.keys() {
+            let key: String = key.extract()?;
+            if !NATS_KEYWORDS.contains(&key.as_str()) {
+                return Err(PyTypeError::new_err(format!("unexpected keyword argument '{key}'")));
+            }
+        }
+        let get =
+            |key: &str| -> PyResult<Option<Bound<'_, PyAny>>> { Ok(keywords.get_item(key)?.filter(|v| !v.is_none())) };
+        let text = |key: &str, from_env: Option<String>| -> PyResult<Option<String>> {
+            Ok(get(key)?.map(|v| v.extract::<String>()).transpose()?.or(from_env))
+        };
+        let path = |key: &str, from_env: Option<PathBuf>| -> PyResult<Option<PathBuf>> {
+            Ok(get(key)?.map(|v| v.extract::<PathBuf>()).transpose()?.or(from_env))
+        };
+        o.user = text("user", o.user.take())?;
+        o.password = text("password", o.password.take())?;
+        o.token = text("token", o.token.take())?;
+        o.nkey = text("nkey", o.nkey.take())?;
+        o.credentials_file = path("credentials_file", o.credentials_file.take())?;
+        if let Some(required) = get("tls_required")? {
+            o.tls.required = required.extract()?;
+        }
+        o.tls.ca_file = path("tls_ca_file", o.tls.ca_file.take())?;
+        o.tls.cert_file = path("tls_cert_file", o.tls.cert_file.take())?;
+        o.tls.key_file = path("tls_key_file", o.tls.key_file.take())?;
+        o.name = text("name", None)?;
+        if let Some(seconds) = get("connect_timeout")? {
+            o.connect_timeout = connect_timeout_secs(seconds.extract()?).map_err(options_error)?;
+        }
+    }
+    o.validate().map_err(options_error)?;
+    Ok(o)
+}
+
+/// Checks connection options as Telemetry.connect does, without connecting: returns the
+/// server list, or raises what connect would raise (TypeError for a user without a
+/// password or the reverse, ValueError for the rest; `.kind` names the rule).
+#[pyfunction]
+#[pyo3(signature = (nats_url = None, **nats))]
+pub fn validate_connect_options(nats_url: Option<String>, nats: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<String>> {
+    let options = nats_options(nats_url, nats)?;
+    Ok(options.validate().map_err(options_error)?.servers)
 }
 
 /// Tracer, logger and metrics for one service, publishing to TELEMETRY (or kept in
@@ -80,40 +149,23 @@ fn records_to_py<'py>(py: Python<'py>, records: Vec<Vec<u8>>) -> PyResult<Bound<
 
 #[pymethods]
 impl Telemetry {
-    /// Connects to NATS and returns a bundle publishing to TELEMETRY. `nats_url` and
-    /// `service` default to `NATS_URL` and `OTEL_SERVICE_NAME`. An unreachable server is
-    /// not an error (records wait until it is up); bad credentials or TLS failures raise
-    /// ConnectError.
+    /// Connects to NATS and returns a bundle publishing to TELEMETRY. `service` defaults
+    /// to `OTEL_SERVICE_NAME`; each NATS keyword to its `NATS_*` variable (`nats_url` to
+    /// `NATS_URL`, `user` to `NATS_USER`, ...: the table in the core's README). Options
+    /// that break a rule raise before connecting (see validate_connect_options). An
+    /// unreachable server is not an error (records wait until it is up); bad credentials
+    /// or TLS failures raise ConnectError.
     #[staticmethod]
-    #[pyo3(signature = (
-        nats_url = None, service = None, *, buffer_capacity = None, max_in_flight = None,
-        user = None, password = None, token = None, nkey = None, credentials_file = None,
-        tls_required = false, tls_ca_file = None, tls_cert_file = None, tls_key_file = None,
-        connect_timeout = 5.0, name = None,
-    ))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (nats_url = None, service = None, *, buffer_capacity = None, max_in_flight = None, **nats))]
     fn connect(
         py: Python<'_>,
         nats_url: Option<String>,
         service: Option<String>,
         buffer_capacity: Option<usize>,
         max_in_flight: Option<usize>,
-        user: Option<String>,
-        password: Option<String>,
-        token: Option<String>,
-        nkey: Option<String>,
-        credentials_file: Option<PathBuf>,
-        tls_required: bool,
-        tls_ca_file: Option<PathBuf>,
-        tls_cert_file: Option<PathBuf>,
-        tls_key_file: Option<PathBuf>,
-        connect_timeout: f64,
-        name: Option<String>,
+        nats: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let mut options = CollectorOptions::from_env();
-        if let Some(url) = nats_url {
-            options.nats.url = url;
-        }
+        let mut options = CollectorOptions { nats: nats_options(nats_url, nats)?, ..CollectorOptions::from_env() };
         if let Some(service) = service {
             options.service = service;
         }
@@ -123,22 +175,6 @@ impl Telemetry {
         if let Some(n) = max_in_flight {
             options.max_in_flight = n;
         }
-        options.nats.auth = match (user, password, token, nkey, credentials_file) {
-            (None, None, None, None, None) => NatsAuth::None,
-            (Some(user), password, None, None, None) => {
-                NatsAuth::UserPassword { user, password: password.unwrap_or_default() }
-            }
-            (None, None, Some(t), None, None) => NatsAuth::Token(t),
-            (None, None, None, Some(seed), None) => NatsAuth::NKey(seed),
-            (None, None, None, None, Some(path)) => NatsAuth::CredentialsFile(path),
-            _ => return Err(PyValueError::new_err("give one of: user/password, token, nkey, credentials_file")),
-        };
-        options.nats.tls.required = tls_required;
-        options.nats.tls.ca_file = tls_ca_file;
-        options.nats.tls.cert_file = tls_cert_file;
-        options.nats.tls.key_file = tls_key_file;
-        options.nats.connect_timeout = timeout(connect_timeout)?;
-        options.nats.name = name;
         let inner = py.detach(move || dagnats_observe::Telemetry::connect(options)).map_err(to_py)?;
         if let Some(collector) = inner.collector() {
             remember(collector);

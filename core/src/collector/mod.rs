@@ -69,7 +69,8 @@ impl Default for CollectorOptions {
 }
 
 impl CollectorOptions {
-    /// `NATS_URL` and `OTEL_SERVICE_NAME` from the environment, defaults otherwise.
+    /// The NATS options of [`NatsOptions::from_env`] (every `NATS_*` variable of the
+    /// table in the crate's README) and `OTEL_SERVICE_NAME`, defaults otherwise.
     pub fn from_env() -> Self {
         let mut o = CollectorOptions { nats: NatsOptions::from_env(), ..Default::default() };
         if let Some(s) = std::env::var("OTEL_SERVICE_NAME").ok().filter(|s| !s.is_empty()) {
@@ -171,6 +172,8 @@ impl Engine {
         if options.buffer_capacity == 0 || options.max_in_flight == 0 {
             return Err(Error::Config("buffer_capacity and max_in_flight must be at least 1".into()));
         }
+        // Judged here, before a thread starts; connect judges again (cheap, no I/O).
+        options.nats.validate().map_err(Error::Options)?;
         let queue = Arc::new(RecordQueue::new(options.buffer_capacity, options.max_in_flight));
         let receiver = Arc::clone(&queue);
         let shared = Arc::new(Shared::default());

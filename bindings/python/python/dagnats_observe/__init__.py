@@ -33,6 +33,7 @@ from ._native import (
     Telemetry,
     TelemetryError,
     Tracer,
+    validate_connect_options,
 )
 from .logging_handler import TelemetryHandler
 from .propagation import extract, inject
@@ -60,6 +61,7 @@ __all__ = [
     "extract",
     "inject",
     "traced",
+    "validate_connect_options",
 ]
 
 # A forked child inherits the id generator's state; reseed it so parent and child never

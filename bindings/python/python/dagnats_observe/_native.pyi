@@ -8,7 +8,7 @@ from os import PathLike
 from types import TracebackType
 from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Tuple, Type, TypeVar, Union, final
 
-from typing_extensions import TypeAlias
+from typing_extensions import TypeAlias, TypedDict, Unpack
 
 _AttributeValue: TypeAlias = Union[str, int, float, bool]
 _Attributes: TypeAlias = Mapping[str, _AttributeValue]
@@ -32,6 +32,7 @@ __all__ = [
     "extract_pairs",
     "header_pairs",
     "after_fork_in_child",
+    "validate_connect_options",
     "current_span_var",
     "__version__",
 ]
@@ -167,6 +168,23 @@ class Metrics:
     def gauge(self, name: str) -> Gauge: ...
     def histogram(self, name: str) -> Histogram: ...
 
+class _NatsKeywords(TypedDict, total=False):
+    """The NATS keywords of Telemetry.connect and validate_connect_options; each falls
+    back to its NATS_* variable (the table in the core's README)."""
+
+    user: Optional[str]
+    password: Optional[str]
+    token: Optional[str]
+    nkey: Optional[str]
+    credentials_file: Optional[Union[str, PathLike[str]]]
+    tls_required: Optional[bool]
+    tls_ca_file: Optional[Union[str, PathLike[str]]]
+    tls_cert_file: Optional[Union[str, PathLike[str]]]
+    tls_key_file: Optional[Union[str, PathLike[str]]]
+    connect_timeout: Optional[float]
+    name: Optional[str]
+
+def validate_connect_options(nats_url: Optional[str] = None, **nats: Unpack[_NatsKeywords]) -> List[str]: ...
 @final
 class Telemetry:
     @staticmethod
@@ -176,17 +194,7 @@ class Telemetry:
         *,
         buffer_capacity: Optional[int] = None,
         max_in_flight: Optional[int] = None,
-        user: Optional[str] = None,
-        password: Optional[str] = None,
-        token: Optional[str] = None,
-        nkey: Optional[str] = None,
-        credentials_file: Optional[Union[str, PathLike[str]]] = None,
-        tls_required: bool = False,
-        tls_ca_file: Optional[Union[str, PathLike[str]]] = None,
-        tls_cert_file: Optional[Union[str, PathLike[str]]] = None,
-        tls_key_file: Optional[Union[str, PathLike[str]]] = None,
-        connect_timeout: float = 5.0,
-        name: Optional[str] = None,
+        **nats: Unpack[_NatsKeywords],
     ) -> "Telemetry": ...
     @staticmethod
     def in_memory(service: str) -> "Telemetry": ...
