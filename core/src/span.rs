@@ -124,9 +124,15 @@ impl Span {
     }
 
     /// Like [`record_error`](Self::record_error), with the exception's type name (for
-    /// example a Python class) in `exception.type`.
+    /// example a Python class) in `exception.type`. An empty message (Python's
+    /// `raise KeyError()`, JavaScript's `new Error()`) is replaced by the type name, so
+    /// that the status and the record's `error` still say what failed.
     pub fn record_exception(&mut self, message: String, type_name: Option<String>) {
         let Some(r) = self.record.as_mut() else { return };
+        let message = match &type_name {
+            Some(t) if message.is_empty() => t.clone(),
+            _ => message,
+        };
         let time = r.start_time.saturating_add(self.started.elapsed());
         let mut attributes = Attributes::with_capacity(2);
         if let Some(t) = type_name {

@@ -51,6 +51,7 @@ impl Telemetry {
     /// Connects a NATS [`Collector`] and returns a bundle publishing to TELEMETRY.
     pub fn connect(options: CollectorOptions) -> Result<Self> {
         let collector = Arc::new(Collector::connect(&options)?);
+        crate::fork::register(&collector);
         let mut tel = Telemetry::with_sink(&options.service, collector.clone());
         tel.collector = Some(collector);
         Ok(tel)

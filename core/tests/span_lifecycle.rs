@@ -84,6 +84,23 @@ fn record_error_sets_status_error_and_an_exception_event() {
 }
 
 #[test]
+fn an_exception_without_a_message_is_named_by_its_type() {
+    let (tel, memory) = Telemetry::in_memory("svc");
+    let (_, mut s) = tel.tracer.start(&Context::new(), "a", SpanOptions::new());
+    s.record_exception(String::new(), Some("KeyError".into()));
+    s.end();
+    let (_, mut t) = tel.tracer.start(&Context::new(), "b", SpanOptions::new());
+    t.record_exception(String::new(), None);
+    t.end();
+    let spans = memory.spans();
+    let event = &spans[0].events[0];
+    assert_eq!((spans[0].error.as_str(), spans[0].status_message.as_str()), ("KeyError", "KeyError"));
+    assert_eq!(event.attributes.get("exception.message"), Some(&Value::from("KeyError")));
+    assert_eq!(event.attributes.get("exception.type"), Some(&Value::from("KeyError")));
+    assert_eq!((spans[1].status, spans[1].error.as_str()), (StatusCode::Error, ""), "no type: nothing to name it by");
+}
+
+#[test]
 fn children_inherit_trace_flags_and_state_and_expose_ids() {
     let (tel, memory) = Telemetry::in_memory("svc");
     let (cx, root) = tel.tracer.start(&Context::new(), "root", SpanOptions::new());

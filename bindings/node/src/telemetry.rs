@@ -60,19 +60,6 @@ pub struct CollectorStats {
     pub retried: f64,
 }
 
-/// Discards every record, handing span records back to the core's record pool for the
-/// next span (as the NATS collector does once it has published one), so that switched-off
-/// telemetry allocates nothing per span.
-struct DiscardSink;
-
-impl core::Sink for DiscardSink {
-    fn export(&self, record: Record) {
-        if let Record::Span(span) = record {
-            core::record::recycle(span);
-        }
-    }
-}
-
 /// Connects on the thread pool; resolves to a `NativeTelemetry`.
 pub struct ConnectTask {
     options: Option<CollectorOptions>,
@@ -160,7 +147,7 @@ impl NativeTelemetry {
     pub fn noop(service: Unknown) -> napi::Result<Self> {
         let (env, service) = raw(&service);
         let service = convert::string(env, service, &|| "service".to_owned())?;
-        Ok(NativeTelemetry::new(core::Telemetry::with_sink(&service, Arc::new(DiscardSink)), None))
+        Ok(NativeTelemetry::new(core::Telemetry::noop(&service), None))
     }
 
     /// The service name stamped on every record.

@@ -130,7 +130,6 @@ impl Span {
         if err.is_instance_of::<pyo3::exceptions::PyBaseException>() {
             let message = err.str()?.to_cow()?.into_owned();
             let type_name = err.get_type().qualname()?.to_cow()?.into_owned();
-            let message = if message.is_empty() { type_name.clone() } else { message };
             self.with(|s| s.record_exception(message, Some(type_name)));
         } else {
             let message = err.str()?.to_cow()?.into_owned();

@@ -1,11 +1,11 @@
 //! The Telemetry bundle, the logger and the metric instruments.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use dagnats_observe::nats::{connect_timeout_secs, NatsOptions};
-use dagnats_observe::{Collector, CollectorOptions, Level, MemorySink};
+use dagnats_observe::{CollectorOptions, Level, MemorySink};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -15,25 +15,11 @@ use crate::convert;
 use crate::errors::{options_error, to_py};
 use crate::tracer::Tracer;
 
-/// Collectors of this process, so that a forked child can give each its own publisher.
-static CONNECTED: Mutex<Vec<Weak<Collector>>> = Mutex::new(Vec::new());
-
-fn remember(collector: &Arc<Collector>) {
-    let mut list = CONNECTED.lock().unwrap_or_else(|p| p.into_inner());
-    list.retain(|w| w.strong_count() > 0);
-    list.push(Arc::downgrade(collector));
-}
-
-/// Runs in a forked child, where only the forking thread exists. The list's lock could
-/// have been held by another thread at the fork; then it is never released here, and
-/// the child keeps the parent's (dead) publishers rather than deadlocking.
+/// Runs in a forked child (from `os.register_at_fork`): the core reseeds the ids and
+/// reconnects every collector of the process.
 pub fn after_fork_in_child() {
-    dagnats_observe::id::reseed_after_fork();
-    let Ok(list) = CONNECTED.try_lock() else { return };
-    for collector in list.iter().filter_map(Weak::upgrade) {
-        if let Err(e) = collector.after_fork_in_child() {
-            eprintln!("dagnats_observe: the forked child could not reconnect its telemetry: {e}");
-        }
+    if let Err(e) = dagnats_observe::fork::after_fork_in_child() {
+        eprintln!("dagnats_observe: the forked child could not reconnect its telemetry: {e}");
     }
 }
 
@@ -176,9 +162,6 @@ impl Telemetry {
             options.max_in_flight = n;
         }
         let inner = py.detach(move || dagnats_observe::Telemetry::connect(options)).map_err(to_py)?;
-        if let Some(collector) = inner.collector() {
-            remember(collector);
-        }
         Telemetry::build(py, inner, None)
     }
 
@@ -189,6 +172,14 @@ impl Telemetry {
     fn in_memory(py: Python<'_>, service: &str) -> PyResult<Self> {
         let (inner, memory) = dagnats_observe::Telemetry::in_memory(service);
         Telemetry::build(py, inner, Some(memory))
+    }
+
+    /// A bundle that discards every record: the instrumentation runs (ids, context,
+    /// attributes) but nothing is kept or sent. For libraries and tests that need a
+    /// Telemetry and have no NATS; recycles span records, so it costs no allocation.
+    #[staticmethod]
+    fn noop(py: Python<'_>, service: &str) -> PyResult<Self> {
+        Telemetry::build(py, dagnats_observe::Telemetry::noop(service), None)
     }
 
     /// Starts spans.

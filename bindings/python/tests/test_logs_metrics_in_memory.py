@@ -102,3 +102,18 @@ def test_flush_on_an_unreachable_server_times_out_with_a_telemetry_error() -> No
     with pytest.raises(TypeError):
         Telemetry.connect(f"nats://127.0.0.1:{port}", no_such_option=1)  # type: ignore[call-arg]
 
+
+
+def test_noop_runs_the_instrumentation_and_keeps_nothing() -> None:
+    tel = Telemetry.noop("off")
+    with tel.tracer.start_span("discarded") as span:
+        span.set_attribute("k", 1)
+        assert current_span() is not None
+        assert len(span.trace_id) == 32 and span.trace_id != "0" * 32
+        tel.logger.info("discarded too")
+    assert current_span() is None
+    with pytest.raises(TypeError, match="in_memory"):
+        tel.finished_spans()
+    assert tel.stats() is None
+    tel.flush()
+    tel.close()

@@ -87,6 +87,146 @@ where
     Some(SpanContext { trace_id, span_id, trace_flags, trace_state, is_remote: true })
 }
 
+/// A header (or event field) value as a language's carrier holds it, before any
+/// judgement: the language package passes what it finds and the rules below decide.
+///
+/// Text is read as is; bytes are read when they are UTF-8; anything else (a number, an
+/// object, bytes that are not UTF-8) is [`CarrierValue::Other`]. A carrier's list of values
+/// under one name is given as several pairs of that name, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CarrierValue<'a> {
+    /// A string.
+    Text(&'a str),
+    /// A byte string (read as UTF-8).
+    Bytes(&'a [u8]),
+    /// A value of another type.
+    Other,
+}
+
+impl<'a> CarrierValue<'a> {
+    /// The value as text, when it has one.
+    pub fn as_text(self) -> Option<&'a str> {
+        match self {
+            CarrierValue::Text(s) => Some(s),
+            CarrierValue::Bytes(b) => std::str::from_utf8(b).ok(),
+            CarrierValue::Other => None,
+        }
+    }
+}
+
+/// Reads a remote span context from a language's carrier: `(name, value)` pairs as the
+/// carrier holds them, and the DagNats event's `trace_parent` / `trace_state` values when
+/// there is an event. This is the one rule every language package follows:
+///
+/// - names match case-insensitively and may repeat; other names are never looked at, so
+///   their values may be of any type;
+/// - a `traceparent` or `tracestate` value that is not text counts as a malformed value:
+///   a `traceparent` then gives no parent (the event's copy is tried), a `tracestate` an
+///   empty trace state. Nothing fails: the next span starts a new trace;
+/// - a valid header `traceparent` wins over the event's; the `tracestate` comes from the
+///   same place as the `traceparent`.
+///
+/// ```
+/// use dagnats_observe::propagation::{extract_carrier, CarrierValue};
+///
+/// let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+/// let headers = [("content-type", CarrierValue::Other), ("TraceParent", CarrierValue::Bytes(tp.as_bytes()))];
+/// assert!(extract_carrier(headers, None, None).is_some());
+/// // A traceparent that is a number: no parent from the header; the event's is used.
+/// let headers = [("traceparent", CarrierValue::Other)];
+/// assert!(extract_carrier(headers, None, None).is_none());
+/// assert!(extract_carrier(headers, Some(CarrierValue::Text(tp)), None).is_some());
+/// ```
+pub fn extract_carrier<'a, I>(
+    headers: I,
+    event_trace_parent: Option<CarrierValue<'_>>,
+    event_trace_state: Option<CarrierValue<'_>>,
+) -> Option<SpanContext>
+where
+    I: IntoIterator<Item = (&'a str, CarrierValue<'a>)>,
+{
+    // Not text: a value no trace-context grammar accepts.
+    const MALFORMED: &str = "\0";
+    let pairs = headers
+        .into_iter()
+        .filter(|(name, _)| is_traceparent(name) || is_tracestate(name))
+        .map(|(name, value)| (name, value.as_text().unwrap_or(MALFORMED)));
+    extract_from_headers(pairs).or_else(|| {
+        let (trace_id, span_id, trace_flags) = parse_traceparent(event_trace_parent?.as_text()?).ok()?;
+        let trace_state = event_trace_state
+            .and_then(CarrierValue::as_text)
+            .and_then(|s| TraceState::parse(s).ok())
+            .unwrap_or_default();
+        Some(SpanContext { trace_id, span_id, trace_flags, trace_state, is_remote: true })
+    })
+}
+
+/// What writing a span context into a carrier does, for every language: the one rule of
+/// the dual write.
+///
+/// Headers: every existing field named `traceparent` or `tracestate` in any letter case
+/// is removed ([`CarrierWrite::replaces`]), then `traceparent` is written, and `tracestate`
+/// when the trace state is not empty, both in exactly these lowercase names (the engine
+/// reads only those). Event: `trace_parent` is set, `trace_state` set or removed
+/// ([`CarrierWrite::event_fields`]). So a message never carries two `traceparent` values,
+/// a stale differently-cased copy, or a previous hop's `tracestate`.
+///
+/// ```
+/// use dagnats_observe::propagation::{extract_from_headers, CarrierWrite};
+///
+/// let sc = extract_from_headers([("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]).unwrap();
+/// let write = CarrierWrite::new(&sc);
+/// // The caller's headers, as a language holds them.
+/// let mut headers = vec![("TraceParent".to_owned(), "stale".to_owned()), ("run".to_owned(), "7".to_owned())];
+/// headers.retain(|(name, _)| !CarrierWrite::replaces(name));
+/// headers.extend(write.headers().map(|(n, v)| (n.to_owned(), v.to_owned())));
+/// assert_eq!(extract_from_headers(headers.iter().map(|(n, v)| (n, v))).unwrap().span_id, sc.span_id);
+/// assert_eq!(write.event_fields()[1], ("trace_state", None));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CarrierWrite {
+    traceparent: String,
+    tracestate: Option<String>,
+}
+
+impl CarrierWrite {
+    /// The write of `sc`.
+    pub fn new(sc: &SpanContext) -> CarrierWrite {
+        let tracestate = (!sc.trace_state.is_empty()).then(|| sc.trace_state.as_str().to_owned());
+        CarrierWrite { traceparent: sc.traceparent(), tracestate }
+    }
+
+    /// Whether an existing header of this name is removed before the write: either
+    /// trace-context name, in any letter case.
+    #[inline]
+    pub fn replaces(name: &str) -> bool {
+        is_traceparent(name) || is_tracestate(name)
+    }
+
+    /// The headers to write, after removing those [`replaces`](Self::replaces) names:
+    /// `traceparent`, and `tracestate` when not empty.
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        std::iter::once((TRACEPARENT, self.traceparent.as_str()))
+            .chain(self.tracestate.as_deref().map(|ts| (TRACESTATE, ts)))
+    }
+
+    /// The event fields: `trace_parent` with its value, and `trace_state` with its value
+    /// or `None`, meaning the field is removed.
+    pub fn event_fields(&self) -> [(&'static str, Option<&str>); 2] {
+        [(EVENT_TRACE_PARENT, Some(self.traceparent.as_str())), (EVENT_TRACE_STATE, self.tracestate.as_deref())]
+    }
+
+    /// The `traceparent` value.
+    pub fn traceparent(&self) -> &str {
+        &self.traceparent
+    }
+
+    /// The `tracestate` value, when not empty.
+    pub fn tracestate(&self) -> Option<&str> {
+        self.tracestate.as_deref()
+    }
+}
+
 /// Reads a remote span context from a DagNats event's `trace_parent` and `trace_state`
 /// fields. Fields that are not strings are ignored; an invalid `trace_state` gives an empty
 /// [`TraceState`].
@@ -256,11 +396,11 @@ pub fn inject_nats(sc: &SpanContext, headers: &mut HeaderMap) {
 /// assert!(!event.contains_key("trace_state"));
 /// ```
 pub fn inject_event(sc: &SpanContext, event: &mut Map<String, Value>) {
-    event.insert(EVENT_TRACE_PARENT.to_owned(), Value::String(sc.traceparent()));
-    if sc.trace_state.is_empty() {
-        event.remove(EVENT_TRACE_STATE);
-    } else {
-        event.insert(EVENT_TRACE_STATE.to_owned(), Value::String(sc.trace_state.as_str().to_owned()));
+    for (field, value) in CarrierWrite::new(sc).event_fields() {
+        match value {
+            Some(value) => event.insert(field.to_owned(), Value::String(value.to_owned())),
+            None => event.remove(field),
+        };
     }
 }
 
