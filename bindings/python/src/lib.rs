@@ -28,8 +28,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TelemetryError", py.get_type::<errors::TelemetryError>())?;
     m.add("ConnectError", py.get_type::<errors::ConnectError>())?;
     m.add("FlushTimeoutError", py.get_type::<errors::FlushTimeoutError>())?;
-    m.add_function(wrap_pyfunction!(propagation::extract_pairs, m)?)?;
-    m.add_function(wrap_pyfunction!(propagation::header_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(propagation::extract, m)?)?;
+    m.add_function(wrap_pyfunction!(propagation::inject, m)?)?;
     m.add_function(wrap_pyfunction!(propagation::after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(telemetry::validate_connect_options, m)?)?;
     m.add("current_span_var", context::current_span_var(py))?;

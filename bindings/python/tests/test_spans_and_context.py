@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+from typing import Any, Dict
 
 import pytest
 
@@ -199,3 +200,32 @@ def test_inject_uses_the_current_span_and_dual_writes_events(tel: Telemetry) -> 
         assert event == {"run_id": "r-1", "trace_parent": span.traceparent}
     remote = extract({"traceparent": span.traceparent})
     assert remote is not None and remote.span_id == span.span_id
+
+
+TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_extract_reads_values_as_the_carrier_holds_them() -> None:
+    # bytes are read as UTF-8; a list is one field per item; other names are not read.
+    got = extract({"TraceParent": TP.encode(), "content-length": 12, "tracestate": ["a=1", "b=2"]})
+    assert got is not None and got.trace_state == "a=1,b=2"
+    # A traceparent that is not text is malformed: no parent, no error; the event's copy is used.
+    for value in (5, None, {"v": TP}, b"\xff\xfe", [TP, 7]):
+        assert extract({"traceparent": value}) is None, value
+    fallback = extract({"traceparent": 5}, {"trace_parent": TP, "trace_state": 3})
+    assert fallback is not None and fallback.span_id == "00f067aa0ba902b7" and fallback.trace_state == ""
+    assert extract({}, {"trace_parent": 12}) is None
+    with pytest.raises(TypeError, match="event must be a mapping"):
+        extract({}, ["trace_parent"])  # type: ignore[arg-type]
+
+
+def test_inject_replaces_every_spelling_and_a_previous_hops_tracestate() -> None:
+    parent = extract({"traceparent": TP})
+    assert parent is not None
+    headers = {"TRACEPARENT": "x", "TraceState": "old=1", "tracestate": "old=2", "other": "kept"}
+    event: Dict[str, Any] = {"trace_parent": "x", "trace_state": "old=1"}
+    inject(headers, span=parent, event=event)
+    assert headers == {"other": "kept", "traceparent": TP}
+    assert event == {"trace_parent": TP}
+    with pytest.raises(TypeError, match="mutable mapping"):
+        inject(("traceparent",), span=parent)  # type: ignore[type-var]

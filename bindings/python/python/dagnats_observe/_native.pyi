@@ -6,13 +6,14 @@ Checked against the built module by ``python -m mypy.stubtest`` in scripts/test-
 import contextvars
 from os import PathLike
 from types import TracebackType
-from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Tuple, Type, TypeVar, Union, final
+from typing import Any, Callable, ClassVar, Dict, List, Mapping, MutableMapping, Optional, Tuple, Type, TypeVar, Union, final
 
 from typing_extensions import TypeAlias, TypedDict, Unpack
 
 _AttributeValue: TypeAlias = Union[str, int, float, bool]
 _Attributes: TypeAlias = Mapping[str, _AttributeValue]
 _F = TypeVar("_F", bound=Callable[..., Any])
+_MutableHeaders = TypeVar("_MutableHeaders", bound=MutableMapping[str, Any])
 
 __all__ = [
     "SpanKind",
@@ -29,8 +30,8 @@ __all__ = [
     "TelemetryError",
     "ConnectError",
     "FlushTimeoutError",
-    "extract_pairs",
-    "header_pairs",
+    "extract",
+    "inject",
     "after_fork_in_child",
     "validate_connect_options",
     "current_span_var",
@@ -218,8 +219,8 @@ class Telemetry:
     def __enter__(self) -> "Telemetry": ...
     def __exit__(self, *exc: object) -> bool: ...
 
-def extract_pairs(
-    pairs: List[Tuple[str, str]], trace_parent: Optional[str] = None, trace_state: Optional[str] = None
-) -> Optional[SpanContext]: ...
-def header_pairs(context: SpanContext) -> List[Tuple[str, str]]: ...
+def extract(headers: Optional[Mapping[str, Any]] = None, event: Optional[Mapping[str, Any]] = None) -> Optional[SpanContext]: ...
+def inject(
+    context: SpanContext, headers: Optional[_MutableHeaders] = None, event: Optional[MutableMapping[str, Any]] = None
+) -> _MutableHeaders: ...
 def after_fork_in_child() -> None: ...
