@@ -50,15 +50,17 @@ export interface ConnectOptions {
 /**
  * The per-span functions, bare Node-API callbacks (src/raw.rs) returned by
  * `spanFunctions()`. A span is a handle into the addon's span table; identities travel
- * through the id buffer and buffered attributes through the attribute buffer, both bound
- * by `bindBuffers` (src/handles.rs, src/span.rs). A name may be given as
- * the number `internName` returned for it.
+ * through the id buffer and buffered attributes (`count`, `...text`) through the
+ * attribute buffer, both bound by `bindBuffers` (protocol in span-buffers.js). A name may
+ * be given as the number `internName` returned for it.
  */
 export interface SpanFunctions {
   /** Starts a span; returns its handle. The parent's identity (when `hasParent`) is read from, and the new span's written to, the id buffer. */
-  spanStart(telemetry: number, name: string | number, kind?: number | string | null, attributes?: Attributes | null, hasParent?: boolean, parentTraceState?: string | null): number
-  /** Applies `count` buffered attributes (attribute buffer triples, with `...text`). */
-  spanSetAttributes(handle: number, count: number, ...text: unknown[]): void
+  spanStart(telemetry: number, name: string | number, kind: number | string | null | undefined, attributes: Attributes | null | undefined, hasParent: boolean, parentTraceState: string | null | undefined, count: number, ...text: unknown[]): number
+  /** Applies the buffered attributes, then those of an `attributes` object (converted, or rejected, all before any is set). */
+  spanSetAttributes(handle: number, attributes: unknown, count: number, ...text: unknown[]): void
+  /** Applies the buffered attributes, then one attribute given as it is (converted or rejected). */
+  spanSetAttribute(handle: number, key: unknown, value: unknown, count: number, ...text: unknown[]): void
   /** Applies the buffered attributes, then adds an event. */
   spanAddEvent(handle: number, name: string | number, attributes: Attributes | null | undefined, count: number, ...text: unknown[]): void
   /** Applies the buffered attributes, then sets the status. */
@@ -71,10 +73,13 @@ export interface SpanFunctions {
   spanEnd(handle: number, count: number, ...text: unknown[]): void
   /** Ends a span collected without `end()`. */
   spanRelease(handle: number): void
-  /** Reads a remote context from header pairs (trailing `name, value, ...`) or the event fields; its identity goes to the id buffer; returns its trace state or null. */
-  extractSpanContext(eventTraceParent: string | null | undefined, eventTraceState: string | null | undefined, ...headerPairs: string[]): string | null
+  /** Reads a remote context from a carrier's `name, value` pairs (values as the carrier holds them) or the event's fields; its identity goes to the id buffer; returns its trace state or null. */
+  extractCarrier(event: object | undefined, ...headerPairs: unknown[]): string | null
+  /** Writes the event's fields and returns the header operations (`name, value` pairs; `undefined`: delete) for the context in the id buffer. */
+  carrierWrite(traceState: string, event: object | undefined, ...headerNames: unknown[]): Array<string | undefined>
+  /** The package's TypeError for a wrong argument (returned, not thrown); with `got`, the message says what it is. */
+  typeError(message: string, got?: unknown): TypeError
 }
-
 
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
@@ -174,7 +179,7 @@ export declare class NativeTelemetry {
 
 /**
  * Binds this thread's id buffer (a `Uint32Array(8)`) and attribute buffer (a
- * `Float64Array(192)`); the package does this once.
+ * `Float64Array(192)`); the package's `span-buffers.js` does this once.
  */
 export declare function bindBuffers(ids: Uint32Array, attributes: Float64Array): void
 
@@ -192,10 +197,21 @@ export interface CollectorStats {
   retried: number
 }
 
+/** What `internName` returns for a name too long for the core's intern table. */
+export declare const INTERN_NAME_TOO_LONG: number
+
 /**
- * Interns a name (attribute key, span or event name) for this thread and returns its
- * number, which the span functions accept in place of the text; `-1` when the name is
- * too long (over 256 bytes) or the thread's table (4096 names) is full.
+ * What `internName` returns once the core's intern table is full: no new name will be
+ * interned, so the package stops asking.
+ */
+export declare const INTERN_TABLE_FULL: number
+
+/**
+ * The number of a name (attribute key, span or event name) in the core's intern table
+ * (`dagnats_observe::intern`, one table for the process), which the span functions
+ * accept in place of the text; `INTERN_NAME_TOO_LONG` or `INTERN_TABLE_FULL` when the
+ * core does not intern it (the limits are the core's, counted in UTF-8 bytes). The
+ * package caches the numbers it gets.
  */
 export declare function internName(name: string): number
 

@@ -200,6 +200,64 @@ describe('carriers', () => {
     assert.deepEqual(event, { trace_parent: tp })
   })
 
+  test('a stale differently-cased traceparent is replaced, in every carrier', () => {
+    const sc = extract({ traceparent: tp, tracestate: 'rojo=1' })
+    const object = { TraceParent: tp2, keep: 'x' }
+    inject(object, { span: sc })
+    assert.deepEqual(object, { keep: 'x', traceparent: tp, tracestate: 'rojo=1' })
+    assert.equal(extract(object).traceparent, tp, 'read back: one traceparent, not two')
+
+    const map = new Map([['TraceParent', tp2]])
+    inject(map, { span: sc })
+    assert.deepEqual([...map], [['traceparent', tp], ['tracestate', 'rojo=1']])
+
+    const h = natsHeaders()
+    h.set('TraceParent', tp2)
+    h.set('TRACESTATE', 'old=1')
+    inject(h, { span: sc })
+    assert.deepEqual([...h.keys()].sort(), ['traceparent', 'tracestate'])
+    assert.equal(h.get('tracestate'), 'rojo=1')
+    assert.equal(extract(h).traceparent, tp)
+  })
+
+  test('a trace value that is not a string is malformed: a new root, never a throw', () => {
+    assert.equal(extract({ traceparent: 5 }), null)
+    assert.equal(extract({ TraceParent: { value: tp } }), null)
+    assert.equal(extract(new Map([['traceparent', null]])), null)
+    assert.equal(extract({ traceparent: [tp, 7] }), null, 'two values, one not a string')
+    // The event's copy is the fallback, as for any malformed header.
+    assert.equal(extract({ traceparent: 5 }, { trace_parent: tp2 }).traceparent, tp2)
+    assert.equal(extract(undefined, { trace_parent: 5, trace_state: 'a=1' }), null)
+    // A tracestate that is not text gives an empty trace state, the traceparent stands.
+    const sc = extract({ traceparent: tp, tracestate: ['a=1', 2] })
+    assert.equal(sc.traceparent, tp)
+    assert.equal(sc.traceState, '')
+    // Other headers' values are never looked at, whatever their type.
+    const other = extract(new Map([['content-length', 12], [7, 'x'], ['meta', { a: 1 }], ['traceparent', tp]]))
+    assert.equal(other.traceparent, tp)
+    // A Buffer holds the header's bytes, read as UTF-8.
+    assert.equal(extract({ traceparent: Buffer.from(tp) }).traceparent, tp)
+    // And a span under the malformed context starts a new trace.
+    const tel = Telemetry.inMemory('carriers')
+    const span = tel.tracer.startSpan('root', { parent: extract({ traceparent: 5 }) })
+    span.end()
+    assert.equal(tel.finishedSpans()[0].parent_id, undefined)
+  })
+
+  test('the event dual write sets trace_parent and trace_state, and removes a stale trace_state', () => {
+    const withState = extract({ traceparent: tp, tracestate: 'rojo=1' })
+    const event = { run_id: 'r-1', trace_state: 'stale=1' }
+    const headers = inject({}, { span: withState, event })
+    assert.deepEqual(event, { run_id: 'r-1', trace_state: 'rojo=1', trace_parent: tp })
+    assert.deepEqual(headers, { traceparent: tp, tracestate: 'rojo=1' })
+    const back = extract(undefined, event)
+    assert.equal(back.traceparent, tp)
+    assert.equal(back.traceState, 'rojo=1')
+
+    inject({}, { span: extract({ traceparent: tp2 }), event })
+    assert.deepEqual(event, { run_id: 'r-1', trace_parent: tp2 }, 'no trace state: the field is removed')
+  })
+
   test('inject without a span leaves the carrier alone', () => {
     const object = { keep: 'x' }
     assert.equal(inject(object), object)

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::ffi::c_char;
 use std::ptr;
 
-use dagnats_observe::{Attribute, Value};
+use dagnats_observe::{intern, Attribute, Value};
 use napi::bindgen_prelude::Unknown;
 use napi::sys::{self, ValueType};
 use napi::JsValue;
@@ -72,6 +72,16 @@ fn type_name(kind: i32) -> &'static str {
     }
 }
 
+/// What a value is, for error messages: `typeof`, with `null` and arrays told apart.
+pub fn describe(env: sys::napi_env, value: sys::napi_value) -> napi::Result<&'static str> {
+    let kind = type_of(env, value)?;
+    let mut is_array = false;
+    if kind == ValueType::napi_object {
+        check(env, unsafe { sys::napi_is_array(env, value, &mut is_array) })?;
+    }
+    Ok(if is_array { "array" } else { type_name(kind) })
+}
+
 /// Reads a JS string; `None` when the value is not a string.
 fn try_string(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Option<String>> {
     // Most strings here are short (names, keys, ids): one call into a stack buffer.
@@ -105,19 +115,20 @@ pub fn string(env: sys::napi_env, value: sys::napi_value, what: &dyn Fn() -> Str
     match try_string(env, value)? {
         Some(s) => Ok(s),
         None => {
-            let got = type_name(type_of(env, value)?);
+            let got = describe(env, value)?;
             Err(type_error(env, format!("{} must be a string, got {got}", what())))
         }
     }
 }
 
-/// A name (attribute key, span or event name): a string, or the number of a name
-/// interned with `internName` (borrowed, not copied). A `TypeError` naming `what`
-/// otherwise.
+/// A name (attribute key, span or event name) as the package passes it: a string, or
+/// the number of a name in the core's intern table (`internName`), borrowed, not copied.
+/// The package passes only strings and numbers it got from `internName`; anything else
+/// is a `TypeError` naming `what`.
 pub fn name(env: sys::napi_env, value: sys::napi_value, what: &dyn Fn() -> String) -> napi::Result<Cow<'static, str>> {
     let mut id = 0.0;
     if unsafe { sys::napi_get_value_double(env, value, &mut id) } == sys::Status::napi_ok {
-        return match crate::handles::interned(id as u32).filter(|_| id >= 0.0 && id.fract() == 0.0) {
+        return match intern::text(id as u32).filter(|_| id >= 0.0 && id.fract() == 0.0) {
             Some(name) => Ok(Cow::Borrowed(name)),
             None => Err(type_error(env, format!("{} must be a string, got number", what()))),
         };
@@ -142,7 +153,7 @@ pub fn number(env: sys::napi_env, value: sys::napi_value, what: &dyn Fn() -> Str
     let mut n = 0.0;
     let status = unsafe { sys::napi_get_value_double(env, value, &mut n) };
     if status == sys::Status::napi_number_expected {
-        let got = type_name(type_of(env, value)?);
+        let got = describe(env, value)?;
         return Err(type_error(env, format!("{} must be a number, got {got}", what())));
     }
     check(env, status)?;
@@ -154,7 +165,7 @@ pub fn boolean(env: sys::napi_env, value: sys::napi_value, what: &dyn Fn() -> St
     let mut b = false;
     let status = unsafe { sys::napi_get_value_bool(env, value, &mut b) };
     if status == sys::Status::napi_boolean_expected {
-        let got = type_name(type_of(env, value)?);
+        let got = describe(env, value)?;
         return Err(type_error(env, format!("{} must be a boolean, got {got}", what())));
     }
     check(env, status)?;
@@ -196,9 +207,9 @@ pub fn attribute_value(env: sys::napi_env, key: &str, value: sys::napi_value) ->
                 Err(range_error(env, format!("attribute {key:?}: bigint is outside the int64 range (-2^63 to 2^63-1)")))
             }
         }
-        other => Err(type_error(
+        _ => Err(type_error(
             env,
-            format!("attribute {key:?} must be a string, number, boolean or bigint, got {}", type_name(other)),
+            format!("attribute {key:?} must be a string, number, boolean or bigint, got {}", describe(env, value)?),
         )),
     }
 }
@@ -211,11 +222,8 @@ pub fn for_each_property(
     what: &dyn Fn() -> String,
     mut visit: impl FnMut(String, sys::napi_value) -> napi::Result<()>,
 ) -> napi::Result<()> {
-    let kind = type_of(env, object)?;
-    let mut is_array = false;
-    check(env, unsafe { sys::napi_is_array(env, object, &mut is_array) })?;
-    if kind != ValueType::napi_object || is_array {
-        let got = if is_array { "array" } else { type_name(kind) };
+    let got = describe(env, object)?;
+    if got != "object" {
         return Err(type_error(env, format!("{} must be a plain object, got {got}", what())));
     }
     let mut keys = ptr::null_mut();
@@ -353,7 +361,7 @@ pub fn string_array(env: sys::napi_env, array: sys::napi_value, what: &str) -> n
     let mut is_array = false;
     check(env, unsafe { sys::napi_is_array(env, array, &mut is_array) })?;
     if !is_array {
-        let got = type_name(type_of(env, array)?);
+        let got = describe(env, array)?;
         return Err(type_error(env, format!("{what} must be an array of strings, got {got}")));
     }
     let mut len = 0u32;

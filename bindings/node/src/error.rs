@@ -93,6 +93,23 @@ fn coded_error(env: sys::napi_env, code: &'static str, message: String, pending:
     retained(value)
 }
 
+/// `typeError(message, got?)`, a bare Node-API callback in the package's function table
+/// ([`crate::raw::span_functions`]): returns (does not throw) the package's `TypeError`
+/// for a wrong argument, so that the package's own checks (an `fn` that is not a
+/// function, a carrier that is not an object) raise the same error as the addon's.
+/// With `got`, the message ends with `, got <what it is>`.
+pub unsafe extern "C" fn type_error_callback(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    crate::raw::boundary(env, || {
+        let args = crate::raw::Arguments::read(env, info);
+        let mut message = crate::convert::string(env, args.get(0, env), &|| "message".to_owned())?;
+        if !args.rest(1).is_empty() {
+            message = format!("{message}, got {}", crate::convert::describe(env, args.get(1, env))?);
+        }
+        let error = JsTypeError::from(napi::Error::new(CODE_INVALID_ARG_TYPE, message));
+        Ok(error.into_unknown(Env::from_raw(env)).value().value)
+    })
+}
+
 /// The text of a Rust panic caught at the boundary (never shown to users as a crash).
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {

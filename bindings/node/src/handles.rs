@@ -1,4 +1,5 @@
-//! Per-thread tables that let JavaScript refer to Rust objects by number.
+//! Per-thread tables that let JavaScript refer to Rust objects by number, and the two
+//! buffers a span shares with JavaScript.
 //!
 //! Creating a JS object that owns native memory (a napi-wrapped class or an external)
 //! costs a weak reference and a GC finalizer each; for a span, whose whole life should
@@ -7,11 +8,8 @@
 //! whose span has ended no longer matches its slot's generation, and every call with it
 //! does nothing. Tracers and loggers are registered the same way, once per `Telemetry`.
 //!
-//! Span identities cross the boundary through the *id buffer*: a `Uint32Array(8)` that
-//! the package binds once per thread (with the attribute buffer of [`crate::span`]). A native call reads a parent's identity from it and
-//! writes the new span's identity into it, so no object or string is created for ids
-//! that JavaScript only carries around. Layout (u32 words, native byte order): 0-3 the
-//! trace id's 16 bytes, 4-5 the span id's 8 bytes, 6 the trace flags, 7 is-remote (0/1).
+//! The id buffer and the attribute buffer, and the protocol over them, are described
+//! once, in the package's `span-buffers.js`, which creates and binds them.
 //!
 //! Each JavaScript thread (main or worker) has its own tables, as it has its own objects.
 
@@ -52,7 +50,8 @@ fn split(handle: f64) -> Option<(usize, u32)> {
     Some(((h % u64::from(SLOT_LIMIT)) as usize, (h / u64::from(SLOT_LIMIT)) as u32))
 }
 
-/// Attributes one call can carry in the attribute buffer.
+/// Attributes one call can carry in the attribute buffer (`ATTRIBUTE_BATCH` in
+/// `span-buffers.js`).
 pub const ATTRIBUTE_BUFFER_LEN: usize = 64;
 
 thread_local! {
@@ -177,7 +176,7 @@ fn typed_array_data(
 }
 
 /// Binds this thread's id buffer (a `Uint32Array(8)`) and attribute buffer (a
-/// `Float64Array(3 * 64)`, see [`crate::span`]).
+/// `Float64Array(3 * 64)`); layouts in `span-buffers.js`.
 pub fn bind_buffers(env: sys::napi_env, ids: sys::napi_value, attributes: sys::napi_value) -> Result<(), &'static str> {
     let ids = typed_array_data(env, ids, sys::TypedarrayType::uint32_array, 8)
         .ok_or("the id buffer must be a Uint32Array of 8 elements")?;
@@ -198,7 +197,7 @@ pub fn attribute_words() -> Option<&'static [f64; 3 * ATTRIBUTE_BUFFER_LEN]> {
 
 fn id_words() -> Option<&'static mut [u32; 8]> {
     let p = ID_BUFFER.with(Cell::get);
-    // SAFETY: set by bind_id_buffer to the data of a live Uint32Array of >= 8 elements,
+    // SAFETY: set by bind_buffers to the data of a live Uint32Array of >= 8 elements,
     // used only on this thread and never across a call back into JavaScript.
     (!p.is_null()).then(|| unsafe { &mut *(p as *mut [u32; 8]) })
 }
@@ -242,40 +241,4 @@ pub fn read_ids(trace_state: Option<&str>) -> Option<CoreSpanContext> {
         trace_state,
         is_remote: words[7] != 0,
     })
-}
-
-/// Names interned per thread, at most.
-pub const INTERN_LIMIT: usize = 4096;
-/// Longest name that is interned, in bytes.
-pub const INTERN_MAX_LEN: usize = 256;
-
-thread_local! {
-    static NAMES: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Interns a name (an attribute key, a span or event name) for this thread and returns
-/// its number, so that later calls pass the number instead of copying the text; the
-/// core then borrows the text instead of allocating. Names are kept for the life of the
-/// process (they are few: at most [`INTERN_LIMIT`] per thread, each at most
-/// [`INTERN_MAX_LEN`] bytes); `None` when the name is too long or the table is full.
-pub fn intern(name: &str) -> Option<u32> {
-    if name.len() > INTERN_MAX_LEN {
-        return None;
-    }
-    NAMES.with(|names| {
-        let mut names = names.borrow_mut();
-        if let Some(i) = names.iter().position(|n| *n == name) {
-            return Some(i as u32);
-        }
-        if names.len() >= INTERN_LIMIT {
-            return None;
-        }
-        names.push(Box::leak(name.to_owned().into_boxed_str()));
-        Some((names.len() - 1) as u32)
-    })
-}
-
-/// The interned name numbered `id`.
-pub fn interned(id: u32) -> Option<&'static str> {
-    NAMES.with(|names| names.borrow().get(id as usize).copied())
 }

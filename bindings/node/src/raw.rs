@@ -115,7 +115,8 @@ pub fn boundary(env: sys::napi_env, body: impl FnOnce() -> napi::Result<sys::nap
 #[napi(catch_unwind, ts_return_type = "SpanFunctions")]
 pub fn span_functions(env: &Env) -> napi::Result<Object<'_>> {
     let mut table = Object::new(env)?;
-    for (name, callback) in crate::span::CALLBACKS.iter().chain(crate::propagation::CALLBACKS) {
+    let error: &[(&str, Callback)] = &[("typeError", crate::error::type_error_callback)];
+    for (name, callback) in crate::span::CALLBACKS.iter().chain(crate::propagation::CALLBACKS).chain(error) {
         let mut function = ptr::null_mut();
         let status = unsafe {
             sys::napi_create_function(

@@ -2,25 +2,19 @@
 //! span table ([`crate::handles`]) and calls these bare Node-API callbacks
 //! ([`crate::raw`]); the recording itself is the core's [`dagnats_observe::Span`].
 //!
-//! `setAttribute` is buffered on the JavaScript side (after checking the value's type
-//! there), and the buffered attributes are applied here before the next call on the
-//! span, so that attributes, status, errors and events keep their order at a fraction
-//! of the boundary crossings. They arrive as `count` plus the *attribute buffer* (a
-//! `Float64Array` bound once per thread, [`handles::bind_buffers`]): `count` triples
-//! `[key, kind, number]`, with any text as trailing string arguments, in order:
-//!
-//! - key: the number of a name interned with `internName` (the core then borrows it), or
-//!   `-1`: the key is the next trailing argument;
-//! - kind 0: the value is the next trailing argument (a string); 1: a number, in the
-//!   triple's third slot (a safe integer becomes an int64, any other number a float64);
-//!   2: a boolean (third slot 0 or 1); 3: a bigint, the next trailing argument.
-//!
-//! Numbers and booleans thus cross without a Node-API call.
+//! Strings, numbers and booleans set as attributes are buffered on the JavaScript side
+//! and arrive with the span's next call as `count` plus the attribute buffer and trailing
+//! text (the protocol is described in the package's `span-buffers.js`), so that
+//! attributes, status, errors and events keep their order at a fraction of the boundary
+//! crossings. Every other value arrives as it is (`spanSetAttribute`, an `attributes`
+//! object) and is converted or rejected here ([`convert::attribute_value`]): the type
+//! rules and their messages are only the addon's.
 //!
 //! JavaScript signatures (`SpanFunctions` in native-header.d.ts):
 //!
-//! - `spanStart(telemetry, name, kind?, attributes?, hasParent?, parentTraceState?) -> handle`
-//! - `spanSetAttributes(handle, count, ...text)`
+//! - `spanStart(telemetry, name, kind?, attributes?, hasParent?, parentTraceState?, count, ...text) -> handle`
+//! - `spanSetAttributes(handle, attributes?, count, ...text)`
+//! - `spanSetAttribute(handle, key, value, count, ...text)`
 //! - `spanAddEvent(handle, name, attributes?, count, ...text)`
 //! - `spanSetStatus(handle, code, description?, count, ...text)`
 //! - `spanRecordError(handle, error, count, ...text)`
@@ -29,6 +23,7 @@
 //! - `spanRelease(handle)`
 
 use dagnats_observe as core;
+use dagnats_observe::intern;
 use napi::sys;
 
 use crate::convert;
@@ -41,6 +36,7 @@ use crate::raw::{args, boundary, undefined, Arguments, Callback};
 pub const CALLBACKS: &[(&str, Callback)] = &[
     ("spanStart", span_start),
     ("spanSetAttributes", span_set_attributes),
+    ("spanSetAttribute", span_set_attribute),
     ("spanAddEvent", span_add_event),
     ("spanSetStatus", span_set_status),
     ("spanRecordError", span_record_error),
@@ -49,13 +45,13 @@ pub const CALLBACKS: &[(&str, Callback)] = &[
     ("spanRelease", span_release),
 ];
 
-/// Applies the attributes set since the last call: `count` (an argument) triples of the
-/// attribute buffer, with their text in `text` (see the module docs).
-fn apply_pending(
+/// Reads the buffered attributes: `count` (an argument) triples of the attribute buffer,
+/// with their text in `text`, handing each to `each` in order.
+fn buffered_attributes(
     env: sys::napi_env,
-    span: &mut core::Span,
     count: sys::napi_value,
     text: &[sys::napi_value],
+    mut each: impl FnMut(core::Attribute),
 ) -> napi::Result<()> {
     let mut n = 0.0;
     unsafe { sys::napi_get_value_double(env, count, &mut n) };
@@ -65,7 +61,7 @@ fn apply_pending(
     }
     let words = handles::attribute_words().ok_or_else(|| type_error(env, "the attribute buffer is not bound"))?;
     if count > handles::ATTRIBUTE_BUFFER_LEN {
-        return Err(type_error(env, "too many pending attributes for one call"));
+        return Err(type_error(env, "too many buffered attributes for one call"));
     }
     let mut text = text.iter();
     let mut next_text = |what: &dyn Fn() -> String| {
@@ -74,20 +70,31 @@ fn apply_pending(
     for triple in words[..3 * count].chunks_exact(3) {
         let [key, kind, number] = [triple[0], triple[1], triple[2]];
         let key = if key >= 0.0 {
-            handles::interned(key as u32)
+            intern::text(key as u32)
                 .map(std::borrow::Cow::Borrowed)
                 .ok_or_else(|| type_error(env, "attribute key number is not an interned name"))?
         } else {
-            convert::name(env, next_text(&|| "attribute key".to_owned())?, &|| "attribute key".to_owned())?
+            let what = || "attribute key".to_owned();
+            std::borrow::Cow::Owned(convert::string(env, next_text(&what)?, &what)?)
         };
         let value = match kind as u32 {
             1 => convert::number_value(number),
             2 => core::Value::Bool(number != 0.0),
             _ => convert::attribute_value(env, &key, next_text(&|| format!("attribute {key:?}"))?)?,
         };
-        span.set_attribute(core::Attribute { key, value });
+        each(core::Attribute { key, value });
     }
     Ok(())
+}
+
+/// Applies the buffered attributes to `span`.
+fn apply_pending(
+    env: sys::napi_env,
+    span: &mut core::Span,
+    count: sys::napi_value,
+    text: &[sys::napi_value],
+) -> napi::Result<()> {
+    buffered_attributes(env, count, text, |attribute| span.set_attribute(attribute))
 }
 
 /// Applies the buffered attributes to the live span of `handle` (first thing in every
@@ -113,12 +120,15 @@ fn on_span(env: sys::napi_env, handle: Option<f64>, f: impl FnOnce(&mut core::Sp
 /// Starts a span for the telemetry handle and returns the span's handle (`-1` when this
 /// thread holds too many live spans: the span is then recorded at once). With
 /// `hasParent`, the parent's identity is read from the id buffer (with
-/// `parentTraceState`); the new span's identity is written to the id buffer.
+/// `parentTraceState`); the new span's identity is written to the id buffer. Its
+/// attributes come buffered (`count`, `...text`) or as an `attributes` object.
 unsafe extern "C" fn span_start(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     boundary(env, || {
-        let [telemetry, name, kind, attributes, has_parent, parent_trace_state] = args::<6>(env, info);
-        // The parent's identity first: converting the other arguments may run JavaScript
-        // (getters) that uses the id buffer.
+        let args = Arguments::read(env, info);
+        let [telemetry, name, kind, attributes, has_parent, parent_trace_state] =
+            std::array::from_fn(|i| args.get(i, env));
+        // The parent's identity and the buffered attributes first: converting the other
+        // arguments may run JavaScript (getters) that uses the buffers.
         let parent = if convert::truthy_bool(env, has_parent)? {
             let state = convert::optional_string(env, parent_trace_state, &|| "parentTraceState".to_owned())?;
             Some(
@@ -128,12 +138,17 @@ unsafe extern "C" fn span_start(env: sys::napi_env, info: sys::napi_callback_inf
         } else {
             None
         };
+        let mut start_attributes = Vec::new();
+        buffered_attributes(env, args.get(6, env), args.rest(7), |attribute| start_attributes.push(attribute))?;
         let telemetry = convert::number(env, telemetry, &|| "telemetry handle".to_owned())?;
         let name = convert::name(env, name, &|| "span name".to_owned())?;
         let mut options = core::SpanOptions::new();
         options = options.kind(kind::span_kind(env, kind)?);
         if !convert::is_nullish(env, attributes)? {
-            options = options.attributes(convert::attributes(env, attributes, "attributes")?);
+            start_attributes.extend(convert::attributes(env, attributes, "attributes")?);
+        }
+        if !start_attributes.is_empty() {
+            options = options.attributes(start_attributes);
         }
         let span = handles::with_tracer(telemetry as u32, |tracer| tracer.start_span(name, parent.as_ref(), options))
             .ok_or_else(|| type_error(env, "telemetry handle is not valid"))?;
@@ -142,13 +157,26 @@ unsafe extern "C" fn span_start(env: sys::napi_env, info: sys::napi_callback_inf
     })
 }
 
-/// Applies buffered attributes (more than one call's worth, ahead of the call that
-/// carries the rest).
+/// Applies buffered attributes, then every attribute of an `attributes` object (all
+/// converted before any is set: a value that is rejected leaves the span as it was).
 unsafe extern "C" fn span_set_attributes(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     boundary(env, || {
         let args = Arguments::read(env, info);
-        flush(env, &args, 1)?;
-        Ok(undefined(env))
+        let handle = flush(env, &args, 2)?;
+        let attributes = convert::attributes(env, args.get(1, env), "attributes")?;
+        on_span(env, handle, |span| attributes.into_iter().for_each(|attribute| span.set_attribute(attribute)))
+    })
+}
+
+/// Applies buffered attributes, then one attribute given as it is: a key and a value
+/// that the package does not buffer (a bigint, or something that is no attribute value).
+unsafe extern "C" fn span_set_attribute(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    boundary(env, || {
+        let args = Arguments::read(env, info);
+        let handle = flush(env, &args, 3)?;
+        let key = convert::string(env, args.get(1, env), &|| "attribute key".to_owned())?;
+        let value = convert::attribute_value(env, &key, args.get(2, env))?;
+        on_span(env, handle, |span| span.set_attribute(core::Attribute { key: key.into(), value }))
     })
 }
 

@@ -1,6 +1,7 @@
-//! Span identities in text: the id buffer ([`crate::handles`]) holds a span's ids and
+//! Span identities in text: the id buffer (`span-buffers.js`) holds a span's ids and
 //! flags as numbers; these functions give their W3C text forms.
 
+use dagnats_observe::intern;
 use napi::bindgen_prelude::Unknown;
 use napi_derive::napi;
 
@@ -9,7 +10,7 @@ use crate::error::type_error;
 use crate::handles;
 
 /// Binds this thread's id buffer (a `Uint32Array(8)`) and attribute buffer (a
-/// `Float64Array(192)`); the package does this once.
+/// `Float64Array(192)`); the package's `span-buffers.js` does this once.
 #[napi(catch_unwind, ts_args_type = "ids: Uint32Array, attributes: Float64Array")]
 pub fn bind_buffers(ids: Unknown, attributes: Unknown) -> napi::Result<()> {
     let (env, ids) = raw(&ids);
@@ -38,10 +39,24 @@ pub fn traceparent_of_ids(env: napi::Env) -> napi::Result<String> {
     Ok(ids(env)?.traceparent())
 }
 
-/// Interns a name (attribute key, span or event name) for this thread and returns its
-/// number, which the span functions accept in place of the text; `-1` when the name is
-/// too long (over 256 bytes) or the thread's table (4096 names) is full.
+/// What `internName` returns for a name too long for the core's intern table.
+#[napi]
+pub const INTERN_NAME_TOO_LONG: i32 = -1;
+/// What `internName` returns once the core's intern table is full: no new name will be
+/// interned, so the package stops asking.
+#[napi]
+pub const INTERN_TABLE_FULL: i32 = -2;
+
+/// The number of a name (attribute key, span or event name) in the core's intern table
+/// (`dagnats_observe::intern`, one table for the process), which the span functions
+/// accept in place of the text; `INTERN_NAME_TOO_LONG` or `INTERN_TABLE_FULL` when the
+/// core does not intern it (the limits are the core's, counted in UTF-8 bytes). The
+/// package caches the numbers it gets.
 #[napi(catch_unwind)]
 pub fn intern_name(name: String) -> i32 {
-    handles::intern(&name).map_or(-1, |id| id as i32)
+    match intern::intern(&name) {
+        Some(id) => id as i32,
+        None if name.len() > intern::MAX_LEN => INTERN_NAME_TOO_LONG,
+        None => INTERN_TABLE_FULL,
+    }
 }
