@@ -41,6 +41,7 @@ const {
   spanEnd,
   spanRelease,
   extractCarrier,
+  carrierReplaced,
   carrierWrite,
   typeError,
 } = native.spanFunctions()
@@ -50,6 +51,11 @@ const spanStorage = new AsyncLocalStorage()
 
 /** Guards the constructors that only this module may call. */
 const INTERNAL = Symbol('dagnats-observe internal')
+
+/** The names a carrier write sets, by their number in the write plan (the core's). */
+const CARRIER_NAMES = native.carrierNames()
+/** The write plan `carrierWrite` fills: a count, then `target, name, value` triples. */
+const writePlan = new Int32Array(13)
 
 /** Owns a starting span's attributes in the attribute buffer (the span has no handle yet). */
 const STARTING = { _h: -1 }
@@ -683,20 +689,29 @@ function inject(headers, options) {
   if (span === undefined || span === null) return headers
   checkSpanLike(span, 'span')
 
-  // The addon says what to delete and set (`name, value` pairs, `undefined`: delete) and
-  // writes the event's fields itself.
+  // The addon says which of the carrier's names go, and what to set (the write plan:
+  // src/propagation.rs, carrierWrite); only applying it is left here.
   const methods = headers instanceof Map || isMsgHdrs(headers)
   const names = methods ? Array.from(headers.keys()) : Object.keys(headers)
+  const replaced = names.length === 0 ? null : carrierReplaced(...names)
+  if (replaced !== null) {
+    for (const name of replaced) {
+      if (methods) headers.delete(name)
+      else delete headers[name]
+    }
+  }
   loadIds(span)
-  const ops = names.length === 0 ? carrierWrite(span._state, event) : carrierWrite(span._state, event, ...names)
-  for (let i = 0; i < ops.length; i += 2) {
-    const name = ops[i]
-    const value = ops[i + 1]
-    if (methods) {
-      if (value === undefined) headers.delete(name)
-      else headers.set(name, value)
-    } else if (value === undefined) delete headers[name]
-    else headers[name] = value
+  const traceparent = carrierWrite(writePlan, span._state, event !== undefined)
+  for (let i = 1; i <= 3 * writePlan[0]; i += 3) {
+    const name = CARRIER_NAMES[writePlan[i + 1]]
+    const code = writePlan[i + 2]
+    const value = code === 1 ? traceparent : code === 2 ? span._state : undefined
+    const target = writePlan[i] === 1 ? event : headers
+    if (value === undefined) {
+      if (target === headers && methods) headers.delete(name)
+      else delete target[name]
+    } else if (target === headers && methods) headers.set(name, value)
+    else target[name] = value
   }
   return headers
 }

@@ -75,8 +75,10 @@ export interface SpanFunctions {
   spanRelease(handle: number): void
   /** Reads a remote context from a carrier's `name, value` pairs (values as the carrier holds them) or the event's fields; its identity goes to the id buffer; returns its trace state or null. */
   extractCarrier(event: object | undefined, ...headerPairs: unknown[]): string | null
-  /** Writes the event's fields and returns the header operations (`name, value` pairs; `undefined`: delete) for the context in the id buffer. */
-  carrierWrite(traceState: string, event: object | undefined, ...headerNames: unknown[]): Array<string | undefined>
+  /** Of a carrier's names, those the write replaces (to delete first), or null when none. */
+  carrierReplaced(...headerNames: unknown[]): unknown[] | null
+  /** The write of the context in the id buffer: returns the traceparent and fills the write plan (src/propagation.rs). */
+  carrierWrite(plan: Int32Array, traceState: string, withEvent: boolean): string
   /** The package's TypeError for a wrong argument (returned, not thrown); with `got`, the message says what it is. */
   typeError(message: string, got?: unknown): TypeError
 }
@@ -182,6 +184,9 @@ export declare class NativeTelemetry {
  * `Float64Array(192)`); the package's `span-buffers.js` does this once.
  */
 export declare function bindBuffers(ids: Uint32Array, attributes: Float64Array): void
+
+/** The names a write plan sets, by number (the core's names: the package copies none). */
+export declare function carrierNames(): Array<string>
 
 /** Delivery counters of a NATS-connected telemetry. */
 export interface CollectorStats {

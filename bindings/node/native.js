@@ -841,6 +841,7 @@ module.exports.Histogram = nativeBinding.Histogram
 module.exports.Metrics = nativeBinding.Metrics
 module.exports.NativeTelemetry = nativeBinding.NativeTelemetry
 module.exports.bindBuffers = nativeBinding.bindBuffers
+module.exports.carrierNames = nativeBinding.carrierNames
 module.exports.INTERN_NAME_TOO_LONG = nativeBinding.INTERN_NAME_TOO_LONG
 module.exports.INTERN_TABLE_FULL = nativeBinding.INTERN_TABLE_FULL
 module.exports.internName = nativeBinding.internName

@@ -1,8 +1,10 @@
 //! The Node.js binding of dagnats-observe: the npm package `dagnats-observe`.
 //!
-//! A thin skin over the Rust core. Parsing, ids, records and publishing are the core's;
-//! the package's `index.js` adds what is JavaScript's own: AsyncLocalStorage for the
-//! current span, `startActiveSpan`, carriers for `inject`/`extract`, type checks, and
+//! A thin skin over the Rust core. Parsing, ids, the carrier rules, interning, records and
+//! publishing are the core's; this crate converts JavaScript values to the core's types
+//! and raises JavaScript's errors (all of them built in [`error`], one set of messages).
+//! The package's `index.js` adds what is JavaScript's own: AsyncLocalStorage for the
+//! current span, `startActiveSpan`, walking the carriers of `inject`/`extract`, and
 //! promise wrappers.
 //!
 //! Spans are the hot path, so they are not napi classes: a span lives in a per-thread

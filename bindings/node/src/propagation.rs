@@ -8,20 +8,25 @@
 //! JavaScript signatures (`SpanFunctions` in native-header.d.ts):
 //!
 //! - `extractCarrier(event?, ...headerPairs) -> string | null`
-//! - `carrierWrite(traceState, event?, ...headerNames) -> Array`
+//! - `carrierReplaced(...headerNames) -> Array | null`
+//! - `carrierWrite(plan, traceState, withEvent) -> string`, filling the write plan
+//!
+//! and `carrierNames()` (a `#[napi]` function), the names a write plan refers to.
 
 use std::ptr;
 
 use dagnats_observe::propagation::{self, CarrierValue, CarrierWrite};
 use napi::sys::{self, ValueType};
+use napi_derive::napi;
 
 use crate::convert;
 use crate::error::type_error;
 use crate::handles;
-use crate::raw::{boundary, undefined, Arguments, Callback};
+use crate::raw::{boundary, Arguments, Callback};
 
 /// The callbacks of this module, by JavaScript name.
-pub const CALLBACKS: &[(&str, Callback)] = &[("extractCarrier", extract_carrier), ("carrierWrite", carrier_write)];
+pub const CALLBACKS: &[(&str, Callback)] =
+    &[("extractCarrier", extract_carrier), ("carrierReplaced", carrier_replaced), ("carrierWrite", carrier_write)];
 
 /// A carrier value as JavaScript holds it, owned for the length of a call.
 enum Held {
@@ -150,53 +155,109 @@ unsafe extern "C" fn extract_carrier(env: sys::napi_env, info: sys::napi_callbac
     })
 }
 
-/// The write of the span context in the id buffer (with `traceState`) into a carrier,
-/// by [`CarrierWrite`]. The event object's fields, when there is an event, are written
-/// here (a field whose value is `None` is deleted). The headers are returned as one flat
-/// array of `name, value` operations for the package to apply in order: first the
-/// carrier's own names (the trailing arguments) that the write replaces, each with
-/// `undefined` (delete it), then the headers to set. A name that is not a string is never
-/// replaced.
+/// The names the write sets, in the order of their numbers in a write plan.
+const WRITTEN_NAMES: [&str; 4] = [
+    propagation::TRACEPARENT,
+    propagation::TRACESTATE,
+    propagation::EVENT_TRACE_PARENT,
+    propagation::EVENT_TRACE_STATE,
+];
+
+/// The names a write plan sets, by number (the core's names: the package copies none).
+#[napi]
+pub fn carrier_names() -> Vec<String> {
+    WRITTEN_NAMES.iter().map(|&name| name.to_owned()).collect()
+}
+
+/// Of a carrier's names (the arguments), those [`CarrierWrite::replaces`]: an array of
+/// them to delete before the write, or `null` when there are none (the usual case). A
+/// name that is not a string is never replaced.
+unsafe extern "C" fn carrier_replaced(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    boundary(env, || {
+        let args = Arguments::read(env, info);
+        let mut replaced = Vec::new();
+        for &name in args.rest(0) {
+            if convert::type_of(env, name)? == ValueType::napi_string
+                && CarrierWrite::replaces(&convert::string(env, name, &|| "header name".to_owned())?)
+            {
+                replaced.push(name);
+            }
+        }
+        if replaced.is_empty() {
+            return convert::js_null(env);
+        }
+        let mut array = ptr::null_mut();
+        unsafe { sys::napi_create_array_with_length(env, replaced.len(), &mut array) };
+        for (i, name) in replaced.into_iter().enumerate() {
+            unsafe { sys::napi_set_element(env, array, i as u32, name) };
+        }
+        Ok(array)
+    })
+}
+
+/// Value codes of a write plan.
+const PLAN_DELETE: i32 = 0;
+const PLAN_TRACEPARENT: i32 = 1;
+const PLAN_TRACESTATE: i32 = 2;
+
+/// The write of the span context in the id buffer (with `traceState`), by
+/// [`CarrierWrite`]: returns the `traceparent` value and fills `plan` (an `Int32Array`
+/// of at least 13 elements) with what to set, as numbers, because building a JavaScript
+/// array here would cost more than the whole write: `plan[0]` operations follow as
+/// `target, name, value` triples, target 0 the headers and 1 the event (only with
+/// `withEvent`), name a number into `carrierNames()`, value 1 the returned `traceparent`,
+/// 2 the `traceState` given (which the core normalized when the context was read or
+/// created), 0 delete. The carrier's stale names are
+/// [`carrier_replaced`]'s.
 unsafe extern "C" fn carrier_write(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     boundary(env, || {
         let args = Arguments::read(env, info);
-        let trace_state = convert::optional_string(env, args.get(0, env), &|| "traceState".to_owned())?;
+        let (mut kind, mut length, mut data, mut buffer, mut offset) =
+            (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
+        let status = unsafe {
+            sys::napi_get_typedarray_info(
+                env,
+                args.get(0, env),
+                &mut kind,
+                &mut length,
+                &mut data,
+                &mut buffer,
+                &mut offset,
+            )
+        };
+        if status != sys::Status::napi_ok || kind != sys::TypedarrayType::int32_array || length < 13 || data.is_null() {
+            return Err(type_error(env, "plan must be an Int32Array of 13 elements"));
+        }
+        // SAFETY: Node-API gave the data of a live Int32Array of `length` >= 13 elements,
+        // and no JavaScript runs while this call writes it.
+        let plan = unsafe { std::slice::from_raw_parts_mut(data as *mut i32, 13) };
+        let trace_state = convert::optional_string(env, args.get(1, env), &|| "traceState".to_owned())?;
+        let with_event = convert::truthy_bool(env, args.get(2, env))?;
         let context = handles::read_ids(trace_state.as_deref())
             .ok_or_else(|| type_error(env, "the id buffer holds no valid span identity"))?;
         let write = CarrierWrite::new(&context);
 
-        let mut ops: Vec<sys::napi_value> = Vec::with_capacity(4);
-        for &name in args.rest(2) {
-            if convert::type_of(env, name)? == ValueType::napi_string
-                && CarrierWrite::replaces(&convert::string(env, name, &|| "header name".to_owned())?)
-            {
-                ops.extend([name, undefined(env)]);
-            }
-        }
+        let code = |value: Option<&str>| match value {
+            None => PLAN_DELETE,
+            // Both values are slices of the write's own strings: which one is told by address.
+            Some(v) if std::ptr::eq(v.as_ptr(), write.traceparent().as_ptr()) => PLAN_TRACEPARENT,
+            Some(_) => PLAN_TRACESTATE,
+        };
+        let number = |name: &str| WRITTEN_NAMES.iter().position(|&n| n == name).unwrap_or(0) as i32;
+        let mut count = 0;
+        let mut push = |target: i32, name: &str, value: i32| {
+            plan[1 + 3 * count..4 + 3 * count].copy_from_slice(&[target, number(name), value]);
+            count += 1;
+        };
         for (name, value) in write.headers() {
-            ops.extend([convert::js_string(env, name)?, convert::js_string(env, value)?]);
+            push(0, name, code(Some(value)));
         }
-        let event = args.get(1, env);
-        if !convert::is_nullish(env, event)? {
+        if with_event {
             for (field, value) in write.event_fields() {
-                let field = convert::js_string(env, field)?;
-                let status = match value {
-                    Some(value) => unsafe {
-                        sys::napi_set_property(env, event, field, convert::js_string(env, value)?)
-                    },
-                    None => unsafe { sys::napi_delete_property(env, event, field, ptr::null_mut()) },
-                };
-                if status != sys::Status::napi_ok {
-                    // A frozen event, or a setter that threw: its exception propagates.
-                    return Err(napi::Error::new(napi::Status::PendingException, "writing the event failed"));
-                }
+                push(1, field, code(value));
             }
         }
-        let mut array = ptr::null_mut();
-        unsafe { sys::napi_create_array_with_length(env, ops.len(), &mut array) };
-        for (i, value) in ops.into_iter().enumerate() {
-            unsafe { sys::napi_set_element(env, array, i as u32, value) };
-        }
-        Ok(array)
+        plan[0] = count as i32;
+        convert::js_string(env, write.traceparent())
     })
 }

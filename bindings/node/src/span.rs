@@ -127,8 +127,10 @@ unsafe extern "C" fn span_start(env: sys::napi_env, info: sys::napi_callback_inf
         let args = Arguments::read(env, info);
         let [telemetry, name, kind, attributes, has_parent, parent_trace_state] =
             std::array::from_fn(|i| args.get(i, env));
-        // The parent's identity and the buffered attributes first: converting the other
-        // arguments may run JavaScript (getters) that uses the buffers.
+        // The parent's identity first: converting the other arguments may run JavaScript
+        // (getters of an attributes object) that uses the buffers. The package sends
+        // either buffered attributes or an object, never both, so the buffer is read
+        // before any getter runs.
         let parent = if convert::truthy_bool(env, has_parent)? {
             let state = convert::optional_string(env, parent_trace_state, &|| "parentTraceState".to_owned())?;
             Some(
@@ -138,20 +140,19 @@ unsafe extern "C" fn span_start(env: sys::napi_env, info: sys::napi_callback_inf
         } else {
             None
         };
-        let mut start_attributes = Vec::new();
-        buffered_attributes(env, args.get(6, env), args.rest(7), |attribute| start_attributes.push(attribute))?;
         let telemetry = convert::number(env, telemetry, &|| "telemetry handle".to_owned())?;
         let name = convert::name(env, name, &|| "span name".to_owned())?;
         let mut options = core::SpanOptions::new();
         options = options.kind(kind::span_kind(env, kind)?);
         if !convert::is_nullish(env, attributes)? {
-            start_attributes.extend(convert::attributes(env, attributes, "attributes")?);
+            options = options.attributes(convert::attributes(env, attributes, "attributes")?);
         }
-        if !start_attributes.is_empty() {
-            options = options.attributes(start_attributes);
-        }
-        let span = handles::with_tracer(telemetry as u32, |tracer| tracer.start_span(name, parent.as_ref(), options))
-            .ok_or_else(|| type_error(env, "telemetry handle is not valid"))?;
+        let mut span =
+            handles::with_tracer(telemetry as u32, |tracer| tracer.start_span(name, parent.as_ref(), options))
+                .ok_or_else(|| type_error(env, "telemetry handle is not valid"))?;
+        // Buffered attributes go straight into the started span's record, as `setAttribute`'s
+        // do (the same limits apply; no list of them is built on the way).
+        apply_pending(env, &mut span, args.get(6, env), args.rest(7))?;
         handles::write_ids(span.span_context());
         convert::js_number(env, handles::insert_span(span).unwrap_or(-1.0))
     })
