@@ -28,10 +28,11 @@
  *  - Threads: telemetry, tracer, logger, instruments and span contexts may be shared
  *    between threads; a span may move between threads but is used by one at a time.
  *
- * fork(): in the child, call dagnats_after_fork_child() first (reseeds the id generator,
- * which would otherwise repeat the parent's ids). A NATS telemetry inherited from the
- * parent is not usable in the child (its publisher thread stayed in the parent): connect
- * a new one there. In-memory and no-op telemetries keep working.
+ * fork(): in the child, call dagnats_after_fork_child() first (pthread_atfork's child
+ * handler will do). It reseeds the id generator, which would otherwise repeat the
+ * parent's ids, and gives every NATS telemetry the child inherited its own connection and
+ * publisher thread, so those handles keep working in the child. In-memory and no-op
+ * telemetries need nothing.
  */
 
 
@@ -673,6 +674,19 @@ uint8_t dagnats_span_context_flags(const struct dagnats_span_context *context);
 bool dagnats_span_context_is_remote(const struct dagnats_span_context *context);
 
 /**
+ * Whether a header of this name carries trace context (`traceparent` or `tracestate`,
+ * in any letter case): the names `dagnats_inject_headers` and `dagnats_inject_with`
+ * replace. When a message is handed on with the headers it came with, skip these while
+ * copying the incoming headers, then inject the current span's context: the outgoing
+ * message then carries exactly one `traceparent` (a stale `TraceParent` copied beside a
+ * fresh `traceparent` would be two values, which every reader rejects as ambiguous).
+ *
+ * False for NULL and for a name that is not UTF-8. Ownership: `name` is only read.
+ * Thread-safety: any thread.
+ */
+bool dagnats_header_is_trace_context(const char *name);
+
+/**
  * Reads the remote parent from header fields and, when the headers carry none, from
  * the DagNats event in the message body.
  *
@@ -714,9 +728,13 @@ dagnats_result dagnats_extract_with(dagnats_header_foreach foreach,
 
 /**
  * Writes the context into the caller's headers through `set`: `traceparent`, then
- * `tracestate` when the context has one. (Remove stale fields of other letter cases
- * yourself if your carrier keeps them; libnats' `natsMsgHeader_Set` replaces exact
- * names.)
+ * `tracestate` when the context has one, in exactly these lowercase names.
+ *
+ * A carrier may already hold trace-context fields under other letter cases
+ * (`TraceParent`), which `set` would not replace: when handing on a received message's
+ * headers, leave out every name for which `dagnats_header_is_trace_context` is true
+ * while copying them, then call this (libnats' `natsMsgHeader_Set` replaces exact names
+ * only).
  *
  * Ownership: `carrier` is passed to `set` untouched. Thread-safety: any thread; `set`
  * runs on the calling thread before this call returns.
@@ -731,6 +749,9 @@ dagnats_result dagnats_inject_with(const struct dagnats_span_context *context,
  * one. `*headers_written` receives the number of fields (1 or 2). Each `name` points to
  * a static string; each `value` points into `buf`, which receives the values one after
  * the other, each NUL-terminated.
+ *
+ * To hand on a received message's other headers with these, copy them leaving out the
+ * names for which `dagnats_header_is_trace_context` is true (see `dagnats_inject_with`).
  *
  * `buf_needed` (may be NULL) receives the bytes `buf` needs. When `headers_len` is less
  * than the number of fields or `buf_len` less than the bytes needed, the result is
@@ -1206,17 +1227,23 @@ dagnats_result dagnats_telemetry_memory_clear(const struct dagnats_telemetry *te
 
 /**
  * Call first thing in the child after `fork()` (it is safe to register as the child
- * handler of `pthread_atfork`). It reseeds the calling thread's trace and span id
- * generator, which the child otherwise shares with the parent, producing duplicate ids.
+ * handler of `pthread_atfork`). It reseeds the trace and span id generator, which the
+ * child otherwise shares with the parent (duplicate ids), and gives every NATS telemetry
+ * the child inherited its own connection and publisher thread (theirs stayed in the
+ * parent), through the core's `fork::after_fork_in_child`. After it the inherited
+ * handles, and the tracers, loggers and instruments obtained from them, keep working in
+ * the child: what it records there is published by the child. Records queued but not
+ * yet published at the fork are published by the parent, not again by the child.
  *
- * After fork the child must not use the NATS telemetry handles it inherited (their
- * publisher thread exists only in the parent): flush and close on them return
- * `DAGNATS_RESULT_NOT_CONNECTED`, and spans, logs and metrics recorded through their
- * tracers, loggers and instruments are never delivered. Connect a new telemetry in the
- * child. In-memory and no-op telemetries keep working.
+ * Without this call, flush and close on an inherited NATS telemetry return
+ * `DAGNATS_RESULT_NOT_CONNECTED` and nothing the child records through it is delivered.
+ * A telemetry that cannot reconnect (for example its credentials file is gone) keeps
+ * buffering, bounded, as while NATS is down; this function returns nothing, so that it
+ * fits `pthread_atfork`, and `dagnats_last_error_message` then says why. In-memory and
+ * no-op telemetries need nothing.
  *
- * Thread-safety: call it on the thread that forked (the only thread of the child).
- * Ownership: nothing to free.
+ * Thread-safety: call it on the thread that forked (the only thread of the child),
+ * before starting others. Ownership: nothing to free.
  */
 void dagnats_after_fork_child(void);
 

@@ -1,7 +1,8 @@
 /*
  * The quickstart's C worker: takes the step the Node worker hands on, does its work in a
  * child span of the remote parent, and hands the next step to the Rust worker with the
- * trace context in the headers and the event fields (the dual write).
+ * trace context in the headers and the event fields (the dual write). The received
+ * message's other headers are handed on too, without its trace context.
  *
  * Build (after scripts/build-c):
  *   cc -std=c11 examples/c/c_worker.c $(pkg-config --cflags --libs dagnats_observe libnats) \
@@ -45,6 +46,31 @@ static int failed(const char *what, dagnats_result r) {
 
 static int set_nats_header(void *carrier, const char *name, const char *value) {
     return natsMsgHeader_Set((natsMsg *)carrier, name, value) == NATS_OK ? 0 : 1;
+}
+
+/* Copies the received message's header fields onto the next one, leaving out trace
+   context (traceparent and tracestate in any letter case): dagnats_inject_with then
+   writes the current span's, so the next hop reads exactly one traceparent, never a
+   stale "TraceParent" copied beside the fresh "traceparent". */
+static int forward_headers(natsMsg *from, natsMsg *to) {
+    const char **keys = NULL;
+    int nkeys = 0;
+    natsStatus s = natsMsgHeader_Keys(from, &keys, &nkeys);
+    if (s == NATS_NOT_FOUND) return 0; /* no headers at all */
+    if (s != NATS_OK) return 1;
+    int rc = 0;
+    for (int i = 0; i < nkeys && rc == 0; i++) {
+        if (dagnats_header_is_trace_context(keys[i])) continue;
+        const char **values = NULL;
+        int nvalues = 0;
+        if (natsMsgHeader_Values(from, keys[i], &values, &nvalues) != NATS_OK) continue;
+        for (int j = 0; j < nvalues && rc == 0; j++) {
+            if (natsMsgHeader_Add(to, keys[i], values[j]) != NATS_OK) rc = 1;
+        }
+        free((void *)values);
+    }
+    free((void *)keys);
+    return rc;
 }
 
 static int each_nats_header(void *carrier, dagnats_header_visitor visit, void *state) {
@@ -122,6 +148,10 @@ static int handle(dagnats_telemetry *tel, natsConnection *nc, natsMsg *msg) {
     TRY(dagnats_inject_event(cx, (const uint8_t *)next_event, strlen(next_event), out, sizeof out, NULL));
     natsMsg *next = NULL;
     TRY_NATS(natsMsg_Create(&next, NEXT, NULL, out, (int)strlen(out)));
+    if (forward_headers(msg, next)) {
+        fprintf(stderr, "c-worker: cannot copy the received headers\n");
+        return 1;
+    }
     TRY(dagnats_inject_with(cx, set_nats_header, next));
     TRY_NATS(natsConnection_PublishMsg(nc, next));
     TRY_NATS(natsConnection_Flush(nc));

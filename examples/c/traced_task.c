@@ -51,7 +51,9 @@ static int failed(const char *what, dagnats_result r) {
     } while (0)
 
 /* dagnats_inject_with writes each header field through this: libnats replaces a field
-   of the same name. */
+   of exactly the same name only. A message built from a received one's headers must
+   leave out the names dagnats_header_is_trace_context() is true for (examples/c/c_worker.c
+   does), or a stale "TraceParent" would travel beside the fresh "traceparent". */
 static int set_nats_header(void *carrier, const char *name, const char *value) {
     return natsMsgHeader_Set((natsMsg *)carrier, name, value) == NATS_OK ? 0 : 1;
 }

@@ -1,47 +1,37 @@
-//! Interned text for span names and attribute keys.
+//! Span names, event names and attribute keys from C, borrowed from the core's intern
+//! table ([`dagnats_observe::intern`]) instead of copied.
 //!
 //! The core borrows `'static` text without allocating (`Cow::Borrowed`), which Rust code
 //! gets for free from literals. Text from C arrives as a borrowed `const char*` and would
 //! otherwise be measured, checked for UTF-8 and copied into a new `String` on every call.
-//! Span names, event names and attribute keys are few and repeat (`"run_id"`,
-//! `"worker.executeTask"`), so each distinct one is checked and copied once into a
-//! process-wide table and borrowed from there afterwards.
+//! Names repeat (`"run_id"`, `"worker.executeTask"`), so each distinct one is interned
+//! once, in the core's one table with the core's limits (shared with Node and Python).
 //!
-//! [`interned_arg`] looks first in a small cache indexed by the argument's address (string
-//! literals keep theirs), shared by all threads without a lock: a hit compares the bytes
-//! against the cached text, NUL included, which also proves them UTF-8, so a repeat costs
-//! one short comparison and no allocation. A miss goes through [`str_arg`] and the table. The table
-//! is bounded ([`MAX_ENTRIES`] texts of at most [`MAX_LEN`] bytes); past that, text is
+//! What is C's own is the way back from an argument to its number: C passes the same
+//! address again and again (string literals keep theirs), so [`interned_arg`] first looks
+//! in a small cache of numbers indexed by the argument's address, shared by all threads
+//! without a lock. A hit compares the bytes at the address against the number's text,
+//! NUL included, which also proves them UTF-8: a repeat costs one short comparison, no
+//! `strlen`, no UTF-8 pass and no allocation. A miss goes through [`str_arg`] and the
+//! core's table. A name the table does not take (too long, or the table is full) is
 //! copied per call. Attribute values are never interned: they are usually unique (run
 //! ids, messages).
-//!
-//! The table lives as long as the process (its texts stay reachable from a static, so a
-//! leak checker counts them as reachable, not lost).
 
 use std::borrow::Cow;
 use std::ffi::c_char;
-use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use dagnats_observe::intern;
 
 use crate::cstr::{null, str_arg};
 use crate::result::FfiResult;
 
-/// Most distinct texts the table holds.
-pub(crate) const MAX_ENTRIES: usize = 4096;
-/// Longest text that is interned, in bytes.
-pub(crate) const MAX_LEN: usize = 128;
-/// Slots of the per-thread cache (a power of two).
+/// Slots of the address cache (a power of two).
 const SLOTS: usize = 256;
 
-/// Every interned text, sorted, each in the cell that cache slots point at. (A sorted list
-/// rather than a hash map: its one allocation is referenced from its start, so leak
-/// checkers see everything here as reachable.)
-static TABLE: Mutex<Vec<&'static &'static str>> = Mutex::new(Vec::new());
-
-/// The cache: interned texts by the address they last came from, shared by all threads.
-/// A slot points at a cell holding an interned text; cells are never freed, so a slot read
-/// at any time points at a valid text (NULL: empty).
-static RECENT: [AtomicPtr<&'static str>; SLOTS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
+/// The cache: the number of the name last seen at an address, plus one (0: empty). A
+/// stale slot is harmless: a hit is only taken when the bytes match the number's text.
+static RECENT: [AtomicU32; SLOTS] = [const { AtomicU32::new(0) }; SLOTS];
 
 #[inline]
 fn slot(p: *const c_char) -> usize {
@@ -66,7 +56,7 @@ unsafe fn same(p: *const c_char, text: &str) -> bool {
 }
 
 /// A required NUL-terminated UTF-8 argument that names something (a span, an event, an
-/// attribute key), as the core's `Str`: borrowed from the table when interned.
+/// attribute key), as the core's `Str`: borrowed from the intern table when interned.
 ///
 /// # Safety
 /// As for [`str_arg`].
@@ -76,52 +66,27 @@ pub(crate) unsafe fn interned_arg(p: *const c_char, name: &'static str) -> FfiRe
         return Err(null(name));
     }
     let slot = &RECENT[slot(p)];
-    // SAFETY: slots hold NULL or a cell leaked by `intern`, valid for the whole process.
-    if let Some(cell) = slot.load(Ordering::Acquire).as_ref() {
-        if same(p, cell) {
-            return Ok(Cow::Borrowed(*cell));
+    let cached = slot.load(Ordering::Relaxed);
+    if cached != 0 {
+        if let Some(text) = intern::text(cached - 1) {
+            if same(p, text) {
+                return Ok(Cow::Borrowed(text));
+            }
         }
     }
-    match intern(str_arg(p, name)?) {
-        Interned::Text(cell) => {
-            slot.store((cell as *const &'static str).cast_mut(), Ordering::Release);
-            Ok(Cow::Borrowed(*cell))
-        }
-        Interned::Full(s) => Ok(Cow::Owned(s.to_owned())),
-    }
-}
-
-enum Interned<'a> {
-    Text(&'static &'static str),
-    Full(&'a str),
+    interned_miss(p, name, slot)
 }
 
 #[cold]
-fn intern(s: &str) -> Interned<'_> {
-    if s.len() > MAX_LEN {
-        return Interned::Full(s);
-    }
-    let mut table = TABLE.lock().unwrap_or_else(|p| p.into_inner());
-    let at = match table.binary_search_by(|cell| (**cell).cmp(s)) {
-        Ok(found) => return Interned::Text(table[found]),
-        Err(at) => at,
-    };
-    if table.len() >= MAX_ENTRIES {
-        return Interned::Full(s);
-    }
-    let text: &'static str = Box::leak(s.to_owned().into_boxed_str());
-    let cell: &'static &'static str = Box::leak(Box::new(text));
-    table.insert(at, cell);
-    Interned::Text(cell)
-}
-
-/// `s` as the core's `Str`: borrowed from the table when it is (or can be) interned, else
-/// an owned copy.
-#[cfg(test)]
-pub(crate) fn text(s: &str) -> Cow<'static, str> {
-    match intern(s) {
-        Interned::Text(cell) => Cow::Borrowed(*cell),
-        Interned::Full(s) => Cow::Owned(s.to_owned()),
+#[inline(never)]
+unsafe fn interned_miss(p: *const c_char, name: &'static str, slot: &AtomicU32) -> FfiResult<Cow<'static, str>> {
+    let s = str_arg(p, name)?;
+    match intern::intern(s).and_then(|id| Some((id, intern::text(id)?))) {
+        Some((id, text)) => {
+            slot.store(id + 1, Ordering::Relaxed);
+            Ok(Cow::Borrowed(text))
+        }
+        None => Ok(Cow::Owned(s.to_owned())),
     }
 }
 
@@ -130,20 +95,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn repeats_borrow_one_copy() {
-        let (a, b) = (text("run_id"), text(&String::from("run_id")));
-        match (a, b) {
-            (Cow::Borrowed(x), Cow::Borrowed(y)) => assert!(std::ptr::eq(x, y)),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
     fn arguments_hit_the_cache_and_still_check() {
         unsafe {
             let a = interned_arg(c"worker.executeTask".as_ptr(), "name").unwrap();
             let b = interned_arg(c"worker.executeTask".as_ptr(), "name").unwrap();
             assert!(matches!((&a, &b), (Cow::Borrowed(x), Cow::Borrowed(y)) if std::ptr::eq(*x, *y)));
+            // The core's table holds it: Node and Python find the same copy.
+            assert_eq!(intern::str("worker.executeTask").as_ptr(), a.as_ptr());
             // Same address, other text: a miss, never a wrong hit.
             let mut buf = *b"abc\0";
             assert_eq!(interned_arg(buf.as_ptr().cast(), "k").unwrap(), "abc");
@@ -158,20 +116,13 @@ mod tests {
     }
 
     #[test]
-    fn long_text_is_copied() {
-        let long = "k".repeat(MAX_LEN + 1);
-        assert!(matches!(text(&long), Cow::Owned(s) if s == long));
-    }
-
-    #[test]
-    fn another_thread_finds_the_same_copy() {
-        let here = text("step_id");
-        let there = std::thread::spawn(|| match text("step_id") {
-            Cow::Borrowed(t) => t.as_ptr() as usize,
-            Cow::Owned(_) => 0,
-        })
-        .join()
-        .unwrap();
-        assert_eq!(here.as_ptr() as usize, there);
+    fn names_past_the_cores_limit_are_copied() {
+        let at_limit = format!("{}\0", "k".repeat(intern::MAX_LEN));
+        let past = format!("{}\0", "k".repeat(intern::MAX_LEN + 1));
+        unsafe {
+            assert!(matches!(interned_arg(at_limit.as_ptr().cast(), "k").unwrap(), Cow::Borrowed(_)));
+            let copied = interned_arg(past.as_ptr().cast(), "k").unwrap();
+            assert!(matches!(&copied, Cow::Owned(s) if s.len() == intern::MAX_LEN + 1));
+        }
     }
 }

@@ -2,16 +2,22 @@
 //! parent from headers (an array, or the caller's headers through a callback) and the
 //! DagNats event fields; inject `traceparent`/`tracestate` into headers and events.
 //!
+//! The rules are the core's, for every language alike: reading goes through
+//! `propagation::extract_carrier` (the header pairs as they come, then the event's
+//! values), writing through `propagation::CarrierWrite` (which names it replaces, which
+//! headers and event fields it writes). This file only turns C's strings and callbacks
+//! into those pairs.
+//!
 //! Carrier content comes from the wire, so it never fails a call: header names and
 //! values that are not UTF-8 (or not valid trace context) simply carry no parent, exactly
 //! as a malformed `traceparent` gives none, and an event body that is not a JSON object
 //! has no event fields.
 
-use std::borrow::Cow;
 use std::ffi::{c_char, c_int, c_void, CStr};
 
 use dagnats_observe::propagation::{
-    self, traceparent_bytes, SpanContext, TraceFlags, TraceState, TRACEPARENT, TRACESTATE,
+    self, extract_carrier, traceparent_bytes, CarrierValue, CarrierWrite, SpanContext, TraceFlags, TraceState,
+    EVENT_TRACE_PARENT, EVENT_TRACE_STATE, TRACEPARENT, TRACESTATE,
 };
 use dagnats_observe::{SpanId, TraceId};
 use serde_json::{Map, Value};
@@ -201,18 +207,39 @@ pub unsafe extern "C" fn dagnats_span_context_is_remote(context: *const dagnats_
 // ---------------------------------------------------------------------------------------
 // Extract
 
-/// A header field read from the caller; invalid UTF-8 is replaced, which no trace
-/// context grammar accepts.
-fn lossy<'a>(p: *const c_char) -> Option<Cow<'a, str>> {
-    if p.is_null() {
-        return None;
-    }
-    // SAFETY: the caller promised NUL-terminated strings that outlive the call.
-    Some(unsafe { CStr::from_ptr(p) }.to_string_lossy())
+/// Whether a header of this name carries trace context (`traceparent` or `tracestate`,
+/// in any letter case): the names `dagnats_inject_headers` and `dagnats_inject_with`
+/// replace. When a message is handed on with the headers it came with, skip these while
+/// copying the incoming headers, then inject the current span's context: the outgoing
+/// message then carries exactly one `traceparent` (a stale `TraceParent` copied beside a
+/// fresh `traceparent` would be two values, which every reader rejects as ambiguous).
+///
+/// False for NULL and for a name that is not UTF-8. Ownership: `name` is only read.
+/// Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_header_is_trace_context(name: *const c_char) -> bool {
+    ffi_boundary!({ Ok(!name.is_null() && is_trace_name(CStr::from_ptr(name).to_bytes())) })
 }
 
-fn is_trace_field(name: &str) -> bool {
-    name.eq_ignore_ascii_case(TRACEPARENT) || name.eq_ignore_ascii_case(TRACESTATE)
+/// A header name as the core's rule reads it; a name that is not UTF-8 is no trace name.
+#[inline]
+fn is_trace_name(name: &[u8]) -> bool {
+    std::str::from_utf8(name).is_ok_and(CarrierWrite::replaces)
+}
+
+/// A field's bytes as the carrier holds them: the core reads them as text when they are
+/// UTF-8, and as a malformed value otherwise.
+#[inline]
+fn value_of(bytes: &[u8]) -> CarrierValue<'_> {
+    CarrierValue::Bytes(bytes)
+}
+
+/// An event field as the carrier holds it (a string, or a value of another type).
+fn event_value<'a>(event: &'a Map<String, Value>, field: &str) -> Option<CarrierValue<'a>> {
+    event.get(field).map(|v| match v {
+        Value::String(s) => CarrierValue::Text(s),
+        _ => CarrierValue::Other,
+    })
 }
 
 /// The event object of a message body, when it is one.
@@ -225,6 +252,23 @@ unsafe fn event_object(event: *const u8, event_len: usize) -> FfiResult<Option<M
         Ok(Value::Object(map)) => Some(map),
         _ => None,
     })
+}
+
+/// The core's reading of trace-context header pairs (names not UTF-8 are left out: they
+/// match no trace name) and the event, as a new context for C or NULL.
+fn extract_to_c<'a>(
+    pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    event: Option<&Map<String, Value>>,
+) -> *mut dagnats_span_context {
+    let pairs = pairs.into_iter().filter_map(|(name, value)| Some((std::str::from_utf8(name).ok()?, value_of(value))));
+    let (parent, state) = match event {
+        Some(e) => (event_value(e, EVENT_TRACE_PARENT), event_value(e, EVENT_TRACE_STATE)),
+        None => (None, None),
+    };
+    match extract_carrier(pairs, parent, state) {
+        Some(sc) => to_boxed::<dagnats_span_context>(sc),
+        None => std::ptr::null_mut(),
+    }
 }
 
 /// Reads the remote parent from header fields and, when the headers carry none, from
@@ -260,21 +304,18 @@ pub unsafe extern "C" fn dagnats_extract_headers(
             (true, _) => return Err(null("headers")),
             (false, n) => std::slice::from_raw_parts(headers, n),
         };
-        let mut fields = Vec::new();
+        let mut pairs = Vec::new();
         for (i, h) in headers.iter().enumerate() {
-            let name = lossy(h.name)
-                .ok_or_else(|| Failure::new(DAGNATS_RESULT_NULL_ARGUMENT, format!("headers[{i}].name is NULL")))?;
-            let value = lossy(h.value)
-                .ok_or_else(|| Failure::new(DAGNATS_RESULT_NULL_ARGUMENT, format!("headers[{i}].value is NULL")))?;
-            if is_trace_field(&name) {
-                fields.push((name, value));
+            if h.name.is_null() {
+                return Err(Failure::new(DAGNATS_RESULT_NULL_ARGUMENT, format!("headers[{i}].name is NULL")));
             }
+            if h.value.is_null() {
+                return Err(Failure::new(DAGNATS_RESULT_NULL_ARGUMENT, format!("headers[{i}].value is NULL")));
+            }
+            pairs.push((CStr::from_ptr(h.name).to_bytes(), CStr::from_ptr(h.value).to_bytes()));
         }
         let event = event_object(event, event_len)?;
-        *out = match propagation::extract(fields, event.as_ref()) {
-            Some(sc) => to_boxed::<dagnats_span_context>(sc),
-            None => std::ptr::null_mut(),
-        };
+        *out = extract_to_c(pairs, event.as_ref());
         Ok(())
     })
 }
@@ -292,8 +333,9 @@ pub type dagnats_header_foreach = Option<
     unsafe extern "C" fn(carrier: *mut c_void, visit: dagnats_header_visitor, visit_state: *mut c_void) -> c_int,
 >;
 
-/// Fields collected by [`visit_field`].
-struct Collected(Vec<(String, String)>);
+/// Trace-context fields collected by [`visit_field`] (the others are not kept: the rule
+/// never looks at them).
+struct Collected(Vec<(Vec<u8>, Vec<u8>)>);
 
 unsafe extern "C" fn visit_field(state: *mut c_void, name: *const c_char, value: *const c_char) {
     // Never unwinds into the caller's C frames.
@@ -301,10 +343,12 @@ unsafe extern "C" fn visit_field(state: *mut c_void, name: *const c_char, value:
         let Some(collected) = state.cast::<Collected>().as_mut() else {
             return;
         };
-        if let (Some(name), Some(value)) = (lossy(name), lossy(value)) {
-            if is_trace_field(&name) {
-                collected.0.push((name.into_owned(), value.into_owned()));
-            }
+        if name.is_null() || value.is_null() {
+            return;
+        }
+        let name = CStr::from_ptr(name).to_bytes();
+        if is_trace_name(name) {
+            collected.0.push((name.to_vec(), CStr::from_ptr(value).to_bytes().to_vec()));
         }
     }));
 }
@@ -332,10 +376,7 @@ pub unsafe extern "C" fn dagnats_extract_with(
         if rc != 0 {
             return Err(Failure::new(DAGNATS_RESULT_CALLBACK_FAILED, format!("foreach returned {rc}")));
         }
-        *out = match propagation::extract(collected.0, event.as_ref()) {
-            Some(sc) => to_boxed::<dagnats_span_context>(sc),
-            None => std::ptr::null_mut(),
-        };
+        *out = extract_to_c(collected.0.iter().map(|(n, v)| (n.as_slice(), v.as_slice())), event.as_ref());
         Ok(())
     })
 }
@@ -349,20 +390,39 @@ pub unsafe extern "C" fn dagnats_extract_with(
 pub type dagnats_header_setter =
     Option<unsafe extern "C" fn(carrier: *mut c_void, name: *const c_char, value: *const c_char) -> c_int>;
 
-/// The header fields for `sc`, each NUL-terminated: (static name, value bytes with NUL).
-fn fields_for(sc: &SpanContext) -> impl Iterator<Item = (&'static CStr, Vec<u8>)> {
-    propagation::header_pairs(sc).map(|(name, value)| {
-        let name = if name == TRACEPARENT { c"traceparent" } else { c"tracestate" };
-        let mut bytes = value.into_bytes();
-        bytes.push(0);
-        (name, bytes)
-    })
+/// The header fields the core writes for `sc`, NUL-terminated for C: (static name,
+/// value bytes with their NUL).
+fn fields_for(sc: &SpanContext) -> Vec<(&'static CStr, Vec<u8>)> {
+    let write = CarrierWrite::new(sc);
+    write
+        .headers()
+        .map(|(name, value)| {
+            let mut bytes = Vec::with_capacity(value.len() + 1);
+            bytes.extend_from_slice(value.as_bytes());
+            bytes.push(0);
+            (c_name(name), bytes)
+        })
+        .collect()
+}
+
+/// The core's header name as a static C string (a header's `name` must outlive the call).
+fn c_name(name: &'static str) -> &'static CStr {
+    if name == TRACESTATE {
+        c"tracestate"
+    } else {
+        debug_assert_eq!(name, TRACEPARENT);
+        c"traceparent"
+    }
 }
 
 /// Writes the context into the caller's headers through `set`: `traceparent`, then
-/// `tracestate` when the context has one. (Remove stale fields of other letter cases
-/// yourself if your carrier keeps them; libnats' `natsMsgHeader_Set` replaces exact
-/// names.)
+/// `tracestate` when the context has one, in exactly these lowercase names.
+///
+/// A carrier may already hold trace-context fields under other letter cases
+/// (`TraceParent`), which `set` would not replace: when handing on a received message's
+/// headers, leave out every name for which `dagnats_header_is_trace_context` is true
+/// while copying them, then call this (libnats' `natsMsgHeader_Set` replaces exact names
+/// only).
 ///
 /// Ownership: `carrier` is passed to `set` untouched. Thread-safety: any thread; `set`
 /// runs on the calling thread before this call returns.
@@ -391,6 +451,9 @@ pub unsafe extern "C" fn dagnats_inject_with(
 /// a static string; each `value` points into `buf`, which receives the values one after
 /// the other, each NUL-terminated.
 ///
+/// To hand on a received message's other headers with these, copy them leaving out the
+/// names for which `dagnats_header_is_trace_context` is true (see `dagnats_inject_with`).
+///
 /// `buf_needed` (may be NULL) receives the bytes `buf` needs. When `headers_len` is less
 /// than the number of fields or `buf_len` less than the bytes needed, the result is
 /// `DAGNATS_RESULT_BUFFER_TOO_SMALL` and nothing is written but `*headers_written` and
@@ -412,7 +475,7 @@ pub unsafe extern "C" fn dagnats_inject_headers(
     ffi_boundary!({
         let sc = try_ref(context, "context")?;
         let written = out_arg(headers_written, "headers_written")?;
-        let fields: Vec<_> = fields_for(sc).collect();
+        let fields = fields_for(sc);
         let need: usize = fields.iter().map(|(_, v)| v.len()).sum();
         *written = fields.len();
         if !buf_needed.is_null() {
@@ -473,6 +536,7 @@ pub unsafe extern "C" fn dagnats_inject_event(
                 Err(e) => return Err(Failure::invalid(format!("event: not JSON: {e}"))),
             }
         };
+        // The core's dual write: CarrierWrite's event fields.
         propagation::inject_event(sc, &mut map);
         let json = serde_json::to_vec(&Value::Object(map))
             .map_err(|e| Failure::new(DAGNATS_RESULT_INTERNAL_ERROR, e.to_string()))?;

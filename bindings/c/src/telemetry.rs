@@ -2,6 +2,7 @@
 //! in-memory and no-op modes, and what a forked child must do.
 
 use std::ffi::c_char;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +53,10 @@ pub(crate) struct TelemetryInner {
 
 pub(crate) static TELEMETRY: Registry<TelemetryInner> = Registry::new();
 
+/// The process in which `dagnats_after_fork_child` last ran (0: never): there, telemetries
+/// connected by a parent have their own publisher again.
+static FORK_HANDLED_IN: AtomicU32 = AtomicU32::new(0);
+
 /// The value behind a live telemetry handle.
 pub(crate) fn live(tel: *const dagnats_telemetry) -> FfiResult<Arc<TelemetryInner>> {
     TELEMETRY.get(tel, "telemetry")
@@ -62,14 +67,18 @@ impl TelemetryInner {
         Arc::new(TelemetryInner { tel, memory, pid: std::process::id() })
     }
 
-    /// Fails for a NATS telemetry inherited across fork(): its publisher thread stayed in
-    /// the parent.
+    /// Fails for a NATS telemetry inherited across fork() while the child has not called
+    /// `dagnats_after_fork_child`: until then its publisher thread exists only in the
+    /// parent, and a flush or close would wait for nothing.
     fn check_process(&self) -> FfiResult<()> {
-        if self.tel.collector_stats().is_some() && self.pid != std::process::id() {
-            return Err(Failure::new(
-                DAGNATS_RESULT_NOT_CONNECTED,
-                "this telemetry was connected in the parent process; after fork() connect a new one",
-            ));
+        if self.tel.collector().is_some() {
+            let here = std::process::id();
+            if self.pid != here && FORK_HANDLED_IN.load(Ordering::Acquire) != here {
+                return Err(Failure::new(
+                    DAGNATS_RESULT_NOT_CONNECTED,
+                    "this telemetry was connected in the parent process; call dagnats_after_fork_child() first in the child",
+                ));
+            }
         }
         Ok(())
     }
@@ -623,21 +632,29 @@ pub unsafe extern "C" fn dagnats_telemetry_memory_clear(telemetry: *const dagnat
 // Process-wide
 
 /// Call first thing in the child after `fork()` (it is safe to register as the child
-/// handler of `pthread_atfork`). It reseeds the calling thread's trace and span id
-/// generator, which the child otherwise shares with the parent, producing duplicate ids.
+/// handler of `pthread_atfork`). It reseeds the trace and span id generator, which the
+/// child otherwise shares with the parent (duplicate ids), and gives every NATS telemetry
+/// the child inherited its own connection and publisher thread (theirs stayed in the
+/// parent), through the core's `fork::after_fork_in_child`. After it the inherited
+/// handles, and the tracers, loggers and instruments obtained from them, keep working in
+/// the child: what it records there is published by the child. Records queued but not
+/// yet published at the fork are published by the parent, not again by the child.
 ///
-/// After fork the child must not use the NATS telemetry handles it inherited (their
-/// publisher thread exists only in the parent): flush and close on them return
-/// `DAGNATS_RESULT_NOT_CONNECTED`, and spans, logs and metrics recorded through their
-/// tracers, loggers and instruments are never delivered. Connect a new telemetry in the
-/// child. In-memory and no-op telemetries keep working.
+/// Without this call, flush and close on an inherited NATS telemetry return
+/// `DAGNATS_RESULT_NOT_CONNECTED` and nothing the child records through it is delivered.
+/// A telemetry that cannot reconnect (for example its credentials file is gone) keeps
+/// buffering, bounded, as while NATS is down; this function returns nothing, so that it
+/// fits `pthread_atfork`, and `dagnats_last_error_message` then says why. In-memory and
+/// no-op telemetries need nothing.
 ///
-/// Thread-safety: call it on the thread that forked (the only thread of the child).
-/// Ownership: nothing to free.
+/// Thread-safety: call it on the thread that forked (the only thread of the child),
+/// before starting others. Ownership: nothing to free.
 #[no_mangle]
 pub extern "C" fn dagnats_after_fork_child() {
     let _: dagnats_result = ffi_boundary!({
-        dagnats_observe::id::reseed_after_fork();
+        let outcome = dagnats_observe::fork::after_fork_in_child();
+        FORK_HANDLED_IN.store(std::process::id(), Ordering::Release);
+        outcome?;
         Ok(())
     });
 }

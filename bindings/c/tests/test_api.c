@@ -860,6 +860,90 @@ static void test_event_dual_write(void) {
     end_case();
 }
 
+/* How many of `n` header fields are named traceparent, in any letter case. */
+static size_t traceparent_fields(const dagnats_header *hs, size_t n) {
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *want = "traceparent";
+        const char *name = hs[i].name;
+        size_t j = 0;
+        while (want[j] && name[j] && (name[j] | 0x20) == want[j]) j++;
+        if (!want[j] && !name[j]) count++;
+    }
+    return count;
+}
+
+static void test_forwarding(void) {
+    begin("propagation: handing on a message with a stale TraceParent carries exactly one traceparent");
+    CHECK(dagnats_header_is_trace_context("traceparent"), "traceparent");
+    CHECK(dagnats_header_is_trace_context("TraceParent"), "TraceParent");
+    CHECK(dagnats_header_is_trace_context("TRACESTATE"), "TRACESTATE");
+    CHECK(!dagnats_header_is_trace_context("trace-parent"), "trace-parent is another header");
+    CHECK(!dagnats_header_is_trace_context("traceparent-x"), "a longer name");
+    CHECK(!dagnats_header_is_trace_context(""), "empty name");
+    CHECK(!dagnats_header_is_trace_context(NULL), "NULL");
+    CHECK(!dagnats_header_is_trace_context("trace\xffparent"), "not UTF-8");
+
+    dagnats_telemetry *tel = NULL;
+    dagnats_tracer *tracer = NULL;
+    OK(dagnats_telemetry_in_memory("c-forward", &tel));
+    OK(dagnats_telemetry_tracer(tel, &tracer));
+
+    /* A received message whose sender spelled the names its own way. */
+    const dagnats_header incoming[] = {
+        { "TraceParent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
+        { "run-id", "r-7" },
+        { "TRACESTATE", "old=1" },
+    };
+    dagnats_span_context *parent = NULL;
+    OK(dagnats_extract_headers(incoming, 3, NULL, 0, &parent));
+    CHECK(parent != NULL, "the incoming TraceParent is read");
+    dagnats_span *span = NULL;
+    OK(dagnats_tracer_start_span(tracer, "forward", DAGNATS_SPAN_KIND_CONSUMER, parent, NULL, 0, &span));
+    dagnats_span_context_free(parent);
+    const dagnats_span_context *cx = dagnats_span_context_of(span);
+    ctx_text mine;
+    read_ctx(cx, &mine);
+
+    /* Hand it on: the incoming fields except trace context, then our own. */
+    dagnats_header outgoing[8];
+    size_t n = 0, written = 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (!dagnats_header_is_trace_context(incoming[i].name)) outgoing[n++] = incoming[i];
+    }
+    char values[1024];
+    OK(dagnats_inject_headers(cx, outgoing + n, 8 - n, &written, values, sizeof values, NULL));
+    n += written;
+    CHECK(n == 3, "run-id, traceparent, tracestate: %zu fields", n);
+    CHECK(traceparent_fields(outgoing, n) == 1, "%zu traceparent fields", traceparent_fields(outgoing, n));
+    STREQ(outgoing[0].name, "run-id");
+    dagnats_span_context *next = NULL;
+    OK(dagnats_extract_headers(outgoing, n, NULL, 0, &next));
+    CHECK(next != NULL, "our own reader accepts the forwarded headers");
+    if (next) {
+        ctx_text got;
+        read_ctx(next, &got);
+        STREQ(got.traceparent, mine.traceparent);
+        STREQ(got.tracestate, "old=1"); /* the span carries its parent's tracestate, once */
+        dagnats_span_context_free(next);
+    }
+
+    /* What skipping prevents: the stale copy beside the fresh one is two values, which
+       every reader refuses as ambiguous. */
+    dagnats_header naive[8] = { incoming[0], incoming[1], incoming[2] };
+    OK(dagnats_inject_headers(cx, naive + 3, 5, &written, values, sizeof values, NULL));
+    CHECK(traceparent_fields(naive, 3 + written) == 2, "the naive copy has two");
+    next = SENTINEL;
+    OK(dagnats_extract_headers(naive, 3 + written, NULL, 0, &next));
+    CHECK(next == NULL, "two traceparent values are no parent");
+    free_ctx(next);
+
+    OK(dagnats_span_end(&span));
+    dagnats_tracer_free(tracer);
+    OK(dagnats_telemetry_free(tel));
+    end_case();
+}
+
 typedef struct {
     dagnats_tracer *tracer;
     int spans;
@@ -901,9 +985,10 @@ static void test_threads(void) {
 }
 
 static void test_fork(void) {
-    begin("fork: the child reseeds its ids and cannot use the parent's NATS telemetry");
+    begin("fork: the child reseeds its ids, and its inherited NATS telemetry works after dagnats_after_fork_child");
     /* A NATS telemetry whose server is not reachable: connecting still succeeds (records
-       wait in the buffer), which is all this needs. Port 1 is never a NATS server. */
+       wait in the buffer), which is all this needs. Port 1 is never a NATS server. (The
+       end-to-end run forks against a real server and reads the child's span back.) */
     dagnats_connect_options *opts = NULL;
     dagnats_telemetry *nats = NULL, *mem = NULL;
     dagnats_tracer *tracer = NULL;
@@ -920,22 +1005,30 @@ static void test_fork(void) {
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
-        /* Child: report a fresh span id and what flush on the inherited telemetry says. */
+        /* Child: what flush on the inherited telemetry says before and after
+           dagnats_after_fork_child, a fresh span id, and what flush says with a span of
+           the child's own pending (the server is down: it waits, so TIMEOUT). */
+        dagnats_result before = dagnats_telemetry_flush(nats, 100);
         dagnats_after_fork_child();
-        char line[64] = "";
+        char line[96] = "";
         dagnats_span *s = NULL;
-        if (dagnats_tracer_start_span(tracer, "child", DAGNATS_SPAN_KIND_INTERNAL, NULL, NULL, 0, &s) == DAGNATS_RESULT_OK) {
+        dagnats_tracer *nt = NULL;
+        if (dagnats_tracer_start_span(tracer, "child", DAGNATS_SPAN_KIND_INTERNAL, NULL, NULL, 0, &s) == DAGNATS_RESULT_OK &&
+            dagnats_telemetry_tracer(nats, &nt) == DAGNATS_RESULT_OK) {
             char id[17];
             dagnats_span_span_id(s, id, sizeof id, NULL);
-            dagnats_result r = dagnats_telemetry_flush(nats, 100);
-            snprintf(line, sizeof line, "%s %u", id, (unsigned)r);
             dagnats_span_end(&s);
+            dagnats_result idle = dagnats_telemetry_flush(nats, 100);
+            dagnats_tracer_start_span(nt, "child.pending", DAGNATS_SPAN_KIND_INTERNAL, NULL, NULL, 0, &s);
+            dagnats_span_end(&s);
+            dagnats_result pending = dagnats_telemetry_flush(nats, 100);
+            snprintf(line, sizeof line, "%s %u %u %u", id, (unsigned)before, (unsigned)idle, (unsigned)pending);
         }
         ssize_t w = write(pipefd[1], line, strlen(line) + 1);
         if (w <= 0) _exit(1);
-        /* The child holds a copy of the parent's heap whose owners (the collector thread)
-           did not come along, so a leak checker run at its exit would blame that copy.
-           Replacing the process image ends it without one. */
+        /* The child holds a copy of the parent's heap whose owners (the parent's
+           collector thread) did not come along, so a leak checker run at its exit would
+           blame that copy. Replacing the process image ends it without one. */
         execlp("true", "true", (char *)NULL);
         _exit(0);
     }
@@ -945,17 +1038,19 @@ static void test_fork(void) {
     OK(dagnats_tracer_start_span(tracer, "parent", DAGNATS_SPAN_KIND_INTERNAL, NULL, NULL, 0, &s));
     OK(dagnats_span_span_id(s, parent_id, sizeof parent_id, NULL));
     OK(dagnats_span_end(&s));
-    char line[64] = "";
+    char line[96] = "";
     ssize_t got = read(pipefd[0], line, sizeof line - 1);
     close(pipefd[0]);
     int status = 0;
     waitpid(pid, &status, 0);
     CHECK(got > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed: read %zd, status %d", got, status);
     char child_id[17] = "";
-    unsigned child_flush = 0;
-    CHECK(sscanf(line, "%16s %u", child_id, &child_flush) == 2, "child said %s", line);
+    unsigned before = 0, idle = 0, pending = 0;
+    CHECK(sscanf(line, "%16s %u %u %u", child_id, &before, &idle, &pending) == 4, "child said %s", line);
     CHECK(strcmp(child_id, parent_id) != 0, "child and parent drew the same span id %s", child_id);
-    CHECK(child_flush == DAGNATS_RESULT_NOT_CONNECTED, "flush in the child returned %u", child_flush);
+    CHECK(before == DAGNATS_RESULT_NOT_CONNECTED, "flush in the child before dagnats_after_fork_child returned %u", before);
+    CHECK(idle == DAGNATS_RESULT_OK, "flush in the child with nothing pending returned %u", idle);
+    CHECK(pending == DAGNATS_RESULT_TIMEOUT, "flush in the child with its span waiting for the server returned %u", pending);
 
     /* Back in the parent, the NATS telemetry still works (the server is just down). */
     dagnats_tracer *nt = NULL;
@@ -1350,6 +1445,83 @@ static void test_double_free(void) {
 /* Against a real nats-server ($NATS_URL): two services, a trace across them, and the
    failures only a server can produce. tests/e2e/driver.rs reads TELEMETRY back. */
 
+/* fork() with a NATS telemetry: the child calls dagnats_after_fork_child and records a
+   span through the telemetry and tracer it inherited; the span reaches TELEMETRY
+   (tests/e2e/driver.rs reads it back from the E2E_FORK line) with ids of its own. */
+static void e2e_fork(const char *url) {
+    begin("e2e: after fork the child's span goes out through the inherited telemetry, with its own ids");
+    dagnats_connect_options *opts = NULL;
+    dagnats_telemetry *tel = NULL;
+    dagnats_tracer *tracer = NULL;
+    OK(dagnats_connect_options_new(&opts));
+    OK(dagnats_connect_options_set_url(opts, url));
+    OK(dagnats_connect_options_set_service(opts, "c-fork"));
+    OK(dagnats_telemetry_connect(opts, &tel));
+    dagnats_connect_options_free(opts);
+    if (!tel) {
+        end_case();
+        return;
+    }
+    OK(dagnats_telemetry_tracer(tel, &tracer));
+    dagnats_span *span = NULL;
+    char parent_trace[33] = "", parent_span[17] = "";
+    OK(dagnats_tracer_start_span(tracer, "fork.parent", DAGNATS_SPAN_KIND_INTERNAL, NULL, NULL, 0, &span));
+    OK(dagnats_span_trace_id(span, parent_trace, sizeof parent_trace, NULL));
+    OK(dagnats_span_span_id(span, parent_span, sizeof parent_span, NULL));
+    OK(dagnats_span_end(&span));
+    OK(dagnats_telemetry_flush(tel, 10000));
+
+    int pipefd[2];
+    CHECK(pipe(pipefd) == 0, "pipe");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dagnats_after_fork_child();
+        char line[128] = "";
+        dagnats_span *s = NULL;
+        char trace[33] = "", id[17] = "";
+        if (dagnats_tracer_start_span(tracer, "fork.child", DAGNATS_SPAN_KIND_INTERNAL, NULL, NULL, 0, &s) == DAGNATS_RESULT_OK) {
+            dagnats_span_trace_id(s, trace, sizeof trace, NULL);
+            dagnats_span_span_id(s, id, sizeof id, NULL);
+            dagnats_span_end(&s);
+            dagnats_result flushed = dagnats_telemetry_flush(tel, 10000);
+            dagnats_result closed = dagnats_telemetry_close(tel, 10000);
+            snprintf(line, sizeof line, "%s %s %u %u", trace, id, (unsigned)flushed, (unsigned)closed);
+        }
+        ssize_t w = write(pipefd[1], line, strlen(line) + 1);
+        if (w <= 0) _exit(1);
+        /* As in test_fork: end without a leak check of the parent's heap copy. */
+        execlp("true", "true", (char *)NULL);
+        _exit(0);
+    }
+    close(pipefd[1]);
+    char line[128] = "";
+    ssize_t got = read(pipefd[0], line, sizeof line - 1);
+    close(pipefd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(got > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed: read %zd, status %d", got, status);
+    char child_trace[33] = "", child_span[17] = "";
+    unsigned flushed = 99, closed = 99;
+    CHECK(sscanf(line, "%32s %16s %u %u", child_trace, child_span, &flushed, &closed) == 4, "child said %s", line);
+    CHECK(flushed == DAGNATS_RESULT_OK, "flush in the child returned %u", flushed);
+    CHECK(closed == DAGNATS_RESULT_OK, "close in the child returned %u", closed);
+    CHECK(strcmp(child_trace, parent_trace) != 0, "child and parent drew the same trace id %s", child_trace);
+    CHECK(strcmp(child_span, parent_span) != 0, "child and parent drew the same span id %s", child_span);
+
+    /* The parent's telemetry is untouched by the child. */
+    OK(dagnats_tracer_start_span(tracer, "fork.parent.after", DAGNATS_SPAN_KIND_INTERNAL, NULL, NULL, 0, &span));
+    OK(dagnats_span_end(&span));
+    OK(dagnats_telemetry_close(tel, 10000));
+    uint64_t dropped = 0;
+    OK(dagnats_telemetry_dropped(tel, &dropped));
+    CHECK(dropped == 0, "the parent dropped %" PRIu64, dropped);
+    dagnats_tracer_free(tracer);
+    OK(dagnats_telemetry_free(tel));
+    printf("E2E_FORK %s %s %s %s\n", parent_trace, parent_span, child_trace, child_span);
+    end_case();
+}
+
 static void e2e(const char *url) {
     begin("e2e: parent and child in two services reach TELEMETRY");
     dagnats_connect_options *opts = NULL;
@@ -1422,6 +1594,8 @@ static void e2e(const char *url) {
     /* For the driver, which looks for both spans in the stream. */
     printf("E2E_TRACE %s %s\n", trace_id, dispatch_id);
     end_case();
+
+    e2e_fork(url);
 
     /* A second server that requires a user and password ($NATS_AUTH_URL, started by the
        driver with --user c-user --pass c-secret). */
@@ -1577,6 +1751,7 @@ int main(int argc, char **argv) {
         test_parents();
         test_logs_and_metrics();
         test_event_dual_write();
+        test_forwarding();
         test_threads();
         test_fork();
         test_null_arguments();

@@ -203,6 +203,26 @@ fn example_trace(stdout: &str) -> Option<(String, String, String)> {
     Some((trace, parent, child_trace.trim().to_owned()))
 }
 
+/// `E2E_FORK <parent trace> <parent span> <child trace> <child span>` from test_api's
+/// output: the spans a parent and its forked child recorded through one telemetry.
+fn fork_spans(stdout: &str) -> Option<[String; 4]> {
+    let line = stdout.lines().find_map(|l| l.strip_prefix("E2E_FORK "))?;
+    let mut ids = line.split_whitespace().map(str::to_owned);
+    Some([ids.next()?, ids.next()?, ids.next()?, ids.next()?])
+}
+
+/// The span `name` of service `service` with these ids is on TELEMETRY.
+fn check_span(records: &Records, trace_id: &str, span_id: &str, service: &str, name: &str) -> Result<(), String> {
+    let (m, span) = records
+        .spans
+        .iter()
+        .find(|(_, s)| s.trace_id.to_string() == trace_id && s.span_id.to_string() == span_id)
+        .ok_or_else(|| format!("span {trace_id}.{span_id} ({name}) not on TELEMETRY"))?;
+    ensure(span.service.as_ref() == service && span.name == name, || format!("span {span:?}"))?;
+    let subject = span_subject(service, None);
+    ensure(m.subject == subject, || format!("subject {} != {subject}", m.subject))
+}
+
 /// test_api's and the example's traces, logs and counters on TELEMETRY.
 fn check_programs(tally: &mut Tally, records: &Records, api_out: &str, example_out: &str) {
     match test_api_trace(api_out) {
@@ -217,6 +237,19 @@ fn check_programs(tally: &mut Tally, records: &Records, api_out: &str, example_o
             );
         }
         None => tally.check("test_api printed its trace", Err("no E2E_TRACE line".into())),
+    }
+    match fork_spans(api_out) {
+        Some([parent_trace, parent_span, child_trace, child_span]) => {
+            tally.check(
+                "test_api: a forked child's span reaches TELEMETRY through the telemetry it inherited",
+                check_span(records, &child_trace, &child_span, "c-fork", "fork.child"),
+            );
+            tally.check(
+                "test_api: the forking parent's span reaches TELEMETRY",
+                check_span(records, &parent_trace, &parent_span, "c-fork", "fork.parent"),
+            );
+        }
+        None => tally.check("test_api printed its fork spans", Err("no E2E_FORK line".into())),
     }
     match example_trace(example_out) {
         Some((trace, parent, child_trace)) => {
@@ -260,8 +293,8 @@ fn main() -> ExitCode {
     let example_out = run(&mut tally, "examples/c/traced_task runs", &[traced_task.clone()], &urls);
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    // Two programs, each: 2 spans, 1 log, 1 metric point.
-    let messages = runtime.block_on(wait_for_messages(&url, "TELEMETRY", 8, Duration::from_secs(15)));
+    // Two programs, each: 2 spans, 1 log, 1 metric point; and test_api's fork case: 3 spans.
+    let messages = runtime.block_on(wait_for_messages(&url, "TELEMETRY", 11, Duration::from_secs(15)));
     match decode(messages) {
         Ok(records) => {
             tally.check("TELEMETRY records decode with the core's reader", Ok(()));
