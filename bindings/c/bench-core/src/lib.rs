@@ -1,23 +1,42 @@
 //! The core's own figure for the C benchmark (bindings/c/tests/bench.c): the same span
-//! shape through the Rust API, measured in the same process and run. Built as a static
-//! archive that scripts/test-c links into the benchmark program beside the shared
-//! libdagnats_observe, so the shipped library carries no benchmark entry point.
+//! shape through the Rust API, run in the same process and timed by the benchmark with
+//! the same clock as the C ABI's. Built as a static archive that scripts/test-c links
+//! into the benchmark program beside the shared libdagnats_observe, so the shipped
+//! library carries no benchmark entry point.
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use dagnats_observe::{Attribute, SpanKind, SpanOptions, Telemetry};
 
-/// Nanoseconds per span for `iterations` spans started, given 4 attributes (two strings,
-/// an int64, a bool) and ended, through the Rust core with a no-op sink: what
-/// `bench.c` does through the C ABI. Not in the header: the benchmark declares it itself.
+/// A no-op telemetry for [`dagnats_bench_core_spans`], freed by
+/// [`dagnats_bench_core_free`]: what `bench.c` gets from `dagnats_telemetry_noop`.
 #[no_mangle]
-pub extern "C" fn dagnats_bench_core_span_ns(iterations: u64) -> f64 {
-    let outcome = std::panic::catch_unwind(|| {
-        let tel = Telemetry::noop("bench");
+pub extern "C" fn dagnats_bench_core_new() -> *mut Telemetry {
+    Box::into_raw(Box::new(Telemetry::noop("bench")))
+}
+
+/// Frees what [`dagnats_bench_core_new`] returned.
+///
+/// # Safety
+/// `tel` came from `dagnats_bench_core_new` and is freed once.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_bench_core_free(tel: *mut Telemetry) {
+    if !tel.is_null() {
+        drop(Box::from_raw(tel));
+    }
+}
+
+/// Starts `iterations` spans, gives each 4 attributes (two strings, an int64, a bool)
+/// and ends it, through the Rust core: what `bench.c` does through the C ABI. Returns
+/// false if it panicked. Not in the header: the benchmark declares it itself.
+///
+/// # Safety
+/// `tel` came from `dagnats_bench_core_new` and is not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_bench_core_spans(tel: *const Telemetry, iterations: u64) -> bool {
+    let Some(tel) = tel.as_ref() else { return false };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let tracer = &tel.tracer;
-        let iterations = iterations.max(1);
-        let started = Instant::now();
         for _ in 0..iterations {
             let mut span = tracer.start_span("worker.executeTask", None, SpanOptions::new().kind(SpanKind::Server));
             span.set_attribute(Attribute::string("run_id", "r-42"));
@@ -27,7 +46,6 @@ pub extern "C" fn dagnats_bench_core_span_ns(iterations: u64) -> f64 {
             span.end();
             black_box(&span);
         }
-        started.elapsed().as_nanos() as f64 / iterations as f64
-    });
-    outcome.unwrap_or(f64::NAN)
+    }))
+    .is_ok()
 }
