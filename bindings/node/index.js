@@ -32,7 +32,7 @@ const { NativeTelemetry, Metrics, Counter, Gauge, Histogram, SpanKind, StatusCod
 /** The per-span functions: bare Node-API callbacks (src/raw.rs), fetched once. */
 const {
   spanStart,
-  spanSetAttributes,
+  spanSetAttributeObject,
   spanSetAttribute,
   spanAddEvent,
   spanSetStatus,
@@ -232,8 +232,8 @@ class Span {
       return this
     }
     const count = takeBuffered(this)
-    if (taken.more === null) spanSetAttributes(this._h, attributes, count, taken.t0, taken.t1, taken.t2, taken.t3)
-    else spanSetAttributes(this._h, attributes, count, ...taken.more)
+    if (taken.more === null) spanSetAttributeObject(this._h, attributes, count, taken.t0, taken.t1, taken.t2, taken.t3)
+    else spanSetAttributeObject(this._h, attributes, count, ...taken.more)
     return this
   }
 

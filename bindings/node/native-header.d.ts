@@ -57,8 +57,10 @@ export interface ConnectOptions {
 export interface SpanFunctions {
   /** Starts a span; returns its handle. The parent's identity (when `hasParent`) is read from, and the new span's written to, the id buffer. */
   spanStart(telemetry: number, name: string | number, kind: number | string | null | undefined, attributes: Attributes | null | undefined, hasParent: boolean, parentTraceState: string | null | undefined, count: number, ...text: unknown[]): number
+  /** Applies the buffered attributes (`count` attribute buffer triples, with `...text`). */
+  spanSetAttributes(handle: number, count: number, ...text: unknown[]): void
   /** Applies the buffered attributes, then those of an `attributes` object (converted, or rejected, all before any is set). */
-  spanSetAttributes(handle: number, attributes: unknown, count: number, ...text: unknown[]): void
+  spanSetAttributeObject(handle: number, attributes: unknown, count: number, ...text: unknown[]): void
   /** Applies the buffered attributes, then one attribute given as it is (converted or rejected). */
   spanSetAttribute(handle: number, key: unknown, value: unknown, count: number, ...text: unknown[]): void
   /** Applies the buffered attributes, then adds an event. */

@@ -110,8 +110,8 @@ function takeBuffered(span) {
 function sendOwnerAttributes() {
   const span = owner
   const count = takeBuffered(span)
-  if (taken.more === null) spanSetAttributes(span._h, undefined, count, taken.t0, taken.t1, taken.t2, taken.t3)
-  else spanSetAttributes(span._h, undefined, count, ...taken.more)
+  if (taken.more === null) spanSetAttributes(span._h, count, taken.t0, taken.t1, taken.t2, taken.t3)
+  else spanSetAttributes(span._h, count, ...taken.more)
 }
 
 /** Sends whatever is buffered, so that a call of its own keeps the order of attributes. */

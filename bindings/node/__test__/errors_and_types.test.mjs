@@ -175,6 +175,9 @@ describe('attribute types', () => {
     }
     assert.throws(() => span.setAttributes({ good: 1, nested: { a: 1 } }), (e) => e instanceof TypeError && e.message.includes('"nested"'))
     assert.throws(() => span.setAttribute(5, 'x'), TypeError)
+    for (const notAnObject of [null, undefined, 'x', [1]]) {
+      assert.throws(() => span.setAttributes(notAnObject), (e) => e instanceof TypeError && e.message.startsWith('attributes must be a plain object'))
+    }
     assert.throws(
       () => tel.tracer.startSpan('s', { attributes: { start_key: [] } }),
       (e) => e instanceof TypeError && e.message.includes('"start_key"'),
@@ -210,6 +213,15 @@ describe('attribute types', () => {
     assert.throws(() => tel.tracer.startSpan('s', { parent: 'x' }), named('parent'))
     assert.throws(() => tel.tracer.startSpan('s', { parent: {} }), named('parent'))
     assert.throws(() => tel.tracer.startActiveSpan('s', {}, 'not a function'), named('fn'))
+    // The package's own checks raise the addon's error: the same class, code and wording.
+    assert.throws(
+      () => tel.tracer.startActiveSpan('s', {}, 'not a function'),
+      (e) => e instanceof TypeError && e.code === 'ERR_INVALID_ARG_TYPE' && e.message === 'fn must be a function, got string',
+    )
+    assert.throws(
+      () => tel.tracer.startSpan('s', { attributes: [1] }),
+      (e) => e instanceof TypeError && e.code === 'ERR_INVALID_ARG_TYPE' && e.message === 'attributes must be a plain object, got array',
+    )
     const span = tel.tracer.startSpan('s')
     assert.throws(() => span.setStatus(7), named('code'))
     assert.throws(() => span.addEvent(1), named('event name'))

@@ -252,10 +252,16 @@ pub fn for_each_property(
 
 /// The attributes of a plain object (`undefined`/`null` give none).
 pub fn attributes(env: sys::napi_env, object: sys::napi_value, what: &str) -> napi::Result<Vec<Attribute>> {
-    let mut out = Vec::new();
     if is_nullish(env, object)? {
-        return Ok(out);
+        return Ok(Vec::new());
     }
+    object_attributes(env, object, what)
+}
+
+/// The attributes of a plain object, which must be one (a `TypeError` naming `what`
+/// otherwise, `null` and `undefined` included).
+pub fn object_attributes(env: sys::napi_env, object: sys::napi_value, what: &str) -> napi::Result<Vec<Attribute>> {
+    let mut out = Vec::new();
     for_each_property(env, object, &|| what.to_owned(), |key, value| {
         let value = attribute_value(env, &key, value)?;
         out.push(Attribute { key: Cow::Owned(key), value });

@@ -13,7 +13,8 @@
 //! JavaScript signatures (`SpanFunctions` in native-header.d.ts):
 //!
 //! - `spanStart(telemetry, name, kind?, attributes?, hasParent?, parentTraceState?, count, ...text) -> handle`
-//! - `spanSetAttributes(handle, attributes?, count, ...text)`
+//! - `spanSetAttributes(handle, count, ...text)`
+//! - `spanSetAttributeObject(handle, attributes, count, ...text)`
 //! - `spanSetAttribute(handle, key, value, count, ...text)`
 //! - `spanAddEvent(handle, name, attributes?, count, ...text)`
 //! - `spanSetStatus(handle, code, description?, count, ...text)`
@@ -36,6 +37,7 @@ use crate::raw::{args, boundary, undefined, Arguments, Callback};
 pub const CALLBACKS: &[(&str, Callback)] = &[
     ("spanStart", span_start),
     ("spanSetAttributes", span_set_attributes),
+    ("spanSetAttributeObject", span_set_attribute_object),
     ("spanSetAttribute", span_set_attribute),
     ("spanAddEvent", span_add_event),
     ("spanSetStatus", span_set_status),
@@ -127,10 +129,9 @@ unsafe extern "C" fn span_start(env: sys::napi_env, info: sys::napi_callback_inf
         let args = Arguments::read(env, info);
         let [telemetry, name, kind, attributes, has_parent, parent_trace_state] =
             std::array::from_fn(|i| args.get(i, env));
-        // The parent's identity first: converting the other arguments may run JavaScript
-        // (getters of an attributes object) that uses the buffers. The package sends
-        // either buffered attributes or an object, never both, so the buffer is read
-        // before any getter runs.
+        // The parent's identity first: converting an attributes object may run JavaScript
+        // (getters) that uses the id buffer. The package sends either buffered attributes
+        // or an object, never both, so no getter runs before the buffered ones are read.
         let parent = if convert::truthy_bool(env, has_parent)? {
             let state = convert::optional_string(env, parent_trace_state, &|| "parentTraceState".to_owned())?;
             Some(
@@ -158,13 +159,23 @@ unsafe extern "C" fn span_start(env: sys::napi_env, info: sys::napi_callback_inf
     })
 }
 
-/// Applies buffered attributes, then every attribute of an `attributes` object (all
-/// converted before any is set: a value that is rejected leaves the span as it was).
+/// Applies buffered attributes (more than one call's worth, or another span's turn).
 unsafe extern "C" fn span_set_attributes(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     boundary(env, || {
         let args = Arguments::read(env, info);
+        flush(env, &args, 1)?;
+        Ok(undefined(env))
+    })
+}
+
+/// Applies buffered attributes, then every attribute of `attributes`, a plain object that
+/// the package does not buffer (all converted before any is set: a value that is
+/// rejected leaves the span as it was).
+unsafe extern "C" fn span_set_attribute_object(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    boundary(env, || {
+        let args = Arguments::read(env, info);
         let handle = flush(env, &args, 2)?;
-        let attributes = convert::attributes(env, args.get(1, env), "attributes")?;
+        let attributes = convert::object_attributes(env, args.get(1, env), "attributes")?;
         on_span(env, handle, |span| attributes.into_iter().for_each(|attribute| span.set_attribute(attribute)))
     })
 }
