@@ -20,8 +20,21 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &'static str) -> FfiRes
     if p.is_null() {
         return Err(null(name));
     }
+    // Most arguments are short ASCII (attribute values, ids): for those one pass both
+    // finds the NUL and proves the text UTF-8, where strlen and a UTF-8 check would be
+    // two calls and two passes. Longer or non-ASCII text takes the general path.
+    for n in 0..SHORT {
+        match *p.add(n) as u8 {
+            0 => return Ok(std::str::from_utf8_unchecked(std::slice::from_raw_parts(p.cast::<u8>(), n))),
+            b if b >= 0x80 => break,
+            _ => {}
+        }
+    }
     utf8(CStr::from_ptr(p), name)
 }
+
+/// How many leading bytes [`str_arg`] reads one by one before it hands over to strlen.
+const SHORT: usize = 32;
 
 /// An optional NUL-terminated UTF-8 argument: NULL gives `None`.
 ///
@@ -90,6 +103,15 @@ mod tests {
             let f = str_arg(bad.as_ptr().cast(), "key").unwrap_err();
             assert_eq!((f.code, f.message.as_ref()), (DAGNATS_RESULT_INVALID_UTF8, "key: invalid UTF-8 at byte 2"));
             assert_eq!(opt_str_arg(std::ptr::null(), "x").unwrap(), None);
+            // Either side of the one-pass length: short and long, ASCII and not.
+            for text in ["", "r-42", &"a".repeat(SHORT - 1), &"a".repeat(SHORT), &"b".repeat(SHORT + 7), "é", "aé"] {
+                let c = std::ffi::CString::new(text).unwrap();
+                assert_eq!(str_arg(c.as_ptr(), "s").unwrap(), text);
+            }
+            let mut bytes = "a".repeat(SHORT + 3).into_bytes();
+            bytes.extend([0xff, 0]);
+            let f = str_arg(bytes.as_ptr().cast(), "v").unwrap_err();
+            assert_eq!(f.code, DAGNATS_RESULT_INVALID_UTF8);
         }
     }
 
