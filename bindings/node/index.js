@@ -19,6 +19,7 @@ const { AsyncLocalStorage } = require('node:async_hooks')
 const native = require('./native.js')
 const {
   ATTRIBUTE_BATCH,
+  writePlan,
   storeIds,
   loadIds,
   taken,
@@ -54,8 +55,6 @@ const INTERNAL = Symbol('dagnats-observe internal')
 
 /** The names a carrier write sets, by their number in the write plan (the core's). */
 const CARRIER_NAMES = native.carrierNames()
-/** The write plan `carrierWrite` fills: a count, then `target, name, value` triples. */
-const writePlan = new Int32Array(13)
 
 /** Owns a starting span's attributes in the attribute buffer (the span has no handle yet). */
 const STARTING = { _h: -1 }
@@ -689,8 +688,8 @@ function inject(headers, options) {
   if (span === undefined || span === null) return headers
   checkSpanLike(span, 'span')
 
-  // The addon says which of the carrier's names go, and what to set (the write plan:
-  // src/propagation.rs, carrierWrite); only applying it is left here.
+  // The addon says which of the carrier's names go, and what to set (the write plan,
+  // span-buffers.js); only applying it is left here.
   const methods = headers instanceof Map || isMsgHdrs(headers)
   const names = methods ? Array.from(headers.keys()) : Object.keys(headers)
   const replaced = names.length === 0 ? null : carrierReplaced(...names)
@@ -701,7 +700,7 @@ function inject(headers, options) {
     }
   }
   loadIds(span)
-  const traceparent = carrierWrite(writePlan, span._state, event !== undefined)
+  const traceparent = carrierWrite(span._state, event !== undefined)
   for (let i = 1; i <= 3 * writePlan[0]; i += 3) {
     const name = CARRIER_NAMES[writePlan[i + 1]]
     const code = writePlan[i + 2]

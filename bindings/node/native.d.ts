@@ -51,7 +51,7 @@ export interface ConnectOptions {
  * The per-span functions, bare Node-API callbacks (src/raw.rs) returned by
  * `spanFunctions()`. A span is a handle into the addon's span table; identities travel
  * through the id buffer and buffered attributes (`count`, `...text`) through the
- * attribute buffer, both bound by `bindBuffers` (protocol in span-buffers.js). A name may
+ * attribute buffer, both bound by `bindBuffers` with the write plan (protocol in span-buffers.js). A name may
  * be given as the number `internName` returned for it.
  */
 export interface SpanFunctions {
@@ -79,8 +79,8 @@ export interface SpanFunctions {
   extractCarrier(event: object | undefined, ...headerPairs: unknown[]): string | null
   /** Of a carrier's names, those the write replaces (to delete first), or null when none. */
   carrierReplaced(...headerNames: unknown[]): unknown[] | null
-  /** The write of the context in the id buffer: returns the traceparent and fills the write plan (src/propagation.rs). */
-  carrierWrite(plan: Int32Array, traceState: string, withEvent: boolean): string
+  /** The write of the context in the id buffer: returns the traceparent and fills the write plan (span-buffers.js). */
+  carrierWrite(traceState: string, withEvent: boolean): string
   /** The package's TypeError for a wrong argument (returned, not thrown); with `got`, the message says what it is. */
   typeError(message: string, got?: unknown): TypeError
 }
@@ -182,10 +182,11 @@ export declare class NativeTelemetry {
 }
 
 /**
- * Binds this thread's id buffer (a `Uint32Array(8)`) and attribute buffer (a
- * `Float64Array(192)`); the package's `span-buffers.js` does this once.
+ * Binds this thread's id buffer (a `Uint32Array(8)`), attribute buffer (a
+ * `Float64Array(192)`) and write plan (an `Int32Array(13)`); the package's
+ * `span-buffers.js` does this once.
  */
-export declare function bindBuffers(ids: Uint32Array, attributes: Float64Array): void
+export declare function bindBuffers(ids: Uint32Array, attributes: Float64Array, writePlan: Int32Array): void
 
 /** The names a write plan sets, by number (the core's names: the package copies none). */
 export declare function carrierNames(): Array<string>

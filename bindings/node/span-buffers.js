@@ -6,7 +6,8 @@
  * Why: a span's whole life should cost about a microsecond, and each Node-API call or
  * object handed to the addon costs a sizeable part of that. So span identities and
  * buffered attributes cross through two typed arrays bound once per thread
- * (`bindBuffers`), and a native call carries only what cannot be a number.
+ * (`bindBuffers`, with the write plan of `inject`), and a native call carries only what
+ * cannot be a number.
  *
  * The id buffer, `Uint32Array(8)` (u32 words, native byte order): 0-3 the trace id's 16
  * bytes, 4-5 the span id's 8 bytes, 6 the trace flags, 7 is-remote (0/1). A native call
@@ -28,6 +29,13 @@
  * something that is no attribute value) goes to the addon in a call of its own, which
  * converts or rejects it, so the addon's rules and messages are the only ones.
  *
+ * The write plan, `Int32Array(13)`: what `carrierWrite` decided to write into a carrier
+ * (src/propagation.rs), as numbers, because an array built by the addon would cost more
+ * than the whole write. Word 0 counts the operations; each follows as a `target, name,
+ * value` triple: target 0 the headers, 1 the event; name a number into `carrierNames()`
+ * (the core's names); value 1 the `traceparent` the call returned, 2 the trace state it
+ * was given, 0 delete.
+ *
  * One span at a time, the *owner*, has attributes in the buffer. Another span's
  * attribute, a full buffer, or a span start with attributes sends the owner's first
  * (`spanSetAttributes`), so every attribute reaches its span in the order it was set.
@@ -42,7 +50,10 @@ const ATTRIBUTE_BATCH = 64
 
 const ids = new Uint32Array(8)
 const attributeBuffer = new Float64Array(3 * ATTRIBUTE_BATCH)
-native.bindBuffers(ids, attributeBuffer)
+/** Elements of the write plan (src/handles.rs: WRITE_PLAN_LEN). */
+const WRITE_PLAN_LENGTH = 13
+const writePlan = new Int32Array(WRITE_PLAN_LENGTH)
+native.bindBuffers(ids, attributeBuffer, writePlan)
 
 /** Copies the span identity in the id buffer into `target`'s fields. */
 function storeIds(target) {
@@ -155,6 +166,7 @@ function bufferAttribute(span, key, value) {
 
 module.exports = {
   ATTRIBUTE_BATCH,
+  writePlan,
   storeIds,
   loadIds,
   taken,

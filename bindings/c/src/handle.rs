@@ -37,6 +37,15 @@ pub(crate) unsafe fn free_boxed<C: Castable>(p: *mut C) {
     }
 }
 
+/// Takes back ownership of what [`to_boxed`] handed out.
+///
+/// # Safety
+/// As for [`free_boxed`], and `p` is not NULL.
+#[inline]
+pub(crate) unsafe fn take_boxed<C: Castable>(p: *mut C) -> Box<C::RustType> {
+    Box::from_raw(p.cast::<C::RustType>())
+}
+
 /// Borrows the value behind a handle, failing with `NULL_ARGUMENT` for NULL.
 ///
 /// # Safety

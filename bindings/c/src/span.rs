@@ -1,15 +1,13 @@
 //! `dagnats_span`: attributes, status, errors, events, ids, and end (which frees it).
 
-use std::cell::RefCell;
 use std::ffi::c_char;
-use std::mem::MaybeUninit;
 
 use dagnats_observe::propagation::traceparent_bytes;
 use dagnats_observe::{Attribute, Span, StatusCode};
 
 use crate::attribute::{convert_all, dagnats_attribute};
 use crate::cstr::{opt_str_arg, str_arg, write_out};
-use crate::handle::{out_arg, try_mut, try_ref, Castable};
+use crate::handle::{out_arg, take_boxed, try_mut, try_ref, Castable};
 use crate::intern::interned_arg;
 use crate::panic::ffi_boundary;
 use crate::propagation::dagnats_span_context;
@@ -29,43 +27,6 @@ pub struct dagnats_span {
 
 impl Castable for dagnats_span {
     type RustType = Span;
-}
-
-/// Most empty span allocations a thread keeps for its next spans.
-const KEPT_SPAN_BOXES: usize = 16;
-
-thread_local! {
-    /// Span allocations whose spans ended on this thread, reused by the next starts: a
-    /// span handle needs a stable address, and Rust code keeps its spans on the stack
-    /// instead, so without this every C span would cost an allocation and a free that the
-    /// core's own spans do not.
-    static SPAN_BOXES: RefCell<Vec<Box<MaybeUninit<Span>>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Hands C a span, in a recycled allocation when this thread has one.
-#[inline]
-pub(crate) fn span_handle(span: Span) -> *mut dagnats_span {
-    let empty = SPAN_BOXES.try_with(|kept| kept.borrow_mut().pop()).ok().flatten().unwrap_or_else(Box::new_uninit);
-    Box::into_raw(Box::write(empty, span)).cast()
-}
-
-/// Takes a span back from C, keeping its allocation for the next start on this thread.
-///
-/// # Safety
-/// `p` came from [`span_handle`] and was not taken back yet.
-#[inline]
-unsafe fn take_span(p: *mut dagnats_span) -> Span {
-    let raw = p.cast::<Span>();
-    let span = std::ptr::read(raw);
-    // The allocation now holds a moved-out span: reuse it as uninitialized memory.
-    let empty = Box::from_raw(raw.cast::<MaybeUninit<Span>>());
-    let _ = SPAN_BOXES.try_with(|kept| {
-        let mut kept = kept.borrow_mut();
-        if kept.len() < KEPT_SPAN_BOXES {
-            kept.push(empty);
-        }
-    });
-    span
 }
 
 /// A span's status: one of the `DAGNATS_STATUS_*` constants.
@@ -243,7 +204,7 @@ pub unsafe extern "C" fn dagnats_span_end(span: *mut *mut dagnats_span) -> dagna
         if slot.is_null() {
             return Err(crate::cstr::null("*span (already ended?)"));
         }
-        let mut span = take_span(std::mem::replace(slot, std::ptr::null_mut()));
+        let mut span = take_boxed(std::mem::replace(slot, std::ptr::null_mut()));
         span.end();
         Ok(())
     })

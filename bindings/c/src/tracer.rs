@@ -10,7 +10,7 @@ use crate::intern::interned_arg;
 use crate::panic::ffi_boundary;
 use crate::propagation::dagnats_span_context;
 use crate::result::{dagnats_result, Failure, FfiResult};
-use crate::span::{dagnats_span, span_handle};
+use crate::span::dagnats_span;
 use crate::telemetry::{dagnats_telemetry, live};
 
 /// Starts spans for one service.
@@ -115,7 +115,7 @@ pub unsafe extern "C" fn dagnats_tracer_start_span(
         if !attributes.is_empty() {
             options = options.attributes(attributes);
         }
-        *out = span_handle(tracer.start_span(name, parent, options));
+        *out = to_boxed::<dagnats_span>(tracer.start_span(name, parent, options));
         Ok(())
     })
 }

@@ -83,7 +83,7 @@ pub fn describe(env: sys::napi_env, value: sys::napi_value) -> napi::Result<&'st
 }
 
 /// Reads a JS string; `None` when the value is not a string.
-fn try_string(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Option<String>> {
+pub fn try_string(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Option<String>> {
     // Most strings here are short (names, keys, ids): one call into a stack buffer.
     let mut stack = [0u8; 128];
     let mut written = 0usize;

@@ -8,7 +8,7 @@
 //! whose span has ended no longer matches its slot's generation, and every call with it
 //! does nothing. Tracers and loggers are registered the same way, once per `Telemetry`.
 //!
-//! The id buffer and the attribute buffer, and the protocol over them, are described
+//! The id buffer, the attribute buffer and the write plan, and the protocol over them, are described
 //! once, in the package's `span-buffers.js`, which creates and binds them.
 //!
 //! Each JavaScript thread (main or worker) has its own tables, as it has its own objects.
@@ -59,7 +59,11 @@ thread_local! {
     static TELEMETRIES: RefCell<Vec<Option<(core::Tracer, core::Logger)>>> = const { RefCell::new(Vec::new()) };
     static ID_BUFFER: Cell<*mut u32> = const { Cell::new(ptr::null_mut()) };
     static ATTRIBUTE_BUFFER: Cell<*mut f64> = const { Cell::new(ptr::null_mut()) };
+    static WRITE_PLAN: Cell<*mut i32> = const { Cell::new(ptr::null_mut()) };
 }
+
+/// Elements of the write plan (`WRITE_PLAN_LENGTH` in `span-buffers.js`).
+pub const WRITE_PLAN_LEN: usize = 13;
 
 /// Stores a started span; returns its handle, or `None` when this thread already holds
 /// 16 million live spans (the span is then ended at once).
@@ -175,16 +179,33 @@ fn typed_array_data(
     Some(data)
 }
 
-/// Binds this thread's id buffer (a `Uint32Array(8)`) and attribute buffer (a
-/// `Float64Array(3 * 64)`); layouts in `span-buffers.js`.
-pub fn bind_buffers(env: sys::napi_env, ids: sys::napi_value, attributes: sys::napi_value) -> Result<(), &'static str> {
+/// Binds this thread's id buffer (a `Uint32Array(8)`), attribute buffer (a
+/// `Float64Array(3 * 64)`) and write plan (an `Int32Array(13)`); layouts in
+/// `span-buffers.js`.
+pub fn bind_buffers(
+    env: sys::napi_env,
+    ids: sys::napi_value,
+    attributes: sys::napi_value,
+    write_plan: sys::napi_value,
+) -> Result<(), &'static str> {
     let ids = typed_array_data(env, ids, sys::TypedarrayType::uint32_array, 8)
         .ok_or("the id buffer must be a Uint32Array of 8 elements")?;
     let attributes = typed_array_data(env, attributes, sys::TypedarrayType::float64_array, 3 * ATTRIBUTE_BUFFER_LEN)
         .ok_or("the attribute buffer must be a Float64Array of 192 elements")?;
+    let write_plan = typed_array_data(env, write_plan, sys::TypedarrayType::int32_array, WRITE_PLAN_LEN)
+        .ok_or("the write plan must be an Int32Array of 13 elements")?;
     ID_BUFFER.with(|b| b.set(ids as *mut u32));
     ATTRIBUTE_BUFFER.with(|b| b.set(attributes as *mut f64));
+    WRITE_PLAN.with(|b| b.set(write_plan as *mut i32));
     Ok(())
+}
+
+/// The write plan.
+pub fn write_plan() -> Option<&'static mut [i32; WRITE_PLAN_LEN]> {
+    let p = WRITE_PLAN.with(Cell::get);
+    // SAFETY: set by bind_buffers to the data of a live Int32Array of that length, used
+    // only on this thread and never across a call back into JavaScript.
+    (!p.is_null()).then(|| unsafe { &mut *(p as *mut [i32; WRITE_PLAN_LEN]) })
 }
 
 /// The attribute buffer: `ATTRIBUTE_BUFFER_LEN` triples of f64.

@@ -9,20 +9,20 @@
 //!
 //! - `extractCarrier(event?, ...headerPairs) -> string | null`
 //! - `carrierReplaced(...headerNames) -> Array | null`
-//! - `carrierWrite(plan, traceState, withEvent) -> string`, filling the write plan
+//! - `carrierWrite(traceState, withEvent) -> string`, filling the write plan
 //!
 //! and `carrierNames()` (a `#[napi]` function), the names a write plan refers to.
 
 use std::ptr;
 
 use dagnats_observe::propagation::{self, CarrierValue, CarrierWrite};
-use napi::sys::{self, ValueType};
+use napi::sys;
 use napi_derive::napi;
 
 use crate::convert;
 use crate::error::type_error;
 use crate::handles;
-use crate::raw::{boundary, Arguments, Callback};
+use crate::raw::{args, boundary, Arguments, Callback};
 
 /// The callbacks of this module, by JavaScript name.
 pub const CALLBACKS: &[(&str, Callback)] =
@@ -48,8 +48,8 @@ impl Held {
 /// One value as it is: a string is text, a `Uint8Array` (a `Buffer`) bytes, anything else
 /// other.
 fn held(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Held> {
-    if convert::type_of(env, value)? == ValueType::napi_string {
-        return Ok(Held::Text(convert::string(env, value, &|| "header value".to_owned())?));
+    if let Some(text) = convert::try_string(env, value)? {
+        return Ok(Held::Text(text));
     }
     let mut is_typed = false;
     unsafe { sys::napi_is_typedarray(env, value, &mut is_typed) };
@@ -80,6 +80,11 @@ fn push_values(
     name: String,
     value: sys::napi_value,
 ) -> napi::Result<()> {
+    // A string, the usual value, is read first (one call); then a list, then the rest.
+    if let Some(text) = convert::try_string(env, value)? {
+        pairs.push((name, Held::Text(text)));
+        return Ok(());
+    }
     let mut is_array = false;
     unsafe { sys::napi_is_array(env, value, &mut is_array) };
     if !is_array {
@@ -127,10 +132,7 @@ unsafe extern "C" fn extract_carrier(env: sys::napi_env, info: sys::napi_callbac
         }
         let mut pairs: Vec<(String, Held)> = Vec::new();
         for pair in rest.chunks_exact(2) {
-            if convert::type_of(env, pair[0])? != ValueType::napi_string {
-                continue;
-            }
-            let name = convert::string(env, pair[0], &|| "header name".to_owned())?;
+            let Some(name) = convert::try_string(env, pair[0])? else { continue };
             // The core never looks at other names' values: neither is converted.
             // (`replaces` is the core's test for either trace-context name.)
             if CarrierWrite::replaces(&name) {
@@ -177,9 +179,7 @@ unsafe extern "C" fn carrier_replaced(env: sys::napi_env, info: sys::napi_callba
         let args = Arguments::read(env, info);
         let mut replaced = Vec::new();
         for &name in args.rest(0) {
-            if convert::type_of(env, name)? == ValueType::napi_string
-                && CarrierWrite::replaces(&convert::string(env, name, &|| "header name".to_owned())?)
-            {
+            if convert::try_string(env, name)?.is_some_and(|name| CarrierWrite::replaces(&name)) {
                 replaced.push(name);
             }
         }
@@ -201,40 +201,18 @@ const PLAN_TRACEPARENT: i32 = 1;
 const PLAN_TRACESTATE: i32 = 2;
 
 /// The write of the span context in the id buffer (with `traceState`), by
-/// [`CarrierWrite`]: returns the `traceparent` value and fills `plan` (an `Int32Array`
-/// of at least 13 elements) with what to set, as numbers, because building a JavaScript
-/// array here would cost more than the whole write: `plan[0]` operations follow as
-/// `target, name, value` triples, target 0 the headers and 1 the event (only with
-/// `withEvent`), name a number into `carrierNames()`, value 1 the returned `traceparent`,
-/// 2 the `traceState` given (which the core normalized when the context was read or
-/// created), 0 delete. The carrier's stale names are
+/// [`CarrierWrite`]: returns the `traceparent` value and fills the write plan (layout in
+/// `span-buffers.js`) with what to set, as numbers, because building a JavaScript array
+/// here would cost more than the whole write. The carrier's stale names are
 /// [`carrier_replaced`]'s.
 unsafe extern "C" fn carrier_write(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     boundary(env, || {
-        let args = Arguments::read(env, info);
-        let (mut kind, mut length, mut data, mut buffer, mut offset) =
-            (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
-        let status = unsafe {
-            sys::napi_get_typedarray_info(
-                env,
-                args.get(0, env),
-                &mut kind,
-                &mut length,
-                &mut data,
-                &mut buffer,
-                &mut offset,
-            )
-        };
-        if status != sys::Status::napi_ok || kind != sys::TypedarrayType::int32_array || length < 13 || data.is_null() {
-            return Err(type_error(env, "plan must be an Int32Array of 13 elements"));
-        }
-        // SAFETY: Node-API gave the data of a live Int32Array of `length` >= 13 elements,
-        // and no JavaScript runs while this call writes it.
-        let plan = unsafe { std::slice::from_raw_parts_mut(data as *mut i32, 13) };
-        let trace_state = convert::optional_string(env, args.get(1, env), &|| "traceState".to_owned())?;
-        let with_event = convert::truthy_bool(env, args.get(2, env))?;
+        let [trace_state, with_event] = args::<2>(env, info);
+        let trace_state = convert::optional_string(env, trace_state, &|| "traceState".to_owned())?;
+        let with_event = convert::truthy_bool(env, with_event)?;
         let context = handles::read_ids(trace_state.as_deref())
             .ok_or_else(|| type_error(env, "the id buffer holds no valid span identity"))?;
+        let plan = handles::write_plan().ok_or_else(|| type_error(env, "the write plan is not bound"))?;
         let write = CarrierWrite::new(&context);
 
         let code = |value: Option<&str>| match value {

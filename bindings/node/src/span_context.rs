@@ -9,12 +9,13 @@ use crate::convert::raw;
 use crate::error::type_error;
 use crate::handles;
 
-/// Binds this thread's id buffer (a `Uint32Array(8)`) and attribute buffer (a
-/// `Float64Array(192)`); the package's `span-buffers.js` does this once.
-#[napi(catch_unwind, ts_args_type = "ids: Uint32Array, attributes: Float64Array")]
-pub fn bind_buffers(ids: Unknown, attributes: Unknown) -> napi::Result<()> {
+/// Binds this thread's id buffer (a `Uint32Array(8)`), attribute buffer (a
+/// `Float64Array(192)`) and write plan (an `Int32Array(13)`); the package's
+/// `span-buffers.js` does this once.
+#[napi(catch_unwind, ts_args_type = "ids: Uint32Array, attributes: Float64Array, writePlan: Int32Array")]
+pub fn bind_buffers(ids: Unknown, attributes: Unknown, write_plan: Unknown) -> napi::Result<()> {
     let (env, ids) = raw(&ids);
-    handles::bind_buffers(env, ids, raw(&attributes).1).map_err(|m| type_error(env, m))
+    handles::bind_buffers(env, ids, raw(&attributes).1, raw(&write_plan).1).map_err(|m| type_error(env, m))
 }
 
 fn ids(env: napi::Env) -> napi::Result<dagnats_observe::propagation::SpanContext> {
