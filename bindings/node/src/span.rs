@@ -47,13 +47,13 @@ pub const CALLBACKS: &[(&str, Callback)] = &[
     ("spanRelease", span_release),
 ];
 
-/// Reads the buffered attributes: `count` (an argument) triples of the attribute buffer,
-/// with their text in `text`, handing each to `each` in order.
-fn buffered_attributes(
+/// Applies the buffered attributes to `span`: `count` (an argument) triples of the
+/// attribute buffer, with their text in `text`, in order.
+fn apply_pending(
     env: sys::napi_env,
+    span: &mut core::Span,
     count: sys::napi_value,
     text: &[sys::napi_value],
-    mut each: impl FnMut(core::Attribute),
 ) -> napi::Result<()> {
     let mut n = 0.0;
     unsafe { sys::napi_get_value_double(env, count, &mut n) };
@@ -84,19 +84,9 @@ fn buffered_attributes(
             2 => core::Value::Bool(number != 0.0),
             _ => convert::attribute_value(env, &key, next_text(&|| format!("attribute {key:?}"))?)?,
         };
-        each(core::Attribute { key, value });
+        span.set_attribute(core::Attribute { key, value });
     }
     Ok(())
-}
-
-/// Applies the buffered attributes to `span`.
-fn apply_pending(
-    env: sys::napi_env,
-    span: &mut core::Span,
-    count: sys::napi_value,
-    text: &[sys::napi_value],
-) -> napi::Result<()> {
-    buffered_attributes(env, count, text, |attribute| span.set_attribute(attribute))
 }
 
 /// Applies the buffered attributes to the live span of `handle` (first thing in every
