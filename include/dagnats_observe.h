@@ -97,7 +97,8 @@ enum dagnats_result
     DAGNATS_RESULT_CALLBACK_FAILED = 1005,
     /**
      * Could not connect to NATS: bad credentials, TLS failure, bad URL. Also returned
-     * for a telemetry inherited across fork() (its collector thread is in the parent).
+     * for a telemetry inherited across fork() until the child has called
+     * dagnats_after_fork_child() (till then its collector thread is in the parent).
      */
     DAGNATS_RESULT_NOT_CONNECTED = 2000,
     /**

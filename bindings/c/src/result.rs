@@ -44,7 +44,8 @@ pub enum dagnats_result {
 
     // 2000: delivery to NATS.
     /// Could not connect to NATS: bad credentials, TLS failure, bad URL. Also returned
-    /// for a telemetry inherited across fork() (its collector thread is in the parent).
+    /// for a telemetry inherited across fork() until the child has called
+    /// dagnats_after_fork_child() (till then its collector thread is in the parent).
     DAGNATS_RESULT_NOT_CONNECTED = 2000,
     /// Flush or close ran out of time with records not yet acknowledged.
     DAGNATS_RESULT_TIMEOUT = 2001,

