@@ -227,13 +227,6 @@ fn is_trace_name(name: &[u8]) -> bool {
     std::str::from_utf8(name).is_ok_and(CarrierWrite::replaces)
 }
 
-/// A field's bytes as the carrier holds them: the core reads them as text when they are
-/// UTF-8, and as a malformed value otherwise.
-#[inline]
-fn value_of(bytes: &[u8]) -> CarrierValue<'_> {
-    CarrierValue::Bytes(bytes)
-}
-
 /// An event field as the carrier holds it (a string, or a value of another type).
 fn event_value<'a>(event: &'a Map<String, Value>, field: &str) -> Option<CarrierValue<'a>> {
     event.get(field).map(|v| match v {
@@ -254,13 +247,16 @@ unsafe fn event_object(event: *const u8, event_len: usize) -> FfiResult<Option<M
     })
 }
 
-/// The core's reading of trace-context header pairs (names not UTF-8 are left out: they
-/// match no trace name) and the event, as a new context for C or NULL.
+/// The core's reading of header pairs and the event, as a new context for C or NULL.
+/// Names that are not UTF-8 are left out (they match no trace name); values go as bytes,
+/// which the core reads as text when they are UTF-8 and as a malformed value otherwise.
 fn extract_to_c<'a>(
     pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
     event: Option<&Map<String, Value>>,
 ) -> *mut dagnats_span_context {
-    let pairs = pairs.into_iter().filter_map(|(name, value)| Some((std::str::from_utf8(name).ok()?, value_of(value))));
+    let pairs = pairs
+        .into_iter()
+        .filter_map(|(name, value)| Some((std::str::from_utf8(name).ok()?, CarrierValue::Bytes(value))));
     let (parent, state) = match event {
         Some(e) => (event_value(e, EVENT_TRACE_PARENT), event_value(e, EVENT_TRACE_STATE)),
         None => (None, None),
