@@ -13,8 +13,11 @@
 //! Attribute values are never interned: they are usually unique (run ids, messages).
 //!
 //! Lookups by number ([`text`]) take no lock: numbers index an array of cells that are
-//! written once and never freed. The table lives as long as the process; its texts stay
-//! reachable from a static, so a leak checker counts them as reachable, not lost.
+//! written once and never freed. Lookups by name (only on a binding's cache miss) search
+//! a sorted list under a lock. The table lives as long as the process; its texts stay
+//! reachable from a static through pointers to their starts (a list, not a hash map, whose
+//! allocation is held through a pointer into its middle), so a leak checker such as
+//! valgrind counts them as reachable, not lost.
 //!
 //! ```
 //! use dagnats_observe::intern;
@@ -26,7 +29,6 @@
 //! ```
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Mutex;
 
@@ -38,8 +40,8 @@ pub const MAX_LEN: usize = 256;
 /// The names by number: each slot is NULL or a cell leaked by [`intern`], written once.
 static CELLS: [AtomicPtr<&'static str>; MAX_ENTRIES] = [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_ENTRIES];
 
-/// The numbers by name; also serializes writers.
-static NUMBERS: Mutex<Option<HashMap<&'static str, u32>>> = Mutex::new(None);
+/// The names with their numbers, sorted by name; also serializes writers.
+static NUMBERS: Mutex<Vec<(&'static str, u32)>> = Mutex::new(Vec::new());
 
 /// The number of `name`, interning it on first sight; `None` when it is longer than
 /// [`MAX_LEN`] bytes or the table is full.
@@ -49,10 +51,10 @@ pub fn intern(name: &str) -> Option<u32> {
         return None;
     }
     let mut numbers = NUMBERS.lock().unwrap_or_else(|p| p.into_inner());
-    let numbers = numbers.get_or_insert_with(HashMap::new);
-    if let Some(&id) = numbers.get(name) {
-        return Some(id);
-    }
+    let at = match numbers.binary_search_by(|(text, _)| (*text).cmp(name)) {
+        Ok(found) => return Some(numbers[found].1),
+        Err(at) => at,
+    };
     let id = numbers.len();
     if id >= MAX_ENTRIES {
         return None;
@@ -60,7 +62,7 @@ pub fn intern(name: &str) -> Option<u32> {
     let text: &'static str = Box::leak(name.to_owned().into_boxed_str());
     let cell: &'static &'static str = Box::leak(Box::new(text));
     CELLS[id].store((cell as *const &'static str).cast_mut(), Ordering::Release);
-    numbers.insert(text, id as u32);
+    numbers.insert(at, (text, id as u32));
     Some(id as u32)
 }
 

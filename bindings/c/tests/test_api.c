@@ -473,6 +473,156 @@ static void check_case_outcome(const json_value *c, const dagnats_connect_option
     CHECK(strstr(last_error(), "hunter2") == NULL, "a secret leaked: %s", last_error());
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* Shared carrier vectors (carrier-vectors.json, beside the trace-context vectors): the
+ * core's one rule for reading headers and for the dual write. C's headers are strings, so
+ * extract cases holding a header value of another type are skipped (their event fields,
+ * raw JSON, are expressible and run). */
+
+/* The case's header pairs as an array, a list value giving one field per item; NULL when
+ * a value is not a string (C cannot hold it). */
+static dagnats_header *carrier_case_headers(const json_value *c, size_t *n) {
+    const json_value *hs = json_get(c, "headers");
+    size_t count = 0;
+    for (size_t i = 0; hs && i < hs->len; i++) {
+        const json_value *v = &hs->items[i].items[1];
+        if (v->type == JSON_STRING) count++;
+        else if (v->type == JSON_ARRAY) {
+            for (size_t j = 0; j < v->len; j++) {
+                if (v->items[j].type != JSON_STRING) return NULL;
+            }
+            count += v->len;
+        } else return NULL;
+    }
+    dagnats_header *out = calloc(count ? count : 1, sizeof *out);
+    *n = 0;
+    for (size_t i = 0; hs && i < hs->len; i++) {
+        const json_value *v = &hs->items[i].items[1];
+        const char *name = hs->items[i].items[0].string;
+        if (v->type == JSON_STRING) {
+            out[(*n)++] = (dagnats_header){ name, v->string };
+        } else {
+            for (size_t j = 0; j < v->len; j++) out[(*n)++] = (dagnats_header){ name, v->items[j].string };
+        }
+    }
+    return out;
+}
+
+static void carrier_extract_cases(const json_value *group) {
+    char name[256];
+    size_t skipped = 0;
+    for (size_t i = 0; i < group->len; i++) {
+        const json_value *c = &group->items[i];
+        size_t n = 0;
+        dagnats_header *hs = carrier_case_headers(c, &n);
+        if (!hs) {
+            skipped++;
+            continue;
+        }
+        snprintf(name, sizeof name, "carrier extract: %s", json_get_string(c, "name"));
+        begin(name);
+        const json_value *ev = json_get(c, "event");
+        dagnats_span_context *ctx = SENTINEL;
+        OK(dagnats_extract_headers(hs, n, ev ? (const uint8_t *)ev->raw : NULL, ev ? ev->raw_len : 0, &ctx));
+        const json_value *valid = json_get(c, "valid");
+        if (valid && valid->boolean) {
+            CHECK(ctx != NULL && ctx != SENTINEL, "no parent");
+            if (ctx && ctx != SENTINEL) {
+                ctx_text t;
+                read_ctx(ctx, &t);
+                STREQ(t.span_id, json_get_string(c, "span_id"));
+                STREQ(t.tracestate, json_get_string(c, "tracestate"));
+                CHECK(t.remote, "not remote");
+            }
+        } else {
+            CHECK(ctx == NULL, "a parent from a malformed carrier");
+        }
+        free_ctx(ctx);
+        free(hs);
+        end_case();
+    }
+    begin("carrier extract: the cases C can hold ran");
+    CHECK(skipped < group->len, "every extract case skipped");
+    end_case();
+}
+
+static void carrier_inject_cases(const json_value *group) {
+    char name[256];
+    for (size_t i = 0; i < group->len; i++) {
+        const json_value *c = &group->items[i];
+        snprintf(name, sizeof name, "carrier inject: %s", json_get_string(c, "name"));
+        begin(name);
+        dagnats_header source[2] = { { "traceparent", json_get_string(c, "traceparent") },
+                                     { "tracestate", json_get_string(c, "tracestate") } };
+        dagnats_span_context *ctx = SENTINEL;
+        OK(dagnats_extract_headers(source, source[1].value[0] ? 2 : 1, NULL, 0, &ctx));
+        CHECK(ctx != NULL && ctx != SENTINEL, "no context from the case");
+        if (ctx == NULL || ctx == SENTINEL) {
+            end_case();
+            continue;
+        }
+        /* Hand the headers on as the README says: leave out the trace-context names,
+         * then append what dagnats_inject_headers writes. */
+        size_t n = 0;
+        dagnats_header *in = carrier_case_headers(c, &n);
+        dagnats_header out[16];
+        size_t kept = 0, written = 0;
+        for (size_t h = 0; in && h < n && kept < 14; h++) {
+            if (!dagnats_header_is_trace_context(in[h].name)) out[kept++] = in[h];
+        }
+        char buf[1024];
+        OK(dagnats_inject_headers(ctx, out + kept, 2, &written, buf, sizeof buf, NULL));
+        const json_value *after = json_get(c, "headers_after");
+        CHECK(after && after->len == kept + written, "%zu headers, want %zu", kept + written, after ? after->len : 0);
+        for (size_t h = 0; after && h < after->len && h < kept + written; h++) {
+            STREQ(out[h].name, after->items[h].items[0].string);
+            STREQ(out[h].value, after->items[h].items[1].string);
+        }
+        /* The event: the fields of event_after, and no others. */
+        const json_value *ev = json_get(c, "event");
+        char event_out[2048];
+        OK(dagnats_inject_event(ctx, (const uint8_t *)ev->raw, ev->raw_len, event_out, sizeof event_out, NULL));
+        json_value got = { 0 };
+        char err[128] = "";
+        CHECK(json_parse(event_out, &got, err, sizeof err) == 0, "event out: %s", err);
+        const json_value *want = json_get(c, "event_after");
+        CHECK(got.type == JSON_OBJECT && got.len == want->len, "event has %zu fields, want %zu: %s", got.len, want->len,
+              event_out);
+        for (size_t f = 0; f < want->len; f++) {
+            const char *value = json_get_string(&got, want->keys[f]);
+            CHECK(value != NULL && strcmp(value, want->items[f].string) == 0, "event field %s: %s", want->keys[f],
+                  event_out);
+        }
+        json_free(&got);
+        free(in);
+        free_ctx(ctx);
+        end_case();
+    }
+}
+
+static void run_carrier_vectors(const char *trace_vectors_path) {
+    char path[4096];
+    const char *slash = strrchr(trace_vectors_path, '/');
+    int dir_len = slash ? (int)(slash - trace_vectors_path) : 1;
+    snprintf(path, sizeof path, "%.*s/carrier-vectors.json", dir_len, slash ? trace_vectors_path : ".");
+    begin("carrier vectors file reads");
+    char *text = json_read_file(path);
+    CHECK(text != NULL, "cannot read %s", path);
+    json_value root = { 0 };
+    char err[128] = "";
+    if (text) CHECK(json_parse(text, &root, err, sizeof err) == 0, "%s: %s", path, err);
+    const json_value *extract = text ? json_get(&root, "extract") : NULL;
+    const json_value *inject = text ? json_get(&root, "inject") : NULL;
+    CHECK(extract && extract->len > 0 && inject && inject->len > 0, "no cases in %s", path);
+    end_case();
+    if (!case_failed) {
+        carrier_extract_cases(extract);
+        carrier_inject_cases(inject);
+    }
+    json_free(&root);
+    free(text);
+}
+
 static void run_connection_vectors(const char *trace_vectors_path) {
     char path[4096];
     const char *slash = strrchr(trace_vectors_path, '/');
@@ -1746,6 +1896,7 @@ int main(int argc, char **argv) {
     } else if (argc == 2) {
         run_vectors(argv[1]);
         run_connection_vectors(argv[1]);
+        run_carrier_vectors(argv[1]);
         test_connect_options_rules();
         test_span_lifecycle();
         test_parents();
