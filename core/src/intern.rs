@@ -93,7 +93,9 @@ mod tests {
         let b = intern(&String::from("run_id")).unwrap();
         assert_eq!(a, b);
         assert_eq!(text(a), Some("run_id"));
-        match (str("run_id"), str(&"run_id".to_owned())) {
+        // A second copy of the text, at another address, finds the same interned name.
+        let copy = String::from("run_id");
+        match (str("run_id"), str(copy.as_str())) {
             (Cow::Borrowed(x), Cow::Borrowed(y)) => assert!(std::ptr::eq(x, y)),
             other => panic!("not borrowed: {other:?}"),
         }
