@@ -23,6 +23,15 @@ pub enum SpanKind {
     CONSUMER = 4,
 }
 
+#[pymethods]
+impl SpanKind {
+    /// The member's number as its hash: members compare equal to their numbers, so they
+    /// hash as those numbers do (usable as dict keys and in sets, as enum members are).
+    fn __hash__(&self) -> isize {
+        *self as isize
+    }
+}
+
 impl From<SpanKind> for dagnats_observe::SpanKind {
     fn from(k: SpanKind) -> Self {
         Self::from_number(k as i64).unwrap_or_default()
@@ -38,6 +47,14 @@ pub enum StatusCode {
     UNSET = 0,
     OK = 1,
     ERROR = 2,
+}
+
+#[pymethods]
+impl StatusCode {
+    /// The member's number as its hash (see `SpanKind.__hash__`).
+    fn __hash__(&self) -> isize {
+        *self as isize
+    }
 }
 
 impl From<StatusCode> for dagnats_observe::StatusCode {

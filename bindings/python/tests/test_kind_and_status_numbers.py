@@ -24,3 +24,13 @@ def test_every_kind_and_status_reaches_the_record() -> None:
             span.set_status(StatusCode.ERROR, "failed")
         record = tel.finished_spans()[-1]
         assert (record["name"], record["kind"], record["status"]) == (member, wire, "error")
+
+
+def test_members_are_hashable_as_python_enum_members_are() -> None:
+    by_kind = {SpanKind.SERVER: "handles", SpanKind.CLIENT: "calls"}
+    assert by_kind[SpanKind.SERVER] == "handles"
+    assert len({StatusCode.OK, StatusCode.OK, StatusCode.ERROR}) == 2
+    assert hash(SpanKind.CONSUMER) == hash(SpanKind.CONSUMER)
+    # Members equal their numbers, so they must hash as them.
+    assert SpanKind.SERVER == 1 and hash(SpanKind.SERVER) == hash(1)
+    assert {1: "one"}[StatusCode.OK] == "one"  # type: ignore[index]
