@@ -252,7 +252,7 @@ pub struct OtlpBridgeArgs {
     pub consumer: String,
 
     /// Messages fetched per batch
-    #[arg(long, env = "DAGNATS_BRIDGE_BATCH_SIZE", default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Consuming")]
+    #[arg(long, env = "DAGNATS_BRIDGE_BATCH_SIZE", default_value_t = crate::config::DEFAULT_BATCH_SIZE as u32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Consuming")]
     pub batch_size: u32,
 
     /// Longest wait for a batch: a fetch returns the messages waiting (up to the batch
@@ -269,7 +269,7 @@ pub struct OtlpBridgeArgs {
     pub ack_wait: Duration,
 
     /// Batches processed at once by this process (each holds up to --batch-size messages)
-    #[arg(long, env = "DAGNATS_BRIDGE_WORKERS", default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Consuming")]
+    #[arg(long, env = "DAGNATS_BRIDGE_WORKERS", default_value_t = crate::config::DEFAULT_WORKERS as u32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Consuming")]
     pub workers: u32,
 
     /// service.name for records that name no service (a record's own service always wins)

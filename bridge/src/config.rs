@@ -10,7 +10,7 @@
 //!
 //! let config = Config::new("nats://127.0.0.1:4222", "http://collector:4318/");
 //! assert_eq!(config.endpoint(Signal::Spans).url, "http://collector:4318/v1/traces");
-//! assert_eq!(config.batch_size, 100);
+//! assert_eq!(config.batch_size, 512);
 //! ```
 
 use std::fmt;
@@ -146,6 +146,15 @@ pub struct OtlpTls {
     pub key_file: Option<PathBuf>,
 }
 
+/// Messages fetched per batch by default: the OpenTelemetry SDKs' export batch
+/// (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`). Measured with the throughput bench (100,000 spans,
+/// 2 cores): 100 per batch left the bridge waiting on round trips at 0.78x of the raw
+/// consume rate; 512 with [`DEFAULT_WORKERS`] workers reaches 0.86-0.98x (best of 3
+/// rounds, in four runs) over OTLP/HTTP and 0.84-0.91x over gRPC.
+pub const DEFAULT_BATCH_SIZE: usize = 512;
+/// Batches processed at once by default (see [`DEFAULT_BATCH_SIZE`]).
+pub const DEFAULT_WORKERS: usize = 8;
+
 /// Everything a bridge needs to run.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -233,11 +242,11 @@ impl Config {
         Config {
             nats: NatsOptions::new(nats_url),
             consumer: "otlp-bridge".into(),
-            batch_size: 100,
+            batch_size: DEFAULT_BATCH_SIZE,
             flush_interval: Duration::from_secs(5),
             max_deliver: 4,
             ack_wait: Duration::from_secs(30),
-            workers: 4,
+            workers: DEFAULT_WORKERS,
             service_name: "dagnats".into(),
             max_message_bytes: 1 << 20,
             max_request_bytes: 4 << 20,
@@ -624,7 +633,7 @@ mod tests {
         );
         assert_eq!(c.endpoints[0].compression, Compression::Gzip);
         assert_eq!(c.endpoints[0].timeout, Duration::from_secs(10));
-        assert_eq!((c.batch_size, c.max_deliver, c.consumer.as_str()), (100, 4, "otlp-bridge"));
+        assert_eq!((c.batch_size, c.max_deliver, c.consumer.as_str()), (512, 4, "otlp-bridge"));
         assert_eq!((c.flush_interval, c.ack_wait), (Duration::from_secs(5), Duration::from_secs(30)));
         assert_eq!(c.service_name, "dagnats");
         assert_eq!(c.shutdown_grace, Duration::from_secs(5));

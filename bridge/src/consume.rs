@@ -55,8 +55,18 @@ pub fn consumer_config(config: &Config) -> consumer::pull::Config {
         max_deliver: config.max_deliver,
         filter_subject: STREAM_SUBJECTS.into(),
         deliver_policy: consumer::DeliverPolicy::All,
+        max_ack_pending: max_ack_pending(config),
         ..Default::default()
     }
+}
+
+/// The consumer's limit of messages delivered and not yet acknowledged: room for every
+/// worker's full batch twice over, and never below the server's default of 1000. Below
+/// `workers * batch_size` the server would hold back pull requests while every worker
+/// waits for a full batch, and the bridge would crawl at one batch per flush interval.
+pub fn max_ack_pending(config: &Config) -> i64 {
+    let wanted = config.workers.saturating_mul(config.batch_size).saturating_mul(2);
+    i64::try_from(wanted).unwrap_or(i64::MAX).max(1000)
 }
 
 /// Makes sure TELEMETRY and the dead-letter stream exist, and gets or creates the
@@ -77,6 +87,16 @@ pub async fn prepare(js: &jetstream::Context, config: &Config) -> Result<Consume
     };
     let info = pull.info().await.map_err(|e| format!("cannot read consumer {}: {e}", config.consumer))?.clone();
     let c = &info.config;
+    let room = config.workers.saturating_mul(config.batch_size);
+    if usize::try_from(c.max_ack_pending).is_ok_and(|pending| pending > 0 && pending < room) {
+        tracing::warn!(
+            consumer = %config.consumer,
+            max_ack_pending = c.max_ack_pending,
+            workers = config.workers,
+            batch_size = config.batch_size,
+            "the consumer allows fewer unacknowledged messages than --workers x --batch-size; the server will hold pull requests back (lower the flags or recreate the consumer)"
+        );
+    }
     if c.ack_wait != config.ack_wait || c.max_deliver != config.max_deliver {
         tracing::warn!(
             consumer = %config.consumer,
@@ -124,6 +144,20 @@ pub async fn fetch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_consumer_has_room_for_every_workers_batch() {
+        // Created with the server's default (1000), 8 workers fetching 250 each stalled
+        // the bridge: pull requests waited while every worker held a partial batch.
+        let mut config = Config::new("nats://127.0.0.1:4222", "http://127.0.0.1:4318");
+        for (workers, batch_size) in [(8, 250), (8, 512), (64, 10_000), (1, 1)] {
+            config.workers = workers;
+            config.batch_size = batch_size;
+            let limit = consumer_config(&config).max_ack_pending;
+            assert!(limit >= (workers * batch_size) as i64, "{workers} x {batch_size}: {limit}");
+            assert!(limit >= 1000, "never below the server's default: {limit}");
+        }
+    }
 
     #[test]
     fn subjects_route_by_their_second_token() {
