@@ -21,6 +21,7 @@ use dagnats_bridge::cli::Protocol;
 use dagnats_bridge::{Bridge, Config, Signal};
 use dagnats_observe::collector::stream::{stream_config, STREAM_NAME};
 use dagnats_observe::collector::subject::{msg_id_for, subject_for};
+use dagnats_observe::TelemetryFormat;
 use dagnats_observe::{Attribute, Context, SpanKind, SpanOptions, Telemetry};
 use futures::stream::{FuturesUnordered, StreamExt};
 use grpc_receiver::GrpcReceiver;
@@ -74,8 +75,10 @@ async fn prefill(js: &jetstream::Context, n: usize) {
                 let acked: Result<_, _> = in_flight.next().await.unwrap();
                 acked.expect("ack");
             }
-            let message = PublishMessage::build().payload(r.to_json().into()).message_id(msg_id_for(&r));
-            let ack = js.send_publish(subject_for(&r), message).await.expect("publish");
+            let message = PublishMessage::build()
+                .payload(r.to_json().into())
+                .message_id(msg_id_for(&r, TelemetryFormat::Records));
+            let ack = js.send_publish(subject_for(&r, TelemetryFormat::Records), message).await.expect("publish");
             in_flight.push(ack.into_future());
         }
     }

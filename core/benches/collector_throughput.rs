@@ -13,6 +13,7 @@ use async_nats::jetstream::{self, message::PublishMessage};
 use dagnats_observe::collector::stream::{stream_config, STREAM_NAME};
 use dagnats_observe::collector::subject::{msg_id_for, subject_for};
 use dagnats_observe::record::Record;
+use dagnats_observe::TelemetryFormat;
 use dagnats_observe::{Attribute, CollectorOptions, Context, MemorySink, SpanOptions, Telemetry};
 use futures::stream::{FuturesUnordered, StreamExt};
 use testkit::NatsServer;
@@ -43,8 +44,12 @@ async fn purge(js: &jetstream::Context) {
 
 /// async-nats alone: pre-serialized bodies, acked publishes, WINDOW acks in flight.
 async fn raw_rate(js: &jetstream::Context, records: &[Record]) -> f64 {
-    let bodies: Vec<(String, String, bytes::Bytes)> =
-        records.iter().map(|r| (subject_for(r), msg_id_for(r), r.to_json().into())).collect();
+    let bodies: Vec<(String, String, bytes::Bytes)> = records
+        .iter()
+        .map(|r| {
+            (subject_for(r, TelemetryFormat::Records), msg_id_for(r, TelemetryFormat::Records), r.to_json().into())
+        })
+        .collect();
     let start = Instant::now();
     let mut in_flight = FuturesUnordered::new();
     for (subject, id, body) in bodies {

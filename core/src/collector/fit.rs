@@ -2,6 +2,7 @@
 //! shortened (long strings first, then the oldest events, then the last attributes), and
 //! what was cut is counted on the record. A publish never fails for size.
 
+use crate::format::TelemetryFormat;
 use crate::record::{Record, SpanRecord};
 
 /// What long string values are cut to first.
@@ -11,20 +12,20 @@ const SHORT_TEXT: usize = 1024;
 
 /// The record's JSON, at most `max` bytes when it can be made so; and whether the
 /// record had to be shortened.
-pub(crate) fn encode_within(record: &mut Record, max: usize) -> (Vec<u8>, bool) {
-    let json = record.to_json();
+pub(crate) fn encode_within(record: &mut Record, max: usize, format: TelemetryFormat) -> (Vec<u8>, bool) {
+    let json = format.encode(record);
     if json.len() <= max {
         return (json, false);
     }
     let json = match record {
-        Record::Span(span) => shrink_span(span, max),
+        Record::Span(span) => shrink_span(span, max, format),
         Record::Log(log) => {
             truncate_string(&mut log.message, SHORT_TEXT);
             truncate_string(&mut log.error, SHORT_TEXT);
             for v in log.fields.values_mut() {
                 v.truncate(SHORT_STRING);
             }
-            let mut json = record.to_json();
+            let mut json = format.encode(record);
             while json.len() > max {
                 let Record::Log(log) = record else { break };
                 if log.fields.is_empty() {
@@ -32,13 +33,13 @@ pub(crate) fn encode_within(record: &mut Record, max: usize) -> (Vec<u8>, bool) 
                 }
                 let last = log.fields.len() - 1;
                 log.fields.remove(last);
-                json = record.to_json();
+                json = format.encode(record);
             }
             json
         }
         Record::Metric(metric) => {
             metric.tags.clear();
-            record.to_json()
+            format.encode(record)
         }
     };
     (json, true)
@@ -54,8 +55,11 @@ fn truncate_string(s: &mut String, max_chars: usize) -> bool {
     }
 }
 
-fn shrink_span(span: &mut SpanRecord, max: usize) -> Vec<u8> {
-    let json = |s: &SpanRecord| serde_json::to_vec(s).unwrap_or_default();
+fn shrink_span(span: &mut SpanRecord, max: usize, format: TelemetryFormat) -> Vec<u8> {
+    let json = |s: &SpanRecord| match format {
+        TelemetryFormat::Records => serde_json::to_vec(s).unwrap_or_default(),
+        TelemetryFormat::Engine => crate::engine::encode_span(s),
+    };
     let mut shortened = 0u32;
     for v in span.attributes.values_mut() {
         shortened += u32::from(v.truncate(SHORT_STRING));
@@ -105,7 +109,7 @@ mod tests {
         }
         span.end();
         let mut record = memory.take().remove(0);
-        let (json, shortened) = encode_within(&mut record, 8 * 1024);
+        let (json, shortened) = encode_within(&mut record, 8 * 1024, TelemetryFormat::Records);
         assert!(shortened && json.len() <= 8 * 1024, "{}", json.len());
         let back: SpanRecord = serde_json::from_slice(&json).unwrap();
         assert!(back.truncated_values_count >= 100);
@@ -119,6 +123,6 @@ mod tests {
         tel.logger.info(&Context::new(), "small", []);
         let mut record = memory.take().remove(0);
         let before = record.to_json();
-        assert_eq!(encode_within(&mut record, 1 << 20), (before, false));
+        assert_eq!(encode_within(&mut record, 1 << 20, TelemetryFormat::Records), (before, false));
     }
 }

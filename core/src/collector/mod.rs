@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
+use crate::format::TelemetryFormat;
 use crate::nats::{InitialConnect, NatsOptions};
 use crate::record::Record;
 use crate::sink::Sink;
@@ -55,6 +56,9 @@ pub struct CollectorOptions {
     pub buffer_capacity: usize,
     /// Publishes awaiting acknowledgement at once.
     pub max_in_flight: usize,
+    /// What to write: the record format or the engine's dialect. `None` reads
+    /// `DAGNATS_TELEMETRY_FORMAT` when the collector connects (records when unset).
+    pub format: Option<TelemetryFormat>,
 }
 
 impl Default for CollectorOptions {
@@ -64,6 +68,7 @@ impl Default for CollectorOptions {
             service: "unknown_service".to_owned(),
             buffer_capacity: DEFAULT_BUFFER_CAPACITY,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            format: None,
         }
     }
 }
@@ -83,6 +88,18 @@ impl CollectorOptions {
     pub fn service(mut self, service: impl Into<String>) -> Self {
         self.service = service.into();
         self
+    }
+
+    /// Sets the dialect written on TELEMETRY (see [`TelemetryFormat`]).
+    pub fn format(mut self, format: TelemetryFormat) -> Self {
+        self.format = Some(format);
+        self
+    }
+
+    /// The format this collector writes: the option, else `DAGNATS_TELEMETRY_FORMAT`,
+    /// else records. An unknown value in the variable is a configuration error.
+    pub fn resolved_format(&self) -> Result<TelemetryFormat> {
+        self.format.map_or_else(TelemetryFormat::from_env, Ok)
     }
 
     /// Sets the NATS URL.
@@ -176,7 +193,7 @@ impl Engine {
         options.nats.validate().map_err(Error::Options)?;
         let queue = Arc::new(RecordQueue::new(options.buffer_capacity, options.max_in_flight));
         let receiver = Arc::clone(&queue);
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new(options.resolved_format()?));
         let (stop, stop_rx) = oneshot::channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
         let nats = options.nats.clone();

@@ -32,6 +32,7 @@ use super::fit::encode_within;
 use super::queue::{RecordQueue, IDLE_SLEEP};
 use super::stream::{ensure, stream_config};
 use super::subject::{msg_id_for, subject_for};
+use crate::format::TelemetryFormat;
 use crate::record::Record;
 
 /// Counters and the idle signal shared by the collector handle and its publisher.
@@ -50,11 +51,18 @@ pub(crate) struct Shared {
     /// Records shortened to fit the server's max_payload.
     pub shortened: AtomicU64,
     pub closed: AtomicBool,
+    /// The dialect records are written in.
+    pub format: TelemetryFormat,
     idle_lock: Mutex<()>,
     idle: Condvar,
 }
 
 impl Shared {
+    /// Fresh counters for a publisher writing `format`.
+    pub fn new(format: TelemetryFormat) -> Shared {
+        Shared { format, ..Shared::default() }
+    }
+
     /// One record is settled (acknowledged or given up); wakes flushers when none remain.
     fn settle(&self, published: bool) {
         if published {
@@ -103,13 +111,13 @@ struct Outgoing {
 
 impl Outgoing {
     fn encode(mut record: Record, max_payload: usize, shared: &Shared) -> Outgoing {
-        let (payload, shortened) = encode_within(&mut record, max_payload);
+        let (payload, shortened) = encode_within(&mut record, max_payload, shared.format);
         if shortened {
             shared.shortened.fetch_add(1, Ordering::Relaxed);
         }
         let out = Outgoing {
-            subject: subject_for(&record),
-            msg_id: msg_id_for(&record),
+            subject: subject_for(&record, shared.format),
+            msg_id: msg_id_for(&record, shared.format),
             payload: payload.into(),
             failures: 0,
             sends: 0,

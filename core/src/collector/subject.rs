@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 
+use crate::format::TelemetryFormat;
 use crate::record::Record;
 
 /// The subject every span falls under when it has no `run_id`.
@@ -87,9 +88,19 @@ pub fn span_subject(service: &str, run_id: Option<&str>) -> String {
     format!("{ROOT}.spans.{}.{}", safe_token(service), safe_token(run))
 }
 
-/// The subject a record is published on.
-pub fn subject_for(record: &Record) -> String {
+/// The subject a record is published on. A span's run token is its `run_id` attribute;
+/// in the engine's dialect, the first attribute named `dagnats.run.id` or `run_id`, as the
+/// engine chooses it.
+pub fn subject_for(record: &Record, format: TelemetryFormat) -> String {
     match record {
+        Record::Span(s) if format == TelemetryFormat::Engine => {
+            let run = s
+                .attributes
+                .iter()
+                .find(|a| a.key == "dagnats.run.id" || a.key == "run_id")
+                .and_then(|a| a.value.as_str());
+            span_subject(&s.service, run)
+        }
         Record::Span(s) => span_subject(&s.service, s.run_id()),
         Record::Log(l) => format!("{ROOT}.logs.{}.{}", safe_token(&l.service), l.level.as_str()),
         Record::Metric(m) => format!("{ROOT}.metrics.{}.{}", safe_token(&m.service), safe_dotted(&m.name)),
@@ -97,10 +108,18 @@ pub fn subject_for(record: &Record) -> String {
 }
 
 /// The `Nats-Msg-Id` of a record: `{trace_id}.{span_id}` for a span, so that a publish
-/// retried inside the duplicate window is stored once; a random id for the others.
-pub fn msg_id_for(record: &Record) -> String {
-    match record {
-        Record::Span(s) => format!("{}.{}", s.trace_id, s.span_id),
+/// retried inside the duplicate window is stored once. For the others a random id in the
+/// record format, and the engine's `log.{unix_nanos}.{sequence}` or
+/// `metric.{name}.{unix_nanos}.{sequence}` in its dialect.
+pub fn msg_id_for(record: &Record, format: TelemetryFormat) -> String {
+    match (record, format) {
+        (Record::Span(s), _) => format!("{}.{}", s.trace_id, s.span_id),
+        (Record::Log(l), TelemetryFormat::Engine) => {
+            format!("log.{}.{}", l.timestamp.unix_nanos(), crate::engine::next_sequence())
+        }
+        (Record::Metric(m), TelemetryFormat::Engine) => {
+            format!("metric.{}.{}.{}", m.name, m.timestamp.unix_nanos(), crate::engine::next_sequence())
+        }
         _ => format!("{:032x}", fastrand::u128(..)),
     }
 }

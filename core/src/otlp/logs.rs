@@ -11,8 +11,7 @@ use super::proto::logs::v1::{self as otlp_logs, ResourceLogs, ScopeLogs, Severit
 use super::{key_values, string_key_value, ByService, Converter};
 use crate::record::{Level, LogRecord, Scoped};
 
-/// The attribute that carries a log record's error text.
-pub const ERROR_ATTRIBUTE: &str = "exception.message";
+pub use crate::record::LOG_ERROR_ATTRIBUTE as ERROR_ATTRIBUTE;
 
 /// The OTLP severity number of a level.
 pub fn severity_number(level: Level) -> SeverityNumber {

@@ -50,7 +50,7 @@ use crate::record::{LogRecord, MetricPoint, Scope, Scoped, SpanRecord};
 
 pub use logs::severity_number;
 pub use metrics::{DEFAULT_HISTOGRAM_BOUNDS, DEFAULT_MAX_SERIES, DEFAULT_SERIES_IDLE};
-pub use traces::{span_flags, span_kind, status_code};
+pub use traces::{span_kind, status_code};
 
 /// The resource attribute that names the producing service.
 pub const SERVICE_NAME: &str = "service.name";

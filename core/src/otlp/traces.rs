@@ -9,7 +9,7 @@
 //! its start, even when the producer never set one.
 
 use super::proto::collector::trace::v1::ExportTraceServiceRequest;
-use super::proto::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, SpanFlags, Status};
+use super::proto::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status};
 use super::{key_values, ByService, Converter};
 use crate::record::{Scoped, SpanKind, SpanRecord, StatusCode};
 
@@ -33,41 +33,13 @@ pub fn status_code(status: StatusCode) -> status::StatusCode {
     }
 }
 
-/// The OTLP span flags: W3C trace flags in the low byte (sampled when unknown), and the
-/// two remote-parent bits when the parent came from a message.
-pub fn span_flags(trace_flags: Option<u8>, parent_is_remote: bool) -> u32 {
-    let mut flags = u32::from(trace_flags.unwrap_or(0x01));
-    if parent_is_remote {
-        flags |= SpanFlags::ContextHasIsRemoteMask as u32 | SpanFlags::ContextIsRemoteMask as u32;
-    }
-    flags
-}
-
-/// A span's OTLP start and end. Times before 1970 (Go's zero time for a time never set)
-/// read as the epoch, 0; this makes the pair as faithful as the record allows:
-///
-/// - an end before the start (an end never set) becomes the start: a zero-length span
-///   at its real start, rather than one ending before it began, which OTLP forbids;
-/// - a start at 0 with a real end is the end minus `duration_ms` (its true start to the
-///   millisecond, when the producer measured one), else stays 0.
-fn span_times(r: &SpanRecord) -> (u64, u64) {
-    let (mut start, end) = (r.start_time.unix_nanos(), r.end_time.unix_nanos());
-    if start == 0 && end > 0 {
-        start = end.saturating_sub(r.duration_ms.saturating_mul(1_000_000));
-    }
-    (start, end.max(start))
-}
-
 impl Converter {
     /// One span record as an OTLP span (its service goes into the resource, not here).
     pub fn span(&self, r: SpanRecord) -> Span {
-        let (start, end) = span_times(&r);
+        let (start, end) = r.otlp_times();
         let code = status_code(r.status);
-        let message = match code {
-            status::StatusCode::Error if !r.status_message.is_empty() => r.status_message,
-            status::StatusCode::Error => r.error,
-            _ => String::new(),
-        };
+        let message = r.otlp_status_message().to_owned();
+        let flags = r.otlp_flags();
         let status =
             (code != status::StatusCode::Unset || !message.is_empty()).then_some(Status { message, code: code as i32 });
         Span {
@@ -75,7 +47,7 @@ impl Converter {
             span_id: r.span_id.to_bytes().to_vec(),
             trace_state: r.trace_state,
             parent_span_id: r.parent_id.map(|p| p.to_bytes().to_vec()).unwrap_or_default(),
-            flags: span_flags(r.flags, r.parent_is_remote && r.parent_id.is_some()),
+            flags,
             name: r.name.into_owned(),
             kind: span_kind(r.kind) as i32,
             start_time_unix_nano: start,
@@ -240,7 +212,7 @@ mod tests {
         let c = Converter::new("d", "b", "1");
         let mut r = record(GO);
         let (start, end) = (r.start_time.unix_nanos(), r.end_time.unix_nanos());
-        assert_eq!(span_times(&r), (start, end), "real times are kept");
+        assert_eq!(r.otlp_times(), (start, end), "real times are kept");
 
         r.end_time = crate::record::Timestamp::UNIX_EPOCH;
         let s = c.span(r.clone());
@@ -248,11 +220,11 @@ mod tests {
 
         r.end_time = crate::record::Timestamp(end);
         r.start_time = crate::record::Timestamp::UNIX_EPOCH;
-        assert_eq!(span_times(&r), (end - 1_234_000_000, end), "an unset start is the end minus the duration");
+        assert_eq!(r.otlp_times(), (end - 1_234_000_000, end), "an unset start is the end minus the duration");
         r.duration_ms = u64::MAX;
-        assert_eq!(span_times(&r), (0, end), "an absurd duration leaves the epoch");
+        assert_eq!(r.otlp_times(), (0, end), "an absurd duration leaves the epoch");
         r.end_time = crate::record::Timestamp::UNIX_EPOCH;
-        assert_eq!(span_times(&r), (0, 0));
+        assert_eq!(r.otlp_times(), (0, 0));
     }
 
     fn hex(b: &[u8]) -> String {

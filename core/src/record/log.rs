@@ -60,6 +60,10 @@ impl<'de> Deserialize<'de> for Level {
     }
 }
 
+/// The attribute that carries a log record's error text where a format has no field for
+/// it (OTLP, the engine's logs).
+pub const LOG_ERROR_ATTRIBUTE: &str = "exception.message";
+
 /// A log record as written to `telemetry.logs.{service}.{level}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogRecord {

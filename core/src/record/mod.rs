@@ -24,11 +24,11 @@ mod scope;
 mod span;
 mod timestamp;
 
-pub use log::{Level, LogRecord};
+pub use log::{Level, LogRecord, LOG_ERROR_ATTRIBUTE};
 pub use metric::{InvalidMetricPoint, MetricKind, MetricPoint};
 pub use pool::recycle;
 pub use scope::{read_scope, Scope, Scoped};
-pub use span::{EventRecord, LinkRecord, SpanKind, SpanRecord, StatusCode};
+pub use span::{EventRecord, LinkRecord, SpanKind, SpanRecord, StatusCode, OTLP_FLAGS_REMOTE_PARENT};
 pub use timestamp::Timestamp;
 
 /// A finished record on its way to a sink.

@@ -44,6 +44,16 @@ impl SpanKind {
         usize::try_from(n).ok().and_then(|i| SpanKind::ALL.get(i).copied())
     }
 
+    /// OTLP's number for the kind: [`number`](Self::number) plus one (0 is unspecified).
+    pub fn otlp_number(self) -> i32 {
+        self as i32 + 1
+    }
+
+    /// The kind of OTLP number `n`; unspecified and unknown numbers read as internal.
+    pub fn from_otlp_number(n: i32) -> SpanKind {
+        SpanKind::from_number(i64::from(n) - 1).unwrap_or_default()
+    }
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -219,7 +229,48 @@ impl SpanRecord {
     pub fn run_id(&self) -> Option<&str> {
         self.attributes.get("run_id").and_then(|v| v.as_str()).filter(|s| !s.is_empty())
     }
+
+    /// The span's OTLP start and end, in Unix nanoseconds. Times before 1970 (Go's zero
+    /// time for a time never set) read as the epoch, 0; this makes the pair as faithful
+    /// as the record allows:
+    ///
+    /// - an end before the start (an end never set) becomes the start: a zero-length span
+    ///   at its real start, rather than one ending before it began, which OTLP forbids;
+    /// - a start at 0 with a real end is the end minus `duration_ms` (its true start to
+    ///   the millisecond, when the producer measured one), else stays 0.
+    pub fn otlp_times(&self) -> (u64, u64) {
+        let (mut start, end) = (self.start_time.unix_nanos(), self.end_time.unix_nanos());
+        if start == 0 && end > 0 {
+            start = end.saturating_sub(self.duration_ms.saturating_mul(1_000_000));
+        }
+        (start, end.max(start))
+    }
+
+    /// The OTLP span flags: W3C trace flags in the low byte (sampled when the record
+    /// carries none: a record exists only for a recorded span), and the two remote-parent
+    /// bits (`HAS_IS_REMOTE` 0x100, `IS_REMOTE` 0x200) when the parent came from a message.
+    pub fn otlp_flags(&self) -> u32 {
+        let mut flags = u32::from(self.flags.unwrap_or(0x01));
+        if self.parent_is_remote && self.parent_id.is_some() {
+            flags |= OTLP_FLAGS_REMOTE_PARENT;
+        }
+        flags
+    }
+
+    /// The OTLP status description: the record's `status_message` when it has one, else
+    /// its `error` text, and only for an error status (OTLP ignores a description on any
+    /// other).
+    pub fn otlp_status_message(&self) -> &str {
+        match self.status {
+            StatusCode::Error if !self.status_message.is_empty() => &self.status_message,
+            StatusCode::Error => &self.error,
+            _ => "",
+        }
+    }
 }
+
+/// OTLP's `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK | SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK`.
+pub const OTLP_FLAGS_REMOTE_PARENT: u32 = 0x100 | 0x200;
 
 /// The Go engine omits a root's parent or writes it empty.
 fn parent_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SpanId>, D::Error> {
