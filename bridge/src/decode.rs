@@ -13,6 +13,7 @@
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use dagnats_observe::engine;
 use dagnats_observe::otlp::proto::common::v1::{any_value, AnyValue};
 use dagnats_observe::otlp::proto::logs::v1::ResourceLogs;
 use dagnats_observe::otlp::proto::metrics::v1::ResourceMetrics;
@@ -21,6 +22,7 @@ use dagnats_observe::record::{read_scope, LogRecord, MetricPoint, Scoped, SpanRe
 use serde::Deserialize;
 
 use crate::config::Signal;
+use crate::consume::route;
 
 /// One decoded message.
 #[derive(Debug)]
@@ -89,25 +91,35 @@ fn err(s: impl Into<String>) -> DecodeError {
     DecodeError(s.into())
 }
 
-/// Decodes one message body that arrived on a subject of `signal` (`None`: a subject
-/// of no known signal, where only OTLP-JSON is accepted). Bodies longer than
-/// `max_bytes` are refused unread.
-pub fn decode(signal: Option<Signal>, body: &[u8], max_bytes: usize) -> Result<Decoded, DecodeError> {
+/// Decodes one message body that arrived on `subject`. The subject's signal says which
+/// records to read (on any other subject only OTLP-JSON is accepted) and its service
+/// token names the service of a body that names none (the engine's spans never do).
+/// Bodies longer than `max_bytes` are refused unread.
+pub fn decode(subject: &str, body: &[u8], max_bytes: usize) -> Result<Decoded, DecodeError> {
     if body.len() > max_bytes {
         return Err(err(format!("message of {} bytes exceeds the limit of {max_bytes}", body.len())));
     }
-    match catch_unwind(AssertUnwindSafe(|| decode_unchecked(signal, body))) {
+    match catch_unwind(AssertUnwindSafe(|| decode_unchecked(subject, body))) {
         Ok(result) => result,
         Err(_) => Err(err("the decoder panicked on this message")),
     }
 }
 
-fn decode_unchecked(signal: Option<Signal>, body: &[u8]) -> Result<Decoded, DecodeError> {
+/// The `{service}` token of `telemetry.{kind}.{service}.…`; empty on other subjects.
+pub fn subject_service(subject: &str) -> &str {
+    match route(subject) {
+        Some(_) => subject.split('.').nth(2).unwrap_or(""),
+        None => "",
+    }
+}
+
+fn decode_unchecked(subject: &str, body: &[u8]) -> Result<Decoded, DecodeError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
         return Err(err(if body.is_empty() { "empty message".to_string() } else { "not a JSON object".to_string() }));
     }
-    let record_error = match signal.map(|s| decode_record(s, body)) {
+    let signal = route(subject);
+    let record_error = match signal.map(|s| decode_record(s, subject_service(subject), body)) {
         Some(Ok(d)) => return Ok(d),
         Some(Err(e)) => Some(e),
         None => None,
@@ -118,23 +130,71 @@ fn decode_unchecked(signal: Option<Signal>, body: &[u8]) -> Result<Decoded, Deco
     Err(record_error.unwrap_or_else(|| err("not on a spans, logs or metrics subject, and not an OTLP-JSON body")))
 }
 
-fn decode_record(signal: Signal, body: &[u8]) -> Result<Decoded, DecodeError> {
+/// Whether a body holds `key` as written (the engine's writers never vary the case).
+fn mentions(body: &[u8], key: &memchr::memmem::Finder<'static>) -> bool {
+    key.find(body).is_some()
+}
+
+static ENGINE_SPAN_KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"traceId\""));
+
+/// Which dialect a log body is in: the engine's flat entry has `body` and `severity`
+/// (matched ignoring case, as `dagnats logs` matches them), the record `message` and
+/// `level`. A record read from an engine entry would be emptied: no message, severity
+/// info, no ids. So the keys decide, not which reader happens to succeed.
+fn is_engine_log(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Keys(serde_json::Map<String, serde_json::Value>);
+    let Ok(Keys(map)) = serde_json::from_slice(body) else { return false };
+    let has = |name: &str| map.keys().any(|k| k.eq_ignore_ascii_case(name));
+    (has("body") || has("severity")) && !map.contains_key("message") && !map.contains_key("level")
+}
+
+fn decode_record(signal: Signal, service: &str, body: &[u8]) -> Result<Decoded, DecodeError> {
     let what = signal.as_str();
     let bad = |e: serde_json::Error| err(format!("not a valid {what} record: {e}"));
     match signal {
         Signal::Spans => {
-            let s: SpanRecord = serde_json::from_slice(body).map_err(bad)?;
+            // The engine's bare OTLP Span (camelCase keys) or a record (snake_case).
+            let engine_error = match mentions(body, &ENGINE_SPAN_KEY) {
+                true => match engine::decode_span(body, service) {
+                    Ok(s) => return Ok(Decoded::Span(Box::new(Scoped::new(s, None)))),
+                    Err(e) => Some(e),
+                },
+                false => None,
+            };
+            let mut s: SpanRecord = match (serde_json::from_slice(body), engine_error) {
+                (Ok(s), _) => s,
+                (Err(_), Some(e)) => return Err(err(format!("not a valid engine span: {e}"))),
+                (Err(e), None) => return Err(bad(e)),
+            };
             if s.name.trim().is_empty() {
                 return Err(err("span name is empty"));
             }
+            if s.service.is_empty() {
+                s.service = service.into();
+            }
             Ok(Decoded::Span(Box::new(with_scope(s, body))))
         }
-        Signal::Logs => Ok(Decoded::Log(Box::new(with_scope(serde_json::from_slice(body).map_err(bad)?, body)))),
+        Signal::Logs if is_engine_log(body) => {
+            let l = engine::decode_log(body, service).map_err(|e| err(format!("not a valid engine log: {e}")))?;
+            Ok(Decoded::Log(Box::new(Scoped::new(l, None))))
+        }
+        Signal::Logs => {
+            let mut l: LogRecord = serde_json::from_slice(body).map_err(bad)?;
+            if l.service.is_empty() {
+                l.service = service.into();
+            }
+            Ok(Decoded::Log(Box::new(with_scope(l, body))))
+        }
         Signal::Metrics => {
-            let m: MetricPoint = serde_json::from_slice(body).map_err(bad)?;
+            let mut m: MetricPoint = serde_json::from_slice(body).map_err(bad)?;
             // A point the OTLP data model cannot carry as it says (a negative counter
             // increment would make a monotonic sum go down) is refused with the reason.
             m.validate().map_err(|e| err(format!("metric point cannot be exported: {e}")))?;
+            if m.service.is_empty() {
+                m.service = service.into();
+            }
             Ok(Decoded::Metric(Box::new(with_scope(m, body))))
         }
     }
@@ -232,8 +292,13 @@ pub fn resource_service(resource: Option<&dagnats_observe::otlp::proto::resource
 mod tests {
     use super::*;
     use dagnats_observe::otlp::proto::common::v1::any_value::Value as Any;
+    use dagnats_observe::record::Level;
 
     const MAX: usize = 1 << 20;
+    const SPANS: &str = "telemetry.spans.svc.no-run";
+    const LOGS: &str = "telemetry.logs.svc.info";
+    const METRICS: &str = "telemetry.metrics.svc.tasks.completed";
+    const OTHER: &str = "other.subject";
     const GO_SPAN: &str = include_str!("../../testdata/records/go-span.json");
     const GO_LOG: &str = include_str!("../../testdata/records/go-log.json");
     const GO_METRIC: &str = include_str!("../../testdata/records/go-metric.json");
@@ -246,29 +311,73 @@ mod tests {
 
     #[test]
     fn go_records_decode_by_subject() {
-        assert!(matches!(decode(Some(Signal::Spans), GO_SPAN.as_bytes(), MAX), Ok(Decoded::Span(_))));
-        assert!(matches!(decode(Some(Signal::Logs), GO_LOG.as_bytes(), MAX), Ok(Decoded::Log(_))));
-        assert!(matches!(decode(Some(Signal::Metrics), GO_METRIC.as_bytes(), MAX), Ok(Decoded::Metric(_))));
+        assert!(matches!(decode(SPANS, GO_SPAN.as_bytes(), MAX), Ok(Decoded::Span(_))));
+        assert!(matches!(decode(LOGS, GO_LOG.as_bytes(), MAX), Ok(Decoded::Log(_))));
+        assert!(matches!(decode(METRICS, GO_METRIC.as_bytes(), MAX), Ok(Decoded::Metric(_))));
+    }
+
+    const ENGINE_SPAN: &str = include_str!("../../testdata/records/engine-span.json");
+    const ENGINE_LOG: &str = include_str!("../../testdata/records/engine-log.json");
+    const ENGINE_LOG_NO_SPAN: &str = include_str!("../../testdata/records/engine-log-no-span.json");
+
+    #[test]
+    fn engine_spans_and_logs_decode_with_the_subjects_service() {
+        let subject = "telemetry.spans.dagnats.7a3c1e52b0d94f8e9c2d4b6a8e0f1a2b";
+        let Ok(Decoded::Span(s)) = decode(subject, ENGINE_SPAN.as_bytes(), MAX) else { panic!() };
+        assert_eq!((&*s.record.service, s.record.name.as_ref()), ("dagnats", "executeTask build"));
+        assert_eq!(s.record.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+
+        let Ok(Decoded::Log(l)) = decode("telemetry.logs.dagnats.error", ENGINE_LOG.as_bytes(), MAX) else { panic!() };
+        let l = &l.record;
+        assert_eq!((l.message.as_str(), l.level, &*l.service), ("task handler failed", Level::Error, "dagnats"));
+        assert_eq!(l.span_id.map(|s| s.to_string()).as_deref(), Some("00f067aa0ba902b7"));
+        let Ok(Decoded::Log(l)) = decode("telemetry.logs.from-subject.info", ENGINE_LOG_NO_SPAN.as_bytes(), MAX) else {
+            panic!()
+        };
+        assert_eq!((l.record.message.as_str(), l.record.trace_id), ("run started", None));
+        assert_eq!(&*l.record.service, "dagnats", "the body's serviceName wins over the subject");
+    }
+
+    #[test]
+    fn a_record_without_a_service_takes_the_subjects_not_the_fallback() {
+        let body = GO_SPAN.replace(r#""service":"py-worker","#, "");
+        assert!(!body.contains("\"service\""));
+        let Ok(Decoded::Span(s)) = decode("telemetry.spans.node-worker.r-42", body.as_bytes(), MAX) else { panic!() };
+        assert_eq!(&*s.record.service, "node-worker");
+        let Ok(Decoded::Span(s)) = decode("telemetry.spans.node-worker.r-42", GO_SPAN.as_bytes(), MAX) else {
+            panic!()
+        };
+        assert_eq!(&*s.record.service, "py-worker", "the body's own service wins");
+    }
+
+    #[test]
+    fn broken_engine_bodies_are_refused_with_the_engine_reason() {
+        let bad_id = ENGINE_SPAN.replace("APBnqgupArc=", "APBn");
+        let e = decode(SPANS, bad_id.as_bytes(), MAX).unwrap_err();
+        assert!(e.0.contains("not a valid engine span") && e.0.contains("spanId"), "{e}");
+        let bad_log = ENGINE_LOG.replace(r#""timestamp":"2026-08-07T12:00:00Z","#, "");
+        let e = decode(LOGS, bad_log.as_bytes(), MAX).unwrap_err();
+        assert!(e.0.contains("not a valid engine log") && e.0.contains("timestamp"), "{e}");
     }
 
     #[test]
     fn a_records_scope_is_kept_and_an_unexportable_metric_point_is_refused() {
-        let Ok(Decoded::Span(plain)) = decode(Some(Signal::Spans), GO_SPAN.as_bytes(), MAX) else { panic!() };
+        let Ok(Decoded::Span(plain)) = decode(SPANS, GO_SPAN.as_bytes(), MAX) else { panic!() };
         assert_eq!(plain.scope, None);
         let scoped =
             GO_SPAN.trim_end().trim_end_matches('}').to_owned() + r#","scope":{"name":"billing","version":"1.2"}}"#;
-        let Ok(Decoded::Span(s)) = decode(Some(Signal::Spans), scoped.as_bytes(), MAX) else { panic!("{scoped}") };
+        let Ok(Decoded::Span(s)) = decode(SPANS, scoped.as_bytes(), MAX) else { panic!("{scoped}") };
         assert_eq!(s.scope.as_ref().map(|s| (s.name.as_str(), s.version.as_str())), Some(("billing", "1.2")));
 
         let negative =
             r#"{"name":"jobs","type":"counter","value":-1,"service":"w","timestamp":"2026-11-24T10:30:00Z"}"#;
-        let e = decode(Some(Signal::Metrics), negative.as_bytes(), MAX).unwrap_err();
+        let e = decode(METRICS, negative.as_bytes(), MAX).unwrap_err();
         assert!(e.0.contains("cannot be exported"), "{e}");
     }
 
     #[test]
     fn otlp_json_decodes_with_hex_ids_and_string_integers() {
-        let Ok(Decoded::Traces(rs)) = decode(Some(Signal::Spans), OTLP_TRACES.as_bytes(), MAX) else { panic!() };
+        let Ok(Decoded::Traces(rs)) = decode(SPANS, OTLP_TRACES.as_bytes(), MAX) else { panic!() };
         let s = &rs[0].scope_spans[0].spans[0];
         assert_eq!(s.trace_id.len(), 16);
         assert_eq!(s.span_id, [0xee, 0xe1, 0x9b, 0x7e, 0xc3, 0xc1, 0xb1, 0x74]);
@@ -276,58 +385,46 @@ mod tests {
         assert_eq!(s.attributes[0].value.as_ref().unwrap().value, Some(Any::IntValue(42)));
         assert_eq!(resource_service(rs[0].resource.as_ref()), Some("node-worker"));
         // Its own signal decides, whatever the subject.
-        assert_eq!(decode(None, OTLP_TRACES.as_bytes(), MAX).unwrap().signal(), Signal::Spans);
-        assert_eq!(decode(Some(Signal::Logs), OTLP_TRACES.as_bytes(), MAX).unwrap().record_count(), 1);
+        assert_eq!(decode(OTHER, OTLP_TRACES.as_bytes(), MAX).unwrap().signal(), Signal::Spans);
+        assert_eq!(decode(LOGS, OTLP_TRACES.as_bytes(), MAX).unwrap().record_count(), 1);
     }
 
     #[test]
     fn otlp_logs_and_metrics_decode() {
         let logs = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"1","severityNumber":9,
           "body":{"stringValue":"hi"},"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174"}]}]}]}"#;
-        assert!(matches!(decode(Some(Signal::Logs), logs.as_bytes(), MAX), Ok(Decoded::Logs(_))));
+        assert!(matches!(decode(LOGS, logs.as_bytes(), MAX), Ok(Decoded::Logs(_))));
         let metrics = r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","sum":{"dataPoints":
           [{"asInt":"7","timeUnixNano":"2"}],"aggregationTemporality":1,"isMonotonic":true}}]}]}]}"#;
-        let decoded = decode(Some(Signal::Metrics), metrics.as_bytes(), MAX).unwrap();
+        let decoded = decode(METRICS, metrics.as_bytes(), MAX).unwrap();
         assert!(matches!(decoded, Decoded::Metrics(_)));
         assert_eq!(decoded.record_count(), 1);
     }
 
     #[test]
     fn poison_is_refused_with_a_reason() {
-        let cases: Vec<(Option<Signal>, Vec<u8>, &str)> = vec![
-            (Some(Signal::Spans), b"".to_vec(), "empty"),
-            (Some(Signal::Spans), b"not json at all".to_vec(), "not a JSON object"),
-            (Some(Signal::Spans), b"[1,2]".to_vec(), "not a JSON object"),
-            (Some(Signal::Spans), b"{\"trace_id\":".to_vec(), "not a valid spans record"),
-            (Some(Signal::Spans), GO_SPAN.replace("\"worker.executeTask\"", "\"\"").into_bytes(), "span name is empty"),
-            (Some(Signal::Spans), GO_SPAN.replace("4bf92f3577b34da6a3ce929d0e0e4736", "zz").into_bytes(), "invalid"),
-            (Some(Signal::Spans), GO_SPAN.replace("00f067aa0ba902b7", "0000000000000000").into_bytes(), "all-zero"),
-            (
-                Some(Signal::Spans),
-                GO_SPAN.replace("\"duration_ms\":1234", "\"duration_ms\":\"long\"").into_bytes(),
-                "not a valid",
-            ),
-            (Some(Signal::Spans), GO_SPAN.replace("\"attempt\":2", "\"attempt\":[2]").into_bytes(), "not a valid"),
-            (Some(Signal::Metrics), GO_METRIC.replace("\"value\":1", "\"value\":\"one\"").into_bytes(), "not a valid"),
-            (
-                Some(Signal::Metrics),
-                GO_METRIC.replace("dagnats.tasks.completed", "").into_bytes(),
-                "metric name is empty",
-            ),
-            (Some(Signal::Logs), GO_LOG.replace("00f067aa0ba902b7", "xyz").into_bytes(), "invalid"),
-            (None, GO_SPAN.as_bytes().to_vec(), "not on a spans"),
-            (
-                Some(Signal::Spans),
-                OTLP_TRACES.replace("eee19b7ec3c1b174", "00").into_bytes(),
-                "invalid trace, span or parent id",
-            ),
-            (Some(Signal::Spans), OTLP_TRACES.replace("eee19b7ec3c1b174", "nothex").into_bytes(), "OTLP-JSON"),
-            (Some(Signal::Spans), OTLP_TRACES.replace("\"otlp span\"", "\"\"").into_bytes(), "name is empty"),
-            (Some(Signal::Spans), br#"{"resourceSpans":[],"resourceLogs":[]}"#.to_vec(), "exactly one"),
-            (Some(Signal::Spans), vec![b' '; MAX + 1], "exceeds the limit"),
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            (SPANS, b"".to_vec(), "empty"),
+            (SPANS, b"not json at all".to_vec(), "not a JSON object"),
+            (SPANS, b"[1,2]".to_vec(), "not a JSON object"),
+            (SPANS, b"{\"trace_id\":".to_vec(), "not a valid spans record"),
+            (SPANS, GO_SPAN.replace("\"worker.executeTask\"", "\"\"").into_bytes(), "span name is empty"),
+            (SPANS, GO_SPAN.replace("4bf92f3577b34da6a3ce929d0e0e4736", "zz").into_bytes(), "invalid"),
+            (SPANS, GO_SPAN.replace("00f067aa0ba902b7", "0000000000000000").into_bytes(), "all-zero"),
+            (SPANS, GO_SPAN.replace("\"duration_ms\":1234", "\"duration_ms\":\"long\"").into_bytes(), "not a valid"),
+            (SPANS, GO_SPAN.replace("\"attempt\":2", "\"attempt\":[2]").into_bytes(), "not a valid"),
+            (METRICS, GO_METRIC.replace("\"value\":1", "\"value\":\"one\"").into_bytes(), "not a valid"),
+            (METRICS, GO_METRIC.replace("dagnats.tasks.completed", "").into_bytes(), "metric name is empty"),
+            (LOGS, GO_LOG.replace("00f067aa0ba902b7", "xyz").into_bytes(), "invalid"),
+            (OTHER, GO_SPAN.as_bytes().to_vec(), "not on a spans"),
+            (SPANS, OTLP_TRACES.replace("eee19b7ec3c1b174", "00").into_bytes(), "invalid trace, span or parent id"),
+            (SPANS, OTLP_TRACES.replace("eee19b7ec3c1b174", "nothex").into_bytes(), "OTLP-JSON"),
+            (SPANS, OTLP_TRACES.replace("\"otlp span\"", "\"\"").into_bytes(), "name is empty"),
+            (SPANS, br#"{"resourceSpans":[],"resourceLogs":[]}"#.to_vec(), "exactly one"),
+            (SPANS, vec![b' '; MAX + 1], "exceeds the limit"),
         ];
-        for (signal, body, expected) in cases {
-            let e = decode(signal, &body, MAX).unwrap_err();
+        for (subject, body, expected) in cases {
+            let e = decode(subject, &body, MAX).unwrap_err();
             assert!(
                 e.0.contains(expected),
                 "{:?} -> {e} (expected {expected:?})",
@@ -339,7 +436,7 @@ mod tests {
     #[test]
     fn arbitrary_bytes_never_panic() {
         let mut rng = fastrand::Rng::with_seed(7);
-        let seeds = [GO_SPAN, GO_LOG, GO_METRIC, OTLP_TRACES];
+        let seeds = [GO_SPAN, GO_LOG, GO_METRIC, OTLP_TRACES, ENGINE_SPAN, ENGINE_LOG];
         for i in 0..3000 {
             let mut body = seeds[i % seeds.len()].as_bytes().to_vec();
             for _ in 0..rng.usize(1..6) {
@@ -355,8 +452,8 @@ mod tests {
                     break;
                 }
             }
-            for signal in [Some(Signal::Spans), Some(Signal::Logs), Some(Signal::Metrics), None] {
-                let _ = decode(signal, &body, MAX);
+            for subject in [SPANS, LOGS, METRICS, OTHER] {
+                let _ = decode(subject, &body, MAX);
             }
         }
     }

@@ -142,7 +142,7 @@ impl Pipeline {
         let mut by_signal: [Vec<(usize, Decoded)>; 3] = Default::default();
         for (i, s) in slots.iter().enumerate() {
             let subject_signal = route(&s.msg.subject);
-            let decoded = decode(subject_signal, &s.msg.payload, self.limits.max_message_bytes);
+            let decoded = decode(&s.msg.subject, &s.msg.payload, self.limits.max_message_bytes);
             let signal = decoded.as_ref().map(Decoded::signal).ok().or(subject_signal);
             let counters = self.stats.of(signal);
             counters.received.fetch_add(1, Ordering::Relaxed);
@@ -427,7 +427,7 @@ impl Pipeline {
             let m = &slots[i].msg;
             // The same bytes decoded the same way a moment ago; should that ever differ,
             // the message is left out of both halves' bodies and dead-lettered alone.
-            match decode(route(&m.subject), &m.payload, self.limits.max_message_bytes) {
+            match decode(&m.subject, &m.payload, self.limits.max_message_bytes) {
                 Ok(d) => items.push(d),
                 Err(_) => return Err(members.to_vec()),
             }

@@ -88,7 +88,7 @@ pub async fn follow(
                 None => break,
             },
         };
-        let spans = match records::spans_from_body(&message.payload) {
+        let spans = match records::spans_from_body(&message.subject, &message.payload) {
             Ok(spans) => spans,
             Err(e) => {
                 tracing::debug!(subject = %message.subject, error = %e, "skipping a message that holds no readable span");

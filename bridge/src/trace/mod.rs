@@ -173,7 +173,7 @@ pub async fn scan(
             None => return Ok(out),
         };
         out.messages += 1;
-        match records::spans_from_body(&message.payload) {
+        match records::spans_from_body(&message.subject, &message.payload) {
             Ok(spans) => out.spans.extend(spans.into_iter().filter(|s| keep(s))),
             Err(e) => {
                 out.unreadable += 1;

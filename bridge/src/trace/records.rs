@@ -12,16 +12,17 @@ use dagnats_observe::otlp::proto::common::v1::{any_value, AnyValue, KeyValue};
 use dagnats_observe::otlp::proto::trace::v1::{ResourceSpans, Span};
 use dagnats_observe::record::{EventRecord, LinkRecord, SpanKind, SpanRecord, StatusCode, Timestamp};
 
-use crate::config::Signal;
 use crate::decode::{self, resource_service, DecodeError, Decoded};
 
 /// Bodies larger than this are skipped unread.
 pub const MAX_BODY_BYTES: usize = 8 << 20;
 
-/// The spans in one message body. A body that holds no span (a log or metric body on a
-/// spans subject) gives none; one that cannot be read is an error saying why.
-pub fn spans_from_body(body: &[u8]) -> Result<Vec<SpanRecord>, DecodeError> {
-    match decode::decode(Some(Signal::Spans), body, MAX_BODY_BYTES)? {
+/// The spans in one message body stored on `subject` (a span subject; its service token
+/// names the service of an engine span, whose body has none). A body that holds no span
+/// (a log or metric body on a spans subject) gives none; one that cannot be read is an
+/// error saying why.
+pub fn spans_from_body(subject: &str, body: &[u8]) -> Result<Vec<SpanRecord>, DecodeError> {
+    match decode::decode(subject, body, MAX_BODY_BYTES)? {
         Decoded::Span(s) => Ok(vec![s.record]),
         Decoded::Traces(rs) => Ok(from_otlp(rs)),
         _ => Ok(Vec::new()),
@@ -176,10 +177,11 @@ mod tests {
     use super::*;
 
     const GO_SPAN: &str = include_str!("../../../testdata/records/go-span.json");
+    const SPANS: &str = "telemetry.spans.go-engine.r-42";
 
     #[test]
     fn a_go_record_is_one_span() {
-        let spans = spans_from_body(GO_SPAN.as_bytes()).unwrap();
+        let spans = spans_from_body(SPANS, GO_SPAN.as_bytes()).unwrap();
         assert_eq!(spans.len(), 1);
         assert_eq!(spans[0].span_id.to_string(), "00f067aa0ba902b7");
     }
@@ -194,7 +196,7 @@ mod tests {
           "events":[{"name":"exception","timeUnixNano":"1544712661000000000","attributes":[{"key":"exception.message","value":{"stringValue":"boom"}}]}],
           "status":{"code":2,"message":"failed"}},
           {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b175","name":"second","startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}"#;
-        let spans = spans_from_body(body.as_bytes()).unwrap();
+        let spans = spans_from_body(SPANS, body.as_bytes()).unwrap();
         assert_eq!(spans.len(), 2);
         let s = &spans[0];
         assert_eq!(&*s.service, "node-worker");
@@ -213,7 +215,7 @@ mod tests {
 
     #[test]
     fn other_bodies_are_errors_or_nothing() {
-        assert!(spans_from_body(b"not json").is_err());
-        assert!(spans_from_body(br#"{"resourceLogs":[]}"#).unwrap().is_empty());
+        assert!(spans_from_body(SPANS, b"not json").is_err());
+        assert!(spans_from_body(SPANS, br#"{"resourceLogs":[]}"#).unwrap().is_empty());
     }
 }

@@ -378,6 +378,64 @@ mod tests {
         assert_eq!(&*r.service, "engine");
     }
 
+    const GOLDEN: &str = include_str!("../../../testdata/records/engine-span.json");
+    const GOLDEN_ERROR: &str = include_str!("../../../testdata/records/engine-span-error.json");
+    const GOLDEN_EXAMPLE: &str = include_str!("../../../testdata/records/engine-span-example.json");
+
+    #[test]
+    fn the_golden_engine_spans_read_field_by_field() {
+        let r = decode_span(GOLDEN.as_bytes(), "dagnats").unwrap();
+        assert_eq!(r.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(r.span_id.to_string(), "00f067aa0ba902b7");
+        assert_eq!(r.parent_id.map(|p| p.to_string()).as_deref(), Some("53995c3f42cd8ad8"));
+        assert_eq!((r.name.as_ref(), r.kind, r.status), ("executeTask build", SpanKind::Server, StatusCode::Ok));
+        assert_eq!((r.flags, r.parent_is_remote), (Some(0x01), true));
+        assert_eq!(r.trace_state, "dagnats=run:7a3c,congo=t61rcWkgMzE");
+        assert_eq!((r.start_time.unix_nanos(), r.end_time.unix_nanos()), (1786104000123456789, 1786104001357456789));
+        assert_eq!(r.duration_ms, 1234);
+        assert_eq!(r.run_id(), Some("7a3c1e52b0d94f8e9c2d4b6a8e0f1a2b"));
+        assert_eq!(r.attributes.get("attempt"), Some(&Value::Int(2)));
+        assert_eq!(r.attributes.get("big"), Some(&Value::Int(9007199254740993)), "beyond a double's integers");
+        assert_eq!(r.attributes.get("ratio"), Some(&Value::Float(0.25)));
+        assert!(matches!(r.attributes.get("nan"), Some(Value::Float(f)) if f.is_nan()));
+        assert_eq!(r.attributes.get("cached"), Some(&Value::Bool(false)));
+        assert_eq!((r.dropped_attributes_count, r.dropped_events_count), (1, 2));
+        let events: Vec<(&str, u64, usize)> =
+            r.events.iter().map(|e| (e.name.as_ref(), e.time.unix_nanos(), e.attributes.len())).collect();
+        assert_eq!(events, [("cache.miss", 1786104000500000000, 1), ("checkpoint", 1786104000600000000, 0)]);
+        assert_eq!(r.links.len(), 1);
+        assert_eq!(r.links[0].trace_id.to_string(), "5b8efff798038103d269b633813fc60c");
+        assert_eq!(r.links[0].attributes.get("link.reason").and_then(|v| v.as_str()), Some("retry-of"));
+        assert_eq!(&*r.service, "dagnats");
+
+        let e = decode_span(GOLDEN_ERROR.as_bytes(), "dagnats").unwrap();
+        assert_eq!(
+            (e.status, e.kind, e.flags, e.parent_is_remote),
+            (StatusCode::Error, SpanKind::Internal, Some(1), false)
+        );
+        assert_eq!(
+            (e.error.as_str(), e.status_message.as_str()),
+            ("compiler exited with status 2", "compiler exited with status 2")
+        );
+        assert_eq!(e.events[0].attributes.get("exception.type").and_then(|v| v.as_str()), Some("*errors.errorString"));
+
+        let x = decode_span(GOLDEN_EXAMPLE.as_bytes(), "dagnats").unwrap();
+        assert_eq!((x.kind, x.status, x.flags), (SpanKind::Client, StatusCode::Unset, None));
+        assert_eq!(x.span_id.to_string(), "00f067aa0ba902b7");
+    }
+
+    #[test]
+    fn a_golden_span_written_again_keeps_every_field_it_can_carry() {
+        let r = decode_span(GOLDEN_ERROR.as_bytes(), "dagnats").unwrap();
+        let again: serde_json::Value = serde_json::from_slice(&encode_span(&r)).unwrap();
+        let mut golden: serde_json::Value = serde_json::from_str(GOLDEN_ERROR).unwrap();
+        // 0x101: the Go SDK knew the parent was local (HAS_IS_REMOTE without IS_REMOTE).
+        // A record keeps only "remote or not known to be", so the bit is not written back.
+        assert_eq!(golden["flags"], 0x101);
+        golden["flags"] = 0x01.into();
+        assert_eq!(again, golden);
+    }
+
     #[test]
     fn unreadable_spans_are_errors_with_the_reason() {
         for (body, reason) in [
