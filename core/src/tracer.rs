@@ -30,7 +30,7 @@ use crate::clock;
 use crate::context::Context;
 use crate::id::{SpanId, TraceId};
 use crate::limits::SpanLimits;
-use crate::propagation::{SpanContext, TraceFlags, TraceState};
+use crate::propagation::{Baggage, SpanContext, TraceFlags, TraceState};
 use crate::record::{self, SpanKind, SpanRecord, StatusCode, Timestamp};
 use crate::sink::Sink;
 use crate::span::Span;
@@ -108,14 +108,16 @@ impl Tracer {
     /// Starts a span with an explicit parent: a local span's context, a remote parent
     /// extracted from a message, or `None` for a new trace.
     ///
-    /// A child keeps its parent's trace id, flags and trace state. A root gets a new
+    /// A child keeps its parent's trace id, flags, trace state and baggage. A root gets a new
     /// random trace id and the sampled flag (every span is recorded).
     pub fn start_span(&self, name: impl Into<Str>, parent: Option<&SpanContext>, options: SpanOptions) -> Span {
         let (started, start_time) = clock::now();
         let span_id = SpanId::random();
-        let (trace_id, parent_id, flags, trace_state, parent_is_remote) = match parent {
-            Some(p) => (p.trace_id, Some(p.span_id), p.trace_flags, p.trace_state.clone(), p.is_remote),
-            None => (TraceId::random(), None, TraceFlags::SAMPLED, TraceState::EMPTY, false),
+        let (trace_id, parent_id, flags, trace_state, parent_is_remote, baggage) = match parent {
+            Some(p) => {
+                (p.trace_id, Some(p.span_id), p.trace_flags, p.trace_state.clone(), p.is_remote, p.baggage.clone())
+            }
+            None => (TraceId::random(), None, TraceFlags::SAMPLED, TraceState::EMPTY, false, Baggage::EMPTY),
         };
         let mut record = match record::pool::take() {
             Some(mut r) => {
@@ -163,7 +165,7 @@ impl Tracer {
         for attribute in options.attributes {
             self.limits.set_attribute(&mut record, attribute);
         }
-        let context = SpanContext { trace_id, span_id, trace_flags: flags, trace_state, is_remote: false };
+        let context = SpanContext { trace_id, span_id, trace_flags: flags, trace_state, is_remote: false, baggage };
         Span::new(record, self.limits, started, context, Arc::clone(&self.sink))
     }
 }

@@ -228,6 +228,7 @@ proptest! {
             trace_flags: TraceFlags(f),
             trace_state: TraceState::parse(&joined.join(",")).unwrap(),
             is_remote: true,
+            baggage: Default::default(),
         };
         let mut map = HeaderMap::new();
         map.insert("TRACEPARENT", "junk");

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import sys
@@ -30,7 +31,7 @@ async def spans_of(trace_id: str) -> List[Dict[str, Any]]:
             except nats.errors.TimeoutError:
                 break
             seen = msg.metadata.sequence.stream
-            body = json.loads(msg.data)
+            body = as_record(msg.subject, json.loads(msg.data))
             if body.get("trace_id") == trace_id:
                 spans.append(body)
             if seen >= info.state.last_seq:
@@ -38,6 +39,51 @@ async def spans_of(trace_id: str) -> List[Dict[str, Any]]:
         return spans
     finally:
         await nc.close()
+
+
+def _hex(b64: str) -> str:
+    return base64.b64decode(b64).hex()
+
+
+def _value(v: Dict[str, Any]) -> Any:
+    if "intValue" in v:
+        return int(v["intValue"])
+    for key in ("stringValue", "doubleValue", "boolValue"):
+        if key in v:
+            return v[key]
+    return None
+
+
+def _attributes(kvs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    return {kv["key"]: _value(kv.get("value", {})) for kv in kvs}
+
+
+def as_record(subject: str, body: Dict[str, Any]) -> Dict[str, Any]:
+    """A span in the engine's dialect (a bare OTLP Span in protobuf's JSON mapping: base64
+    ids, enum names, no service) as the record the checks read; a record as it is."""
+    if "traceId" not in body:
+        return body
+    names = {"SPAN_KIND_SERVER": "server", "SPAN_KIND_CLIENT": "client", "SPAN_KIND_PRODUCER": "producer",
+             "SPAN_KIND_CONSUMER": "consumer"}
+    statuses = {"STATUS_CODE_OK": "ok", "STATUS_CODE_ERROR": "error"}
+    record: Dict[str, Any] = {
+        "trace_id": _hex(body["traceId"]),
+        "span_id": _hex(body["spanId"]),
+        "name": body["name"],
+        "service": subject.split(".")[2],
+        "kind": names.get(body.get("kind", ""), "internal"),
+        "start_time": int(body["startTimeUnixNano"]),
+        "status": statuses.get(body.get("status", {}).get("code", ""), "unset"),
+        "error": body.get("status", {}).get("message", ""),
+        "attributes": _attributes(body.get("attributes", [])),
+        "events": [{"name": e["name"], "attributes": _attributes(e.get("attributes", []))}
+                   for e in body.get("events", [])],
+        "format": "engine",
+    }
+    if body.get("parentSpanId"):
+        record["parent_id"] = _hex(body["parentSpanId"])
+        record["parent_is_remote"] = body.get("flags", 0) & 0x300 == 0x300
+    return record
 
 
 def check(trace_id: str, spans: List[Dict[str, Any]], received_file: str, no_receiver: bool) -> None:
@@ -51,6 +97,11 @@ def check(trace_id: str, spans: List[Dict[str, Any]], received_file: str, no_rec
         return by_name[name][0]
 
     assert {s["service"] for s in spans} == {"engine", "node-worker", "c-worker", "rust-worker"}, "four services"
+    formats = {s["service"]: s.get("format", "records") for s in spans}
+    expected_formats = os.environ.get("DEMO_FORMATS", "")
+    if expected_formats:
+        want = dict(pair.split("=") for pair in expected_formats.split(","))
+        assert formats == want, f"dialects written: {formats}, expected {want}"
     run, dispatch, complete = one("engine.run"), one("engine.dispatch"), one("engine.complete")
     transform, validate, compress = one("node.transform"), one("node.validate"), one("c.compress")
     assert "parent_id" not in run, "engine.run is the root"
@@ -71,7 +122,8 @@ def check(trace_id: str, spans: List[Dict[str, Any]], received_file: str, no_rec
             received = set(json.load(f)["traces"].get(trace_id, []))
         missing = set(ids) - received
         assert not missing, f"the receiver did not see {sorted(missing)}"
-    print(f"demo check: {len(spans)} spans in one trace {trace_id} across 4 languages; "
+    dialects = ", ".join(f"{svc} {fmt}" for svc, fmt in sorted(formats.items()))
+    print(f"demo check: {len(spans)} spans in one trace {trace_id} across 4 languages ({dialects}); "
           f"parent chain, error span and retry as expected" + ("" if no_receiver else "; the OTLP receiver saw every span"))
 
 
@@ -90,7 +142,7 @@ def main() -> None:
         check(args.trace_id, spans, args.received, args.no_receiver)
     except AssertionError as e:
         print(f"demo check FAILED: {e}", file=sys.stderr)
-        for s in sorted(spans, key=lambda s: s["start_time"]):
+        for s in sorted(spans, key=lambda s: str(s["start_time"])):
             print(json.dumps(s), file=sys.stderr)
         sys.exit(1)
 

@@ -121,6 +121,7 @@ pub unsafe extern "C" fn dagnats_span_context_from_ids(
             trace_flags: TraceFlags(flags),
             trace_state,
             is_remote: true,
+            baggage: Default::default(),
         });
         Ok(())
     })

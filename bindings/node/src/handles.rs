@@ -261,5 +261,6 @@ pub fn read_ids(trace_state: Option<&str>) -> Option<CoreSpanContext> {
         trace_flags: TraceFlags(words[6] as u8),
         trace_state,
         is_remote: words[7] != 0,
+        baggage: Default::default(),
     })
 }

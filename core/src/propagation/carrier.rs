@@ -11,12 +11,14 @@
 use async_nats::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
-use super::{parse_traceparent, SpanContext, TraceState};
+use super::{parse_traceparent, Baggage, SpanContext, TraceState};
 
 /// Header name of the W3C `traceparent` field (sent lowercase).
 pub const TRACEPARENT: &str = "traceparent";
 /// Header name of the W3C `tracestate` field (sent lowercase).
 pub const TRACESTATE: &str = "tracestate";
+/// Header name of the W3C `baggage` field (sent lowercase).
+pub const BAGGAGE: &str = "baggage";
 /// Event field that carries the `traceparent` value.
 pub const EVENT_TRACE_PARENT: &str = "trace_parent";
 /// Event field that carries the `tracestate` value.
@@ -32,12 +34,24 @@ fn is_tracestate(name: &str) -> bool {
     name.eq_ignore_ascii_case(TRACESTATE)
 }
 
+#[inline]
+fn is_baggage(name: &str) -> bool {
+    name.eq_ignore_ascii_case(BAGGAGE)
+}
+
+/// Whether a header is one that propagation reads and writes.
+#[inline]
+fn is_propagation_header(name: &str) -> bool {
+    is_traceparent(name) || is_tracestate(name) || is_baggage(name)
+}
+
 /// Reads a remote span context from `(name, value)` header pairs.
 ///
 /// Names match case-insensitively and may repeat. Returns `None` unless there is exactly
 /// one `traceparent` value and it is valid. Every `tracestate` value is joined, in order,
 /// into one list; an invalid list gives an empty [`TraceState`] and does not affect the
-/// `traceparent`. The result has `is_remote = true`.
+/// `traceparent`. Every `baggage` value is read as one [`Baggage`] list, its invalid
+/// members dropped. The result has `is_remote = true`.
 ///
 /// ```
 /// use dagnats_observe::propagation::extract_from_headers;
@@ -67,8 +81,9 @@ where
 {
     let mut parent: Option<V> = None;
     let mut parents = 0usize;
-    // Allocates only when there is a tracestate field.
+    // Allocates only when there is a tracestate or baggage field.
     let mut states: Vec<V> = Vec::new();
+    let mut baggage: Vec<V> = Vec::new();
     for (name, value) in headers {
         let name = name.as_ref();
         if is_traceparent(name) {
@@ -76,6 +91,8 @@ where
             parent = Some(value);
         } else if is_tracestate(name) {
             states.push(value);
+        } else if is_baggage(name) {
+            baggage.push(value);
         }
     }
     if parents != 1 {
@@ -84,7 +101,8 @@ where
     let (trace_id, span_id, trace_flags) = parse_traceparent(parent?.as_ref()).ok()?;
     // The tracestate is parsed only once the traceparent is known to be valid.
     let trace_state = TraceState::parse_values(&states).unwrap_or_default();
-    Some(SpanContext { trace_id, span_id, trace_flags, trace_state, is_remote: true })
+    let baggage = if baggage.is_empty() { Baggage::EMPTY } else { Baggage::parse_values(&baggage) };
+    Some(SpanContext { trace_id, span_id, trace_flags, trace_state, is_remote: true, baggage })
 }
 
 /// A header (or event field) value as a language's carrier holds it, before any
@@ -149,7 +167,7 @@ where
     const MALFORMED: &str = "\0";
     let pairs = headers
         .into_iter()
-        .filter(|(name, _)| is_traceparent(name) || is_tracestate(name))
+        .filter(|(name, _)| is_propagation_header(name))
         .map(|(name, value)| (name, value.as_text().unwrap_or(MALFORMED)));
     extract_from_headers(pairs).or_else(|| {
         let (trace_id, span_id, trace_flags) = parse_traceparent(event_trace_parent?.as_text()?).ok()?;
@@ -157,17 +175,17 @@ where
             .and_then(CarrierValue::as_text)
             .and_then(|s| TraceState::parse(s).ok())
             .unwrap_or_default();
-        Some(SpanContext { trace_id, span_id, trace_flags, trace_state, is_remote: true })
+        Some(SpanContext { trace_id, span_id, trace_flags, trace_state, is_remote: true, baggage: Baggage::EMPTY })
     })
 }
 
 /// What writing a span context into a carrier does, for every language: the one rule of
 /// the dual write.
 ///
-/// Headers: every existing field named `traceparent` or `tracestate` in any letter case
-/// is removed ([`CarrierWrite::replaces`]), then `traceparent` is written, and `tracestate`
-/// when the trace state is not empty, both in exactly these lowercase names (the engine
-/// reads only those). Event: `trace_parent` is set, `trace_state` set or removed
+/// Headers: every existing field named `traceparent`, `tracestate` or `baggage` in any
+/// letter case is removed ([`CarrierWrite::replaces`]), then `traceparent` is written,
+/// `tracestate` when the trace state is not empty and `baggage` when there is baggage, in
+/// exactly these lowercase names (the engine reads only those, first value only). Event: `trace_parent` is set, `trace_state` set or removed
 /// ([`CarrierWrite::event_fields`]). So a message never carries two `traceparent` values,
 /// a stale differently-cased copy, or a previous hop's `tracestate`.
 ///
@@ -187,27 +205,29 @@ where
 pub struct CarrierWrite {
     traceparent: String,
     tracestate: Option<String>,
+    baggage: Baggage,
 }
 
 impl CarrierWrite {
     /// The write of `sc`.
     pub fn new(sc: &SpanContext) -> CarrierWrite {
         let tracestate = (!sc.trace_state.is_empty()).then(|| sc.trace_state.as_str().to_owned());
-        CarrierWrite { traceparent: sc.traceparent(), tracestate }
+        CarrierWrite { traceparent: sc.traceparent(), tracestate, baggage: sc.baggage.clone() }
     }
 
-    /// Whether an existing header of this name is removed before the write: either
-    /// trace-context name, in any letter case.
+    /// Whether an existing header of this name is removed before the write: a
+    /// trace-context or baggage name, in any letter case.
     #[inline]
     pub fn replaces(name: &str) -> bool {
-        is_traceparent(name) || is_tracestate(name)
+        is_propagation_header(name)
     }
 
     /// The headers to write, after removing those [`replaces`](Self::replaces) names:
-    /// `traceparent`, and `tracestate` when not empty.
+    /// `traceparent`, `tracestate` when not empty, `baggage` when there is baggage.
     pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
         std::iter::once((TRACEPARENT, self.traceparent.as_str()))
             .chain(self.tracestate.as_deref().map(|ts| (TRACESTATE, ts)))
+            .chain((!self.baggage.is_empty()).then(|| (BAGGAGE, self.baggage.as_str())))
     }
 
     /// The event fields: `trace_parent` with its value, and `trace_state` with its value
@@ -250,7 +270,7 @@ pub fn extract_from_event(event: &Map<String, Value>) -> Option<SpanContext> {
         .and_then(Value::as_str)
         .and_then(|s| TraceState::parse(s).ok())
         .unwrap_or_default();
-    Some(SpanContext { trace_id, span_id, trace_flags, trace_state, is_remote: true })
+    Some(SpanContext { trace_id, span_id, trace_flags, trace_state, is_remote: true, baggage: Baggage::EMPTY })
 }
 
 /// Reads a remote span context from headers, falling back to the event's fields.
@@ -300,17 +320,18 @@ pub fn extract_nats(headers: Option<&HeaderMap>, event: Option<&Map<String, Valu
     if let Some(headers) = headers {
         for (name, values) in headers.iter() {
             let name: &str = name.as_ref();
-            if is_traceparent(name) || is_tracestate(name) {
+            if is_propagation_header(name) {
                 fields.push((name, values));
             }
         }
     }
-    fields.sort_unstable_by_key(|&(name, _)| (name != TRACEPARENT && name != TRACESTATE, name));
+    fields.sort_unstable_by_key(|&(name, _)| (name != TRACEPARENT && name != TRACESTATE && name != BAGGAGE, name));
     let pairs = fields.iter().flat_map(|&(name, values)| values.iter().map(move |v| (name, v.as_str())));
     extract(pairs, event)
 }
 
-/// The headers to write for `sc`: `traceparent`, and `tracestate` when it is not empty.
+/// The headers to write for `sc`: `traceparent`, `tracestate` when it is not empty,
+/// `baggage` when there is baggage.
 ///
 /// ```
 /// use dagnats_observe::propagation::{extract_from_headers, header_pairs};
@@ -325,13 +346,16 @@ pub fn extract_nats(headers: Option<&HeaderMap>, event: Option<&Map<String, Valu
 /// ```
 pub fn header_pairs(sc: &SpanContext) -> impl Iterator<Item = (&'static str, String)> {
     let state = (!sc.trace_state.is_empty()).then(|| (TRACESTATE, sc.trace_state.as_str().to_owned()));
-    std::iter::once((TRACEPARENT, sc.traceparent())).chain(state)
+    let baggage = (!sc.baggage.is_empty()).then(|| (BAGGAGE, sc.baggage.as_str().to_owned()));
+    std::iter::once((TRACEPARENT, sc.traceparent())).chain(state).chain(baggage)
 }
 
-/// Writes `sc` into NATS headers as `traceparent` (and `tracestate` when not empty).
+/// Writes `sc` into NATS headers as `traceparent` (and `tracestate` and `baggage` when
+/// not empty).
 ///
-/// Any existing field with either name, in any letter case, is removed first, so the
-/// message never carries two `traceparent` values or a stale `tracestate`.
+/// Any existing field with one of these names, in any letter case, is removed first, so
+/// the message never carries two `traceparent` values or a stale `tracestate` or
+/// `baggage`.
 ///
 /// ```
 /// use async_nats::HeaderMap;
@@ -344,6 +368,7 @@ pub fn header_pairs(sc: &SpanContext) -> impl Iterator<Item = (&'static str, Str
 ///     trace_flags: TraceFlags::SAMPLED,
 ///     trace_state: Default::default(),
 ///     is_remote: false,
+///     baggage: Default::default(),
 /// };
 /// let mut headers = HeaderMap::new();
 /// headers.insert("TraceParent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
@@ -358,12 +383,13 @@ pub fn inject_nats(sc: &SpanContext, headers: &mut HeaderMap) {
         // tracestate we are not going to write, must go.
         (is_traceparent(name) && name != TRACEPARENT)
             || (is_tracestate(name) && (name != TRACESTATE || sc.trace_state.is_empty()))
+            || (is_baggage(name) && (name != BAGGAGE || sc.baggage.is_empty()))
     });
     if stale {
         let mut kept = HeaderMap::new();
         for (name, values) in headers.iter() {
             let n: &str = name.as_ref();
-            if is_traceparent(n) || is_tracestate(n) {
+            if is_propagation_header(n) {
                 continue;
             }
             for value in values {
@@ -376,6 +402,10 @@ pub fn inject_nats(sc: &SpanContext, headers: &mut HeaderMap) {
     headers.insert(TRACEPARENT, sc.traceparent());
     if !sc.trace_state.is_empty() {
         headers.insert(TRACESTATE, sc.trace_state.as_str());
+    }
+    if !sc.baggage.is_empty() {
+        // Checked by the Baggage grammar: printable ASCII, no CR/LF.
+        headers.insert(BAGGAGE, sc.baggage.as_str());
     }
 }
 
@@ -416,7 +446,14 @@ mod tests {
 
     fn sc(tp: &str, ts: &str) -> SpanContext {
         let (trace_id, span_id, trace_flags) = parse_traceparent(tp).unwrap();
-        SpanContext { trace_id, span_id, trace_flags, trace_state: TraceState::parse(ts).unwrap(), is_remote: false }
+        SpanContext {
+            trace_id,
+            span_id,
+            trace_flags,
+            trace_state: TraceState::parse(ts).unwrap(),
+            is_remote: false,
+            baggage: Baggage::EMPTY,
+        }
     }
 
     #[test]
@@ -540,6 +577,37 @@ mod tests {
     }
 
     #[test]
+    fn baggage_is_carried_through_a_hop_in_the_lowercase_name() {
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let mut incoming = HeaderMap::new();
+        incoming.insert("traceparent", tp);
+        incoming.append("Baggage", "userId=alice, bad value=1");
+        incoming.append("Baggage", "isProduction=false;ttl=30");
+        let parent = extract_nats(Some(&incoming), None).unwrap();
+        assert_eq!(parent.baggage.as_str(), "userId=alice,isProduction=false;ttl=30");
+
+        // A child span of it, in another process: the baggage goes on unchanged.
+        let (tel, _memory) = crate::Telemetry::in_memory("svc");
+        let span = tel.tracer.start_span("hop", Some(&parent), crate::SpanOptions::new());
+        let mut outgoing = HeaderMap::new();
+        outgoing.insert("BAGGAGE", "stale=1");
+        inject_nats(span.span_context(), &mut outgoing);
+        let names: Vec<String> = outgoing.iter().map(|(n, _)| n.to_string()).collect();
+        assert!(!names.iter().any(|n| n == "BAGGAGE"), "{names:?}");
+        let values: Vec<&str> = outgoing.get_all("baggage").map(|v| v.as_str()).collect();
+        assert_eq!(values, ["userId=alice,isProduction=false;ttl=30"], "one lowercase value");
+        let write = CarrierWrite::new(span.span_context());
+        assert_eq!(write.headers().last(), Some((BAGGAGE, "userId=alice,isProduction=false;ttl=30")));
+        assert!(CarrierWrite::replaces("BaGgAgE"));
+
+        // No baggage: none written, a stale one removed.
+        let root = tel.tracer.start_span("root", None, crate::SpanOptions::new());
+        inject_nats(root.span_context(), &mut outgoing);
+        assert_eq!(outgoing.get_all("baggage").count(), 0);
+        assert_eq!(header_pairs(root.span_context()).count(), 1);
+    }
+
+    #[test]
     fn header_pairs_round_trip() {
         let ctx = SpanContext {
             trace_id: TraceId::random(),
@@ -547,6 +615,7 @@ mod tests {
             trace_flags: TraceFlags(0x03),
             trace_state: TraceState::parse("a=1").unwrap(),
             is_remote: false,
+            baggage: Baggage::EMPTY,
         };
         let pairs: Vec<_> = header_pairs(&ctx).collect();
         assert_eq!(pairs.len(), 2);

@@ -5,6 +5,7 @@
 //!   as the W3C Recommendation says (future versions by their first four fields).
 //! - [`TraceState`]: vendor key/value list, validated with the Level 2 key grammar and
 //!   passed on unchanged.
+//! - [`Baggage`]: the W3C `baggage` header, validated and carried through unchanged.
 //! - carriers: header maps whose names match case-insensitively and may repeat, and
 //!   DagNats event objects with `trace_parent`/`trace_state` (dual write).
 //!
@@ -37,10 +38,12 @@
 //! # let _ = TraceState::EMPTY;
 //! ```
 
+pub mod baggage;
 mod carrier;
 mod traceparent;
 mod tracestate;
 
+pub use baggage::Baggage;
 pub use carrier::*;
 pub use traceparent::*;
 pub use tracestate::*;
@@ -77,6 +80,8 @@ pub struct SpanContext {
     pub trace_state: TraceState,
     /// True when this context was extracted from a message rather than created here.
     pub is_remote: bool,
+    /// W3C baggage that came with the parent, carried unchanged to the next hop.
+    pub baggage: Baggage,
 }
 
 impl SpanContext {
