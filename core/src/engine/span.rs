@@ -12,70 +12,105 @@ use crate::record::{EventRecord, LinkRecord, SpanKind, SpanRecord, StatusCode, T
 /// The span as the engine's readers accept it: every key a field of `Span`, `status`
 /// always present (`{}` when unset), ids in base64, times as decimal strings, enum names.
 pub fn encode_span(r: &SpanRecord) -> Vec<u8> {
-    let span = to_proto(r);
-    match serde_json::to_vec(&span) {
-        Ok(json) if !has_non_finite(r) => json,
+    thread_local! {
+        // The message a thread fills for each span it writes: its strings and lists keep
+        // their capacity, so a span like the last one costs no allocation but the output.
+        static SCRATCH: std::cell::RefCell<Span> = std::cell::RefCell::new(Span::default());
+    }
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut span) => {
+            fill(&mut span, r);
+            write(&span, r)
+        }
+        Err(_) => {
+            let mut span = Span::default();
+            fill(&mut span, r);
+            write(&span, r)
+        }
+    })
+}
+
+fn write(span: &Span, r: &SpanRecord) -> Vec<u8> {
+    // Sized for a typical span at once rather than grown from 128 bytes by doubling.
+    let mut json = Vec::with_capacity(768);
+    match serde_json::to_writer(&mut json, span) {
+        Ok(()) if !has_non_finite(r) => json,
         // The JSON mapping writes a NaN or infinite double as "NaN", "Infinity" or
         // "-Infinity"; pbjson leaves doubles to serde_json, which writes null. Rare, so
         // those few values are put right on a second pass.
-        _ => patch_non_finite(&span, r),
+        _ => patch_non_finite(span, r),
     }
 }
 
-fn to_proto(r: &SpanRecord) -> Span {
+fn set_bytes(to: &mut Vec<u8>, from: &[u8]) {
+    to.clear();
+    to.extend_from_slice(from);
+}
+
+fn set_text(to: &mut String, from: &str) {
+    to.clear();
+    to.push_str(from);
+}
+
+/// `span` made to hold `r`, every field written (nothing of the previous span is left).
+fn fill(span: &mut Span, r: &SpanRecord) {
     let (start, end) = r.otlp_times();
-    let code = r.status.number() as i32;
-    Span {
-        trace_id: r.trace_id.to_bytes().to_vec(),
-        span_id: r.span_id.to_bytes().to_vec(),
-        trace_state: r.trace_state.clone(),
-        parent_span_id: r.parent_id.map(|p| p.to_bytes().to_vec()).unwrap_or_default(),
-        flags: r.otlp_flags(),
-        name: r.name.to_string(),
-        kind: r.kind.otlp_number(),
-        start_time_unix_nano: start,
-        end_time_unix_nano: end,
-        attributes: key_values(&r.attributes),
-        dropped_attributes_count: r.dropped_attributes_count,
-        events: r
-            .events
-            .iter()
-            .map(|e| span::Event {
-                time_unix_nano: e.time.unix_nanos(),
-                name: e.name.to_string(),
-                attributes: key_values(&e.attributes),
-                dropped_attributes_count: e.dropped_attributes_count,
-            })
-            .collect(),
-        dropped_events_count: r.dropped_events_count,
-        links: r
-            .links
-            .iter()
-            .map(|l| span::Link {
-                trace_id: l.trace_id.to_bytes().to_vec(),
-                span_id: l.span_id.to_bytes().to_vec(),
-                attributes: key_values(&l.attributes),
-                ..Default::default()
-            })
-            .collect(),
-        dropped_links_count: 0,
-        status: Some(Status { message: r.otlp_status_message().to_owned(), code }),
+    set_bytes(&mut span.trace_id, &r.trace_id.to_bytes());
+    set_bytes(&mut span.span_id, &r.span_id.to_bytes());
+    set_text(&mut span.trace_state, &r.trace_state);
+    match r.parent_id {
+        Some(p) => set_bytes(&mut span.parent_span_id, &p.to_bytes()),
+        None => span.parent_span_id.clear(),
     }
+    span.flags = r.otlp_flags();
+    set_text(&mut span.name, &r.name);
+    span.kind = r.kind.otlp_number();
+    span.start_time_unix_nano = start;
+    span.end_time_unix_nano = end;
+    fill_key_values(&mut span.attributes, &r.attributes);
+    span.dropped_attributes_count = r.dropped_attributes_count;
+    span.events.truncate(r.events.len());
+    span.events.resize_with(r.events.len(), Default::default);
+    for (to, e) in span.events.iter_mut().zip(&r.events) {
+        to.time_unix_nano = e.time.unix_nanos();
+        set_text(&mut to.name, &e.name);
+        fill_key_values(&mut to.attributes, &e.attributes);
+        to.dropped_attributes_count = e.dropped_attributes_count;
+    }
+    span.dropped_events_count = r.dropped_events_count;
+    span.links.clear();
+    span.links.extend(r.links.iter().map(|l| {
+        let mut link = span::Link {
+            trace_id: l.trace_id.to_bytes().to_vec(),
+            span_id: l.span_id.to_bytes().to_vec(),
+            ..Default::default()
+        };
+        fill_key_values(&mut link.attributes, &l.attributes);
+        link
+    }));
+    span.dropped_links_count = 0;
+    let status = span.status.get_or_insert_with(Status::default);
+    set_text(&mut status.message, r.otlp_status_message());
+    status.code = r.status.number() as i32;
 }
 
-fn key_values(attrs: &Attributes) -> Vec<KeyValue> {
-    attrs
-        .iter()
-        .map(|a| {
-            let value = match &a.value {
-                Value::String(s) => any_value::Value::StringValue(s.to_string()),
-                Value::Int(i) => any_value::Value::IntValue(*i),
-                Value::Float(f) => any_value::Value::DoubleValue(*f),
-                Value::Bool(b) => any_value::Value::BoolValue(*b),
-            };
-            KeyValue { key: a.key.to_string(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
-        })
-        .collect()
+fn fill_key_values(to: &mut Vec<KeyValue>, attrs: &Attributes) {
+    to.truncate(attrs.len());
+    to.resize_with(attrs.len(), Default::default);
+    for (kv, a) in to.iter_mut().zip(attrs.iter()) {
+        set_text(&mut kv.key, &a.key);
+        let slot = &mut kv.value.get_or_insert_with(AnyValue::default).value;
+        *slot = Some(match (&a.value, slot.take()) {
+            (Value::String(s), Some(any_value::Value::StringValue(mut kept))) => {
+                set_text(&mut kept, s);
+                any_value::Value::StringValue(kept)
+            }
+            (Value::String(s), _) => any_value::Value::StringValue(s.to_string()),
+            (Value::Int(i), _) => any_value::Value::IntValue(*i),
+            (Value::Float(f), _) => any_value::Value::DoubleValue(*f),
+            (Value::Bool(b), _) => any_value::Value::BoolValue(*b),
+        });
+    }
 }
 
 fn all_attributes(r: &SpanRecord) -> impl Iterator<Item = &Attribute> {
@@ -304,6 +339,35 @@ mod tests {
         assert_eq!(v["attributes"][0], serde_json::json!({"key": "attempt", "value": {"intValue": "2"}}));
         assert_eq!(v["status"], serde_json::json!({"code": "STATUS_CODE_ERROR", "message": "boom"}));
         assert_eq!(v["events"][0]["name"], "exception");
+    }
+
+    #[test]
+    fn a_span_written_after_a_larger_one_carries_nothing_of_it() {
+        let big = finished(|s| {
+            s.set_attribute(Attribute::string("a", "long text"));
+            s.set_attribute(Attribute::int("b", 1));
+            s.set_attribute(Attribute::string("c", "x"));
+            s.add_event("e", [Attribute::string("k", "v")]);
+            s.record_error("boom");
+        });
+        let mut small = finished(|s| {
+            s.set_attribute(Attribute::int("a", 7));
+            s.set_attribute(Attribute::string("b", "s"));
+        });
+        small.links.push(LinkRecord {
+            trace_id: TraceId::random(),
+            span_id: SpanId::random(),
+            attributes: Attributes::new(),
+        });
+        let _ = encode_span(&big);
+        let reused = encode_span(&small);
+        let mut fresh = Span::default();
+        fill(&mut fresh, &small);
+        assert_eq!(reused, serde_json::to_vec(&fresh).unwrap());
+        let v: serde_json::Value = serde_json::from_slice(&reused).unwrap();
+        assert_eq!(v["attributes"].as_array().unwrap().len(), 2);
+        assert!(v.get("events").is_none() && v["status"] == serde_json::json!({}), "{v}");
+        assert_eq!(decode_span(&reused, "svc").unwrap().attributes, small.attributes);
     }
 
     #[test]
