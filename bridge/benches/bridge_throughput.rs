@@ -53,8 +53,8 @@ fn per_item(cpu: Duration, n: usize) -> f64 {
     cpu.as_secs_f64() * 1e6 / n as f64
 }
 
-/// Fills TELEMETRY with `n` spans as a worker's collector writes them.
-async fn prefill(js: &jetstream::Context, n: usize) {
+/// Fills TELEMETRY with `n` spans as a worker's collector writes them in `format`.
+async fn prefill(js: &jetstream::Context, n: usize, format: TelemetryFormat) {
     let _ = js.delete_stream(STREAM_NAME).await;
     js.create_stream(stream_config()).await.expect("create stream");
     let (tel, memory) = Telemetry::in_memory("bench-worker");
@@ -75,10 +75,8 @@ async fn prefill(js: &jetstream::Context, n: usize) {
                 let acked: Result<_, _> = in_flight.next().await.unwrap();
                 acked.expect("ack");
             }
-            let message = PublishMessage::build()
-                .payload(r.to_json().into())
-                .message_id(msg_id_for(&r, TelemetryFormat::Records));
-            let ack = js.send_publish(subject_for(&r, TelemetryFormat::Records), message).await.expect("publish");
+            let message = PublishMessage::build().payload(format.encode(&r).into()).message_id(msg_id_for(&r, format));
+            let ack = js.send_publish(subject_for(&r, format), message).await.expect("publish");
             in_flight.push(ack.into_future());
         }
     }
@@ -185,7 +183,7 @@ fn main() {
         let receiver = Receiver::start_counting().await;
         let grpc_receiver = GrpcReceiver::start_counting().await;
         let fill = Instant::now();
-        prefill(&js, n).await;
+        prefill(&js, n, TelemetryFormat::Records).await;
         println!("pre-filled TELEMETRY with {n} spans in {:.1}s", fill.elapsed().as_secs_f64());
 
         let (mut best_raw, mut best_bridge, mut best_grpc) = (0f64, 0f64, 0f64);
@@ -224,6 +222,29 @@ fn main() {
             if smoke {
                 "smoke run, too small to judge"
             } else if grpc_met {
+                "met"
+            } else {
+                "NOT met"
+            }
+        );
+
+        // The same spans in the engine's dialect (bare OTLP Spans in protobuf's JSON),
+        // exported over OTLP/HTTP, beside the records' best rate of this run.
+        prefill(&js, n, TelemetryFormat::Engine).await;
+        let mut best_engine = 0f64;
+        for round in 1..=rounds {
+            let cpu = process_cpu();
+            let engine = bridge_rate(&js, &server.url(), Target::Http(&receiver), &format!("engine-{round}"), n).await;
+            let engine_cpu = per_item(process_cpu() - cpu, n);
+            println!("engine round {round}: bridge OTLP/HTTP {engine:.0} spans/s ({engine_cpu:.2} us CPU per span)");
+            best_engine = best_engine.max(engine);
+        }
+        let engine_ratio = best_engine / best_bridge;
+        println!(
+            "RATIO bridge throughput on engine spans ({n} spans, best of {rounds}): {best_engine:.0} spans/s, on records {best_bridge:.0} spans/s -> {engine_ratio:.2}x of records (target 0.8x: {})",
+            if smoke {
+                "smoke run, too small to judge"
+            } else if engine_ratio >= 0.8 {
                 "met"
             } else {
                 "NOT met"
