@@ -97,8 +97,7 @@ async fn engine_and_worker_spans_make_one_trace_in_both_dialects() {
         assert_eq!((body_text(&log.log).as_str(), hex(&log.log.span_id)), ("slow step", task_id.clone()));
     }
 
-    let found =
-        trace::trees(&js, &Query::Trace(TraceId::from_hex(TRACE).unwrap()), None).await.expect("dagnats trace");
+    let found = trace::trees(&js, &Query::Trace(TraceId::from_hex(TRACE).unwrap()), None).await.expect("dagnats trace");
     assert_eq!(found.trees.len(), 1, "one tree");
     assert_eq!(found.unreadable, 0);
     let tree = &found.trees[0];

@@ -1,16 +1,15 @@
 //! One message body on `telemetry.spans.>` as span records, whichever format it is in:
-//! a Go-style JSON record (one span), or an OTLP-JSON traces body (any number of spans,
-//! converted back into records so that both formats show the same way). Decoding is the
+//! a Go-style JSON record (one span), the engine's bare OTLP Span (one span), or an
+//! OTLP-JSON traces body (any number of spans, converted back into records by the core's
+//! one OTLP mapping, so that every format shows the same way). Decoding is the
 //! bridge's own ([`crate::decode`]); nothing here panics on any input.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
-use dagnats_observe::attribute::{Attribute, Attributes, Value};
-use dagnats_observe::id::{SpanId, TraceId};
-use dagnats_observe::otlp::proto::common::v1::{any_value, AnyValue, KeyValue};
+use dagnats_observe::engine;
 use dagnats_observe::otlp::proto::trace::v1::{ResourceSpans, Span};
-use dagnats_observe::record::{EventRecord, LinkRecord, SpanKind, SpanRecord, StatusCode, Timestamp};
+use dagnats_observe::record::SpanRecord;
+use prost::Message;
 
 use crate::decode::{self, resource_service, DecodeError, Decoded};
 
@@ -47,134 +46,18 @@ pub fn from_otlp(resource_spans: Vec<ResourceSpans>) -> Vec<SpanRecord> {
     out
 }
 
-fn trace_id(bytes: &[u8]) -> Option<TraceId> {
-    TraceId::from_bytes(bytes.try_into().ok()?)
-}
-
-fn span_id(bytes: &[u8]) -> Option<SpanId> {
-    SpanId::from_bytes(bytes.try_into().ok()?)
-}
-
 fn span_record(s: Span, service: &Arc<str>) -> Option<SpanRecord> {
-    const HAS_IS_REMOTE: u32 = 0x100;
-    const IS_REMOTE: u32 = 0x200;
-    let kind = match s.kind {
-        2 => SpanKind::Server,
-        3 => SpanKind::Client,
-        4 => SpanKind::Producer,
-        5 => SpanKind::Consumer,
-        _ => SpanKind::Internal,
-    };
-    let (status, status_message) = match &s.status {
-        Some(st) if st.code == 1 => (StatusCode::Ok, st.message.clone()),
-        Some(st) if st.code == 2 => (StatusCode::Error, st.message.clone()),
-        Some(st) => (StatusCode::Unset, st.message.clone()),
-        None => (StatusCode::Unset, String::new()),
-    };
-    // An exception event (OpenTelemetry's convention for a recorded error) gives the text.
-    let error = s
-        .events
-        .iter()
-        .find(|e| e.name == "exception")
-        .and_then(|e| e.attributes.iter().find(|kv| kv.key == "exception.message"))
-        .and_then(|kv| kv.value.as_ref())
-        .map(any_text)
-        .unwrap_or_default();
-    let start = Timestamp(s.start_time_unix_nano);
-    let end = Timestamp(s.end_time_unix_nano);
-    let parent_id = if s.parent_span_id.is_empty() { None } else { span_id(&s.parent_span_id) };
-    Some(SpanRecord {
-        trace_id: trace_id(&s.trace_id)?,
-        span_id: span_id(&s.span_id)?,
-        parent_is_remote: parent_id.is_some() && s.flags & (HAS_IS_REMOTE | IS_REMOTE) == HAS_IS_REMOTE | IS_REMOTE,
-        parent_id,
-        name: Cow::Owned(s.name),
-        service: Arc::clone(service),
-        kind,
-        start_time: start,
-        end_time: end,
-        duration_ms: end.unix_nanos().saturating_sub(start.unix_nanos()) / 1_000_000,
-        status,
-        status_message,
-        attributes: attributes(s.attributes),
-        events: s
-            .events
-            .into_iter()
-            .map(|e| EventRecord {
-                name: Cow::Owned(e.name),
-                time: Timestamp(e.time_unix_nano),
-                attributes: attributes(e.attributes),
-                dropped_attributes_count: e.dropped_attributes_count,
-            })
-            .collect(),
-        error,
-        trace_state: s.trace_state,
-        links: s
-            .links
-            .into_iter()
-            .filter_map(|l| {
-                Some(LinkRecord {
-                    trace_id: trace_id(&l.trace_id)?,
-                    span_id: span_id(&l.span_id)?,
-                    attributes: attributes(l.attributes),
-                })
-            })
-            .collect(),
-        flags: (s.flags != 0).then_some((s.flags & 0xff) as u8),
-        dropped_attributes_count: s.dropped_attributes_count,
-        dropped_events_count: s.dropped_events_count,
-        truncated_values_count: 0,
-    })
-}
-
-fn attributes(kvs: Vec<KeyValue>) -> Attributes {
-    kvs.into_iter()
-        .map(|kv| Attribute {
-            key: Cow::Owned(kv.key),
-            value: kv.value.as_ref().map(value).unwrap_or(Value::String(Cow::Borrowed(""))),
-        })
-        .collect()
-}
-
-/// A scalar stays what it is; arrays, maps and bytes become their text.
-fn value(v: &AnyValue) -> Value {
-    match &v.value {
-        Some(any_value::Value::StringValue(s)) => Value::String(Cow::Owned(s.clone())),
-        Some(any_value::Value::BoolValue(b)) => Value::Bool(*b),
-        Some(any_value::Value::IntValue(i)) => Value::Int(*i),
-        Some(any_value::Value::DoubleValue(d)) => Value::Float(*d),
-        _ => Value::String(Cow::Owned(any_text(v))),
-    }
-}
-
-/// Any OTLP value as text: `[a, b]` for arrays, `{k: v}` for maps, hex for bytes.
-fn any_text(v: &AnyValue) -> String {
-    match &v.value {
-        None => String::new(),
-        Some(any_value::Value::StringValue(s)) => s.clone(),
-        Some(any_value::Value::BoolValue(b)) => b.to_string(),
-        Some(any_value::Value::IntValue(i)) => i.to_string(),
-        Some(any_value::Value::DoubleValue(d)) => d.to_string(),
-        Some(any_value::Value::ArrayValue(a)) => {
-            format!("[{}]", a.values.iter().map(any_text).collect::<Vec<_>>().join(", "))
-        }
-        Some(any_value::Value::KvlistValue(l)) => format!(
-            "{{{}}}",
-            l.values
-                .iter()
-                .map(|kv| format!("{}: {}", kv.key, kv.value.as_ref().map(any_text).unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Some(any_value::Value::BytesValue(b)) => b.iter().map(|x| format!("{x:02x}")).collect(),
-        #[allow(unreachable_patterns)]
-        Some(_) => String::new(),
-    }
+    // The exporter's OTLP messages and the core's engine messages are generated from the
+    // same .proto files: the bytes of one decode as the other, and the core maps it once.
+    let span = engine::proto::trace::v1::Span::decode(s.encode_to_vec().as_slice()).ok()?;
+    engine::span_from_proto(span, service).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dagnats_observe::record::{SpanKind, StatusCode};
+    use dagnats_observe::Value;
 
     const GO_SPAN: &str = include_str!("../../../testdata/records/go-span.json");
     const SPANS: &str = "telemetry.spans.go-engine.r-42";

@@ -27,7 +27,7 @@ mod log;
 mod span;
 
 pub use log::{decode_log, encode_log};
-pub use span::{decode_span, encode_span};
+pub use span::{any_text, decode_span, encode_span, span_from_proto};
 
 use std::fmt;
 

@@ -171,10 +171,15 @@ fn patch_non_finite(span: &Span, r: &SpanRecord) -> Vec<u8> {
 /// length tells it apart (32 hex characters decode as 24 bytes of base64, never 16).
 pub fn decode_span(body: &[u8], service: &str) -> Result<SpanRecord, EngineError> {
     let s: Span = serde_json::from_slice(body).map_err(|e| EngineError(format!("not an engine span: {e}")))?;
-    from_proto(s, service)
+    span_from_proto(s, service)
 }
 
-fn from_proto(s: Span, service: &str) -> Result<SpanRecord, EngineError> {
+/// One OTLP span as a record of `service`: kinds and statuses mapped back, the remote
+/// parent from the flag bits, the error text from the `exception` event (else the error
+/// status's message), hex ids written where base64 belongs read as hex. The OTLP/JSON
+/// and OTLP/protobuf readers of the bridge use it too: every OTLP message is this one
+/// once decoded.
+pub fn span_from_proto(s: Span, service: &str) -> Result<SpanRecord, EngineError> {
     let trace_id = trace_id(&s.trace_id).map_err(|e| EngineError(format!("traceId: {e}")))?;
     let span_id = span_id(&s.span_id).map_err(|e| EngineError(format!("spanId: {e}")))?;
     let parent_id = match s.parent_span_id.is_empty() {
@@ -285,9 +290,9 @@ fn span_id_of(bytes: &[u8]) -> Result<SpanId, String> {
     id.ok_or_else(|| "not a valid span id (all zero or not hex)".into())
 }
 
-/// OTLP attributes as record attributes. Arrays, maps and bytes (which the engine does
-/// not write and records cannot hold) are kept as their canonical JSON text, so nothing
-/// is lost; an attribute without a value is an empty string.
+/// OTLP attributes as record attributes. A scalar stays what it is; arrays, maps and
+/// bytes (which the engine does not write and records cannot hold) become their text
+/// ([`any_text`]), so nothing is lost; an attribute without a value is an empty string.
 pub(crate) fn attributes(kvs: Vec<KeyValue>) -> Attributes {
     let mut out = Attributes::with_capacity(kvs.len());
     for kv in kvs {
@@ -296,15 +301,37 @@ pub(crate) fn attributes(kvs: Vec<KeyValue>) -> Attributes {
             Some(any_value::Value::IntValue(i)) => Value::Int(i),
             Some(any_value::Value::DoubleValue(f)) => Value::Float(f),
             Some(any_value::Value::BoolValue(b)) => Value::Bool(b),
-            Some(other) => {
-                let text = serde_json::to_string(&AnyValue { value: Some(other) }).unwrap_or_default();
-                Value::String(Str::Owned(text))
-            }
+            Some(other) => Value::String(Str::Owned(any_text(&AnyValue { value: Some(other) }))),
             None => Value::String(Str::Borrowed("")),
         };
         out.set(Attribute::new(kv.key, value));
     }
     out
+}
+
+/// Any OTLP value as text: `[a, b]` for arrays, `{k: v}` for maps, hex for bytes.
+pub fn any_text(v: &AnyValue) -> String {
+    match &v.value {
+        None => String::new(),
+        Some(any_value::Value::StringValue(s)) => s.clone(),
+        Some(any_value::Value::BoolValue(b)) => b.to_string(),
+        Some(any_value::Value::IntValue(i)) => i.to_string(),
+        Some(any_value::Value::DoubleValue(d)) => d.to_string(),
+        Some(any_value::Value::ArrayValue(a)) => {
+            format!("[{}]", a.values.iter().map(any_text).collect::<Vec<_>>().join(", "))
+        }
+        Some(any_value::Value::KvlistValue(l)) => format!(
+            "{{{}}}",
+            l.values
+                .iter()
+                .map(|kv| format!("{}: {}", kv.key, kv.value.as_ref().map(any_text).unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Some(any_value::Value::BytesValue(b)) => b.iter().map(|x| format!("{x:02x}")).collect(),
+        #[allow(unreachable_patterns)]
+        Some(_) => String::new(),
+    }
 }
 
 #[cfg(test)]
@@ -435,10 +462,7 @@ mod tests {
         assert_eq!(r.parent_id.unwrap().to_string(), "53995c3f42cd8ad8");
         assert_eq!((r.kind, r.status, r.duration_ms), (SpanKind::Client, StatusCode::Error, 2));
         assert_eq!(r.attributes.get("n"), Some(&Value::Int(7)));
-        assert_eq!(
-            r.attributes.get("l").and_then(|v| v.as_str()),
-            Some(r#"{"arrayValue":{"values":[{"stringValue":"a"}]}}"#)
-        );
+        assert_eq!(r.attributes.get("l").and_then(|v| v.as_str()), Some("[a]"));
         assert_eq!(&*r.service, "engine");
     }
 
