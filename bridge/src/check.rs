@@ -7,7 +7,9 @@
 //!    connect timeout (no retrying in the background);
 //! 3. JetStream, the `TELEMETRY` and `TELEMETRY_DLQ` streams and the durable consumer:
 //!    present (with their figures and settings), or absent and to be created by the
-//!    bridge. A consumer the bridge could not use (no explicit acknowledgement) fails;
+//!    bridge, with the filter subjects in effect (`--subject`; a consumer with other
+//!    filters is a warning: the bridge updates them). A consumer the bridge could not use
+//!    (no explicit acknowledgement) fails;
 //! 4. every OTLP endpoint, with the bridge's own exporter (HTTP or gRPC, the configured
 //!    headers, TLS and timeout): an empty export request must be accepted. An endpoint
 //!    that cannot be reached, or that answers 401, 403, 404 (gRPC: `UNAUTHENTICATED`,
@@ -22,13 +24,14 @@ use std::fmt;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, context::ConsumerInfoErrorKind, context::GetStreamErrorKind};
-use dagnats_observe::collector::stream::STREAM_NAME;
+use dagnats_observe::collector::stream::{STREAM_NAME, STREAM_SUBJECTS};
 use dagnats_observe::nats::{redact_url, InitialConnect};
 use dagnats_observe::otlp::proto::collector::logs::v1::ExportLogsServiceRequest;
 use dagnats_observe::otlp::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use dagnats_observe::otlp::proto::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::config::{Config, Signal};
+use crate::consume::{consumer_filters, filters_match};
 use crate::export::{Exporter, Outcome};
 use crate::settle::DLQ_STREAM;
 
@@ -121,6 +124,7 @@ pub async fn run(config: &Config) -> Report {
     for w in &config.warnings {
         report.push("configuration", Status::Warning, w.clone());
     }
+    report.push("subjects", Status::Ok, subjects_detail(&config.subjects));
     check_nats(config, &mut report).await;
     check_endpoints(config, &mut report).await;
     report
@@ -165,8 +169,8 @@ async fn check_nats(config: &Config, report: &mut Report) {
     check_stream(&js, DLQ_STREAM, bound, report).await;
     let name = format!("consumer {}", config.consumer);
     let would_create = format!(
-        "not created yet; the bridge creates it (ack_wait {:?}, max_deliver {})",
-        config.ack_wait, config.max_deliver
+        "not created yet; the bridge creates it (ack_wait {:?}, max_deliver {}, filters {:?})",
+        config.ack_wait, config.max_deliver, config.subjects
     );
     let Some(stream) = telemetry else {
         report.push(name, Status::Ok, would_create);
@@ -179,10 +183,10 @@ async fn check_nats(config: &Config, report: &mut Report) {
         Ok(Ok(info)) => {
             let c = &info.config;
             let figures = format!(
-                "ack_wait {:?}, max_deliver {}, filter {:?}; {} waiting, {} in flight, {} redelivered",
+                "ack_wait {:?}, max_deliver {}, filters {:?}; {} waiting, {} in flight, {} redelivered",
                 c.ack_wait,
                 c.max_deliver,
-                c.filter_subject,
+                consumer_filters(c),
                 info.num_pending,
                 info.num_ack_pending,
                 info.num_redelivered
@@ -192,6 +196,15 @@ async fn check_nats(config: &Config, report: &mut Report) {
                     name,
                     Status::Failed,
                     format!("exists without explicit acknowledgement; the bridge cannot use it ({figures})"),
+                );
+            } else if !filters_match(c, &config.subjects) {
+                report.push(
+                    name,
+                    Status::Warning,
+                    format!(
+                        "exists with other filters than --subject; the bridge updates them to {:?}: {figures}",
+                        config.subjects
+                    ),
                 );
             } else if c.ack_wait != config.ack_wait || c.max_deliver != config.max_deliver {
                 report.push(
@@ -250,6 +263,14 @@ fn skip_nats(config: &Config, report: &mut Report) {
     {
         report.push(name, Status::Skipped, "needs a NATS connection");
     }
+}
+
+/// What the bridge consumes, for the `subjects` line.
+fn subjects_detail(subjects: &[String]) -> String {
+    if subjects == [STREAM_SUBJECTS] {
+        return format!("consuming {STREAM_SUBJECTS} (everything)");
+    }
+    format!("consuming only {}", subjects.join(", "))
 }
 
 fn endpoint_name(config: &Config, signal: Signal) -> String {

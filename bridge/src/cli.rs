@@ -251,6 +251,21 @@ pub struct OtlpBridgeArgs {
     )]
     pub consumer: String,
 
+    /// Only consume TELEMETRY subjects matching SUBJECT, repeatable (the consumer's
+    /// filter subjects): e.g. `telemetry.spans.py-worker.>` to export one worker's spans
+    /// and not the engine's, when the engine exports its own to the backend. Each must
+    /// lie under telemetry.> and none may overlap another; an existing consumer gets its
+    /// filters updated to these. DAGNATS_BRIDGE_SUBJECTS holds a comma-separated list
+    /// [default: telemetry.>]
+    #[arg(
+        long = "subject",
+        env = "DAGNATS_BRIDGE_SUBJECTS",
+        value_delimiter = ',',
+        value_name = "SUBJECT",
+        help_heading = "Consuming"
+    )]
+    pub subjects: Vec<String>,
+
     /// Messages fetched per batch
     #[arg(long, env = "DAGNATS_BRIDGE_BATCH_SIZE", default_value_t = crate::config::DEFAULT_BATCH_SIZE as u32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Consuming")]
     pub batch_size: u32,
@@ -334,6 +349,7 @@ impl fmt::Debug for OtlpBridgeArgs {
             .field("timeout", &self.timeout)
             .field("nats", &self.nats)
             .field("consumer", &self.consumer)
+            .field("subjects", &self.subjects)
             .field("batch_size", &self.batch_size)
             .field("flush_interval", &self.flush_interval)
             .field("max_deliver", &self.max_deliver)
@@ -412,7 +428,10 @@ mod tests {
             assert!(env.starts_with(expected), "--{id}: {env}");
             if expected == "DAGNATS_BRIDGE_" {
                 let flag = arg.get_long().unwrap().to_uppercase().replace('-', "_");
-                assert_eq!(env, format!("DAGNATS_BRIDGE_{flag}"));
+                // A variable holding a comma-separated list is named in the plural.
+                let plural = arg.get_value_delimiter().is_some();
+                let name = if plural { format!("DAGNATS_BRIDGE_{flag}S") } else { format!("DAGNATS_BRIDGE_{flag}") };
+                assert_eq!(env, name);
             }
             assert!(help.contains(&format!("[env: {env}")), "{env} missing from the help");
         }

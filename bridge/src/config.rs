@@ -18,6 +18,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use dagnats_observe::collector::stream::STREAM_SUBJECTS;
+use dagnats_observe::collector::subject::{SubjectKind, ROOT};
 use dagnats_observe::nats::{redact_url, NatsOptions};
 use dagnats_observe::resource::{
     parse_resource_attributes, RESOURCE_ATTRIBUTES_ENV, SERVICE_NAME_ENV, SERVICE_NAME_KEY,
@@ -162,6 +164,10 @@ pub struct Config {
     pub nats: NatsOptions,
     /// Durable consumer name.
     pub consumer: String,
+    /// The TELEMETRY subjects consumed (the consumer's filter subjects): each valid, under
+    /// `telemetry.>`, once, none overlapping another (see [`subject_filters`]). Default:
+    /// `telemetry.>` alone.
+    pub subjects: Vec<String>,
     /// Messages fetched per batch.
     pub batch_size: usize,
     /// Longest wait for a batch (when no message is waiting, for the first one).
@@ -242,6 +248,7 @@ impl Config {
         Config {
             nats: NatsOptions::new(nats_url),
             consumer: "otlp-bridge".into(),
+            subjects: vec![STREAM_SUBJECTS.into()],
             batch_size: DEFAULT_BATCH_SIZE,
             flush_interval: Duration::from_secs(5),
             max_deliver: 4,
@@ -395,6 +402,7 @@ impl Config {
 
         config.nats = args.nats.options(&format!("dagnats-bridge {}", args.consumer))?;
         config.consumer = args.consumer.clone();
+        config.subjects = subject_filters(&args.subjects)?;
         config.batch_size = args.batch_size as usize;
         config.flush_interval = args.flush_interval;
         config.max_deliver = args.max_deliver;
@@ -445,6 +453,15 @@ impl Config {
         if self.consumer.is_empty() || self.consumer.contains(['.', '*', '>', ' ', '\t']) {
             return Err(ConfigError(format!("--consumer {:?} is not a valid consumer name", self.consumer)));
         }
+        if self.subjects.is_empty() {
+            return Err(ConfigError("no --subject to consume".into()));
+        }
+        if subject_filters(&self.subjects)? != self.subjects {
+            return Err(ConfigError(format!(
+                "--subject {:?}: give each subject once, without spaces around it",
+                self.subjects
+            )));
+        }
         for signal in Signal::ALL {
             check_url(&self.endpoint(signal).url, signal)?;
             for (name, value) in self.endpoint(signal).headers.iter() {
@@ -457,6 +474,86 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The consumer's filters from the `--subject` values: each one trimmed and checked (a
+/// valid NATS subject: no empty token, no white space, a wildcard only as a whole token
+/// and `>` only last; under `telemetry.>` and able to match a subject of the wire
+/// contract), repeated ones merged, overlapping ones refused (nats-server refuses a
+/// consumer whose filters overlap). None given: `telemetry.>`, everything.
+pub fn subject_filters(given: &[String]) -> Result<Vec<String>, ConfigError> {
+    let mut filters: Vec<String> = Vec::new();
+    for subject in given {
+        let subject = subject.trim();
+        check_subject(subject).map_err(|why| ConfigError(format!("--subject {subject:?} {why}")))?;
+        if filters.iter().any(|f| f == subject) {
+            continue;
+        }
+        if let Some(other) = filters.iter().find(|f| subjects_overlap(f, subject)) {
+            return Err(ConfigError(format!(
+                "--subject {subject:?} overlaps --subject {other:?} (a subject would match both); keep the wider one"
+            )));
+        }
+        filters.push(subject.to_owned());
+    }
+    if filters.is_empty() {
+        filters.push(STREAM_SUBJECTS.into());
+    }
+    Ok(filters)
+}
+
+/// Why `subject` cannot filter TELEMETRY, if it cannot.
+fn check_subject(subject: &str) -> Result<(), String> {
+    if subject.is_empty() {
+        return Err("is empty".into());
+    }
+    if subject.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("holds white space or a control character".into());
+    }
+    let tokens: Vec<&str> = subject.split('.').collect();
+    for (i, token) in tokens.iter().enumerate() {
+        if token.is_empty() {
+            return Err("has an empty token (two dots in a row, or a dot at an end)".into());
+        }
+        if token.len() > 1 && token.contains(['*', '>']) {
+            return Err(format!("has {token:?}: a wildcard (* or >) must be a whole token"));
+        }
+        if *token == ">" && i + 1 != tokens.len() {
+            return Err("has > before its last token".into());
+        }
+    }
+    let under = format!("is not under {STREAM_SUBJECTS} (the subjects of the TELEMETRY stream)");
+    if tokens[0] != ROOT || tokens.len() < 2 {
+        return Err(under);
+    }
+    let kind = SubjectKind::ALL.into_iter().find(|k| k.token() == tokens[1]);
+    if kind.is_none() && !matches!(tokens[1], "*" | ">") {
+        return Err(format!(
+            "matches no TELEMETRY subject: the second token is spans, logs or metrics (or a wildcard), not {:?}",
+            tokens[1]
+        ));
+    }
+    // Spans are telemetry.spans.{service}.{run_id}, logs telemetry.logs.{service}.{level},
+    // metrics telemetry.metrics.{service}.{name, with its dots}.
+    let exact = matches!(kind, Some(SubjectKind::Spans | SubjectKind::Logs));
+    if tokens[tokens.len() - 1] != ">" && (tokens.len() < 4 || exact && tokens.len() != 4) {
+        return Err("matches no TELEMETRY subject (telemetry.spans.{service}.{run_id}, telemetry.logs.{service}.{level}, telemetry.metrics.{service}.{name}); end it with .> to take everything below it".into());
+    }
+    Ok(())
+}
+
+/// Whether a subject could match both filters `a` and `b` (valid subjects).
+pub fn subjects_overlap(a: &str, b: &str) -> bool {
+    fn overlap(a: &[&str], b: &[&str]) -> bool {
+        match (a.split_first(), b.split_first()) {
+            (None, None) => true,
+            // `>` matches one token or more, and the other has one at least.
+            (Some((&">", _)), Some(_)) | (Some(_), Some((&">", _))) => true,
+            (Some((x, a)), Some((y, b))) => (*x == "*" || *y == "*" || x == y) && overlap(a, b),
+            _ => false,
+        }
+    }
+    overlap(&a.split('.').collect::<Vec<_>>(), &b.split('.').collect::<Vec<_>>())
 }
 
 /// The protocol of `signal`: the `--protocol` flag, else
@@ -912,5 +1009,88 @@ mod tests {
         assert!(matches!(c.nats.validate().unwrap().auth, dagnats_observe::nats::NatsAuth::UserPassword { .. }));
         let s = format!("{c:?}");
         assert!(!s.contains("hunter2") && s.contains("bridge"), "{s}");
+    }
+
+    #[test]
+    fn subjects_default_to_everything_and_repeat() {
+        assert_eq!(resolve(&[], &[]).unwrap().subjects, ["telemetry.>"]);
+        assert_eq!(Config::new("nats://h", "http://h").subjects, ["telemetry.>"]);
+        let c = resolve(&["--subject", "telemetry.spans.py-worker.>", "--subject= telemetry.logs.> "], &[]).unwrap();
+        assert_eq!(c.subjects, ["telemetry.spans.py-worker.>", "telemetry.logs.>"]);
+        // The variable's comma-separated form, as clap splits it.
+        let c = resolve(&["--subject=telemetry.spans.py-worker.>, telemetry.spans.node-worker.>"], &[]).unwrap();
+        assert_eq!(c.subjects, ["telemetry.spans.py-worker.>", "telemetry.spans.node-worker.>"]);
+        // Repeated: merged.
+        let c = resolve(&["--subject=telemetry.logs.>", "--subject=telemetry.logs.>"], &[]).unwrap();
+        assert_eq!(c.subjects, ["telemetry.logs.>"]);
+        for ok in [
+            "telemetry.>",
+            "telemetry.*.py-worker.>",
+            "telemetry.spans.*.r-42",
+            "telemetry.logs.engine.error",
+            "telemetry.metrics.engine.dagnats.tasks.completed",
+            "telemetry.metrics.*.dagnats.>",
+        ] {
+            assert_eq!(subject_filters(&[ok.to_owned()]), Ok(vec![ok.to_owned()]), "{ok}");
+        }
+    }
+
+    #[test]
+    fn a_subject_that_is_invalid_or_outside_telemetry_is_refused_with_the_reason() {
+        let refused = |subjects: &[&str], why: &str| {
+            let flags: Vec<String> = subjects.iter().map(|s| format!("--subject={s}")).collect();
+            let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+            let e = resolve(&flags, &[]).expect_err(why);
+            assert!(e.0.starts_with("--subject "), "{e}");
+            assert!(e.0.contains(why), "{subjects:?}: {e}");
+        };
+        refused(&[""], "is empty");
+        refused(&["telemetry.spans."], "empty token");
+        refused(&["telemetry..spans.>"], "empty token");
+        refused(&[".telemetry.>"], "empty token");
+        refused(&["telemetry.spans.py worker.>"], "white space");
+        refused(&["telemetry.spans.py\tworker.>"], "white space");
+        refused(&["telemetry.>.spans"], "> before its last token");
+        refused(&["telemetry.spans.py-*.>"], "must be a whole token");
+        refused(&["telemetry.spans.a>"], "must be a whole token");
+        refused(&["other.>"], "is not under telemetry.>");
+        refused(&[">"], "is not under telemetry.>");
+        refused(&["*.spans.>"], "is not under telemetry.>");
+        refused(&["telemetry"], "is not under telemetry.>");
+        refused(&["telemetry.span.>"], "second token is spans, logs or metrics");
+        refused(&["telemetry.spans.py-worker"], "end it with .>");
+        refused(&["telemetry.spans"], "end it with .>");
+        refused(&["telemetry.logs.engine.error.x"], "matches no TELEMETRY subject");
+        refused(&["telemetry.>", "telemetry.logs.>"], "overlaps --subject \"telemetry.>\"");
+        refused(&["telemetry.spans.*.r-1", "telemetry.spans.py-worker.>"], "overlaps");
+        refused(&["telemetry.*.engine.>", "telemetry.logs.>"], "overlaps");
+        // A Config built by a program is checked as well.
+        let mut c = Config::new("nats://h", "http://h");
+        c.subjects = vec!["telemetry.logs.>".into(), "telemetry.logs.>".into()];
+        assert!(c.validate().is_err());
+        c.subjects = Vec::new();
+        assert!(c.validate().is_err());
+        c.subjects = vec!["telemetry.logs".into()];
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn overlapping_filters_are_told_apart_from_disjoint_ones() {
+        for (a, b) in [
+            ("telemetry.>", "telemetry.spans.x.y"),
+            ("telemetry.spans.*.r", "telemetry.spans.x.>"),
+            ("telemetry.*.x.y", "telemetry.logs.*.y"),
+            ("telemetry.spans.x.y", "telemetry.spans.x.y"),
+        ] {
+            assert!(subjects_overlap(a, b) && subjects_overlap(b, a), "{a} {b}");
+        }
+        for (a, b) in [
+            ("telemetry.spans.>", "telemetry.logs.>"),
+            ("telemetry.spans.x.>", "telemetry.spans.x"),
+            ("telemetry.spans.*.r", "telemetry.spans.x.s"),
+            ("telemetry.metrics.x.a", "telemetry.metrics.x.a.b"),
+        ] {
+            assert!(!subjects_overlap(a, b) && !subjects_overlap(b, a), "{a} {b}");
+        }
     }
 }

@@ -2,9 +2,11 @@
 //! routing by subject.
 //!
 //! The consumer is the contract's: durable, explicit acknowledgement, `max_deliver`,
-//! `ack_wait`, filter `telemetry.>`. A consumer that already exists keeps its settings
-//! (another bridge may rely on them); the bridge then works with the consumer's own
-//! `ack_wait` and `max_deliver` and warns when they differ from its flags.
+//! `ack_wait`, filter `telemetry.>` (or the `--subject` filters). A consumer that already
+//! exists keeps its settings (another bridge may rely on them); the bridge then works
+//! with the consumer's own `ack_wait` and `max_deliver` and warns when they differ from
+//! its flags. Its filter subjects are the exception: they are updated to the flags (see
+//! [`prepare`]).
 //!
 //! Batches are explicit pull requests ("no wait" with an expiry): the server answers at
 //! once with the messages available, up to the batch size, and only when none are does
@@ -16,6 +18,7 @@
 
 use std::time::Duration;
 
+use async_nats::jetstream::consumer::FromConsumer;
 use async_nats::jetstream::{self, consumer, Message};
 use dagnats_observe::collector::stream::{ensure, stream_config, STREAM_SUBJECTS};
 use dagnats_observe::collector::subject::SubjectKind;
@@ -53,11 +56,42 @@ pub fn consumer_config(config: &Config) -> consumer::pull::Config {
         ack_policy: consumer::AckPolicy::Explicit,
         ack_wait: config.ack_wait,
         max_deliver: config.max_deliver,
-        filter_subject: STREAM_SUBJECTS.into(),
         deliver_policy: consumer::DeliverPolicy::All,
         max_ack_pending: max_ack_pending(config),
-        ..Default::default()
+        ..with_filters(Default::default(), &config.subjects)
     }
+}
+
+/// `c` filtering on `subjects`: one goes in `filter_subject` (what servers before 2.10
+/// understand, and what bridges wrote before `--subject` existed), several in
+/// `filter_subjects` (nats-server 2.10 and later); the server refuses both at once.
+fn with_filters(mut c: consumer::pull::Config, subjects: &[String]) -> consumer::pull::Config {
+    match subjects {
+        [one] => (c.filter_subject, c.filter_subjects) = (one.clone(), Vec::new()),
+        several => (c.filter_subject, c.filter_subjects) = (String::new(), several.to_vec()),
+    }
+    c
+}
+
+/// The subjects a consumer's configuration filters on, sorted: `filter_subjects`, else
+/// `filter_subject`, else (no filter: the whole stream) `telemetry.>`.
+pub fn consumer_filters(c: &consumer::Config) -> Vec<String> {
+    let mut filters = if !c.filter_subjects.is_empty() {
+        c.filter_subjects.clone()
+    } else if !c.filter_subject.is_empty() {
+        vec![c.filter_subject.clone()]
+    } else {
+        vec![STREAM_SUBJECTS.to_owned()]
+    };
+    filters.sort();
+    filters
+}
+
+/// Whether a consumer configured as `c` filters on `subjects` (in any order).
+pub fn filters_match(c: &consumer::Config, subjects: &[String]) -> bool {
+    let mut wanted = subjects.to_vec();
+    wanted.sort();
+    consumer_filters(c) == wanted
 }
 
 /// Messages one bridge holds unacknowledged at most: every worker's full batch.
@@ -89,7 +123,37 @@ pub async fn prepare(js: &jetstream::Context, config: &Config) -> Result<Consume
                 .map_err(|_| format!("cannot create consumer {}: {create}", config.consumer))?,
         },
     };
-    let info = pull.info().await.map_err(|e| format!("cannot read consumer {}: {e}", config.consumer))?.clone();
+    let mut info = pull.info().await.map_err(|e| format!("cannot read consumer {}: {e}", config.consumer))?.clone();
+    if !filters_match(&info.config, &config.subjects) {
+        // The consumer exists with other filters: updated to the flags rather than kept
+        // (like its other settings) or refused. An operator who changes --subject expects
+        // the bridge to export what the flag says from now on; keeping the old filters
+        // would go on exporting what they meant to stop (the engine's own spans, sent
+        // twice), and the only other remedy, deleting the consumer, restarts it at the
+        // beginning of the stream, re-exporting everything: the doubles again. An update
+        // keeps the consumer's position and its other settings, and the change applies
+        // from that position on: messages of an added subject stored before it are not
+        // delivered (the server moves the position past messages its filters did not
+        // match, measured with nats-server 2.14). Bridges sharing a consumer must be
+        // given the same --subject: one with other filters switches them back, so the
+        // change is logged as a warning naming both sets.
+        let from = consumer_filters(&info.config);
+        tracing::warn!(
+            consumer = %config.consumer,
+            from = ?from,
+            to = ?config.subjects,
+            "the consumer's filter subjects differ from --subject; updating them, from the consumer's position on (every bridge sharing the consumer needs the same --subject)"
+        );
+        let cannot = |e: &dyn std::fmt::Display| {
+            format!(
+                "cannot update the filter subjects of consumer {} from {from:?} to {:?}: {e}",
+                config.consumer, config.subjects
+            )
+        };
+        let current = consumer::pull::Config::try_from_consumer_config(info.config.clone()).map_err(|e| cannot(&e))?;
+        pull = stream.update_consumer(with_filters(current, &config.subjects)).await.map_err(|e| cannot(&e))?;
+        info = pull.info().await.map_err(|e| format!("cannot read consumer {}: {e}", config.consumer))?.clone();
+    }
     let c = &info.config;
     if usize::try_from(c.max_ack_pending).is_ok_and(|pending| pending > 0 && pending < in_hand(config)) {
         tracing::warn!(
@@ -160,6 +224,34 @@ mod tests {
             assert!(limit >= (workers * batch_size) as i64, "{workers} x {batch_size}: {limit}");
             assert!(limit >= 1000, "never below the server's default: {limit}");
         }
+    }
+
+    #[test]
+    fn one_subject_is_the_filter_subject_several_the_filter_subjects() {
+        let mut config = Config::new("nats://127.0.0.1:4222", "http://127.0.0.1:4318");
+        let c = consumer_config(&config);
+        assert_eq!((c.filter_subject.as_str(), c.filter_subjects.len()), ("telemetry.>", 0));
+        config.subjects = vec!["telemetry.spans.py-worker.>".into(), "telemetry.logs.>".into()];
+        let c = consumer_config(&config);
+        assert_eq!((c.filter_subject.as_str(), &c.filter_subjects[..]), ("", &config.subjects[..]));
+
+        let existing = |filter_subject: &str, filter_subjects: &[&str]| consumer::Config {
+            filter_subject: filter_subject.into(),
+            filter_subjects: filter_subjects.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let everything = vec!["telemetry.>".to_owned()];
+        // No filter at all is the whole stream: the default matches it.
+        assert!(filters_match(&existing("", &[]), &everything));
+        assert!(filters_match(&existing("telemetry.>", &[]), &everything));
+        assert!(!filters_match(&existing("telemetry.>", &[]), &config.subjects));
+        // Order does not matter.
+        assert!(filters_match(&existing("", &["telemetry.logs.>", "telemetry.spans.py-worker.>"]), &config.subjects));
+        assert!(!filters_match(&existing("", &["telemetry.logs.>"]), &config.subjects));
+        assert_eq!(
+            consumer_filters(&existing("", &["telemetry.spans.py-worker.>", "telemetry.logs.>"])),
+            ["telemetry.logs.>", "telemetry.spans.py-worker.>"]
+        );
     }
 
     #[test]

@@ -190,6 +190,7 @@ impl Bridge {
         ));
         tracing::info!(
             consumer = %config.consumer,
+            subjects = ?config.subjects,
             ack_wait = ?consumer.ack_wait,
             max_deliver = consumer.max_deliver,
             traces = %dagnats_observe::nats::redact_url(&config.endpoints[0].url),

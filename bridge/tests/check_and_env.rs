@@ -88,6 +88,48 @@ async fn the_check_passes_with_live_nats_and_receiver_and_creates_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_check_shows_the_subject_filters_in_effect() {
+    let nats = NatsServer::start();
+    let receiver = Receiver::start().await;
+    let base = ["--nats-url", &nats.url(), "--endpoint", &receiver.base_url()];
+    let (code, out) = check(&base, &[]).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(line(&out, "ok      subjects:"), "ok      subjects: consuming telemetry.> (everything)");
+
+    let only = [("DAGNATS_BRIDGE_SUBJECTS", "telemetry.spans.py-worker.>, telemetry.logs.>")];
+    let (code, out) = check(&base, &only).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        line(&out, "ok      subjects:"),
+        "ok      subjects: consuming only telemetry.spans.py-worker.>, telemetry.logs.>"
+    );
+    assert!(line(&out, "ok      consumer otlp-bridge:").contains("not created yet"), "{out}");
+    assert!(
+        line(&out, "ok      consumer otlp-bridge:")
+            .contains(r#"filters ["telemetry.spans.py-worker.>", "telemetry.logs.>"]"#),
+        "{out}"
+    );
+    // A flag beats the variable.
+    let (_, out) = check(&[&base[..], &["--subject", "telemetry.metrics.>"]].concat(), &only).await;
+    assert_eq!(line(&out, "ok      subjects:"), "ok      subjects: consuming only telemetry.metrics.>");
+
+    // An existing consumer with other filters: a warning saying the bridge updates them.
+    jetstream(&nats.url()).await;
+    let bridge = RunningBridge::start(test_config(&nats.url(), &receiver));
+    eventually_async("the consumer exists", || async { consumer_backlog(&nats.url()).await.0 != u64::MAX }).await;
+    bridge.stop().await;
+    let (code, out) = check(&base, &only).await;
+    assert_eq!(code, 0, "{out}");
+    let l = line(&out, "warning consumer otlp-bridge:");
+    assert!(l.contains("other filters than --subject") && l.contains(r#"filters ["telemetry.>"]"#), "{l}");
+
+    // A filter outside TELEMETRY: a usage error naming it.
+    let (code, out) = check(&base, &[("DAGNATS_BRIDGE_SUBJECTS", "telemetry.spans.>,events.>")]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains(r#"--subject "events.>" is not under telemetry.>"#), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_check_fails_naming_nats_when_it_is_unreachable() {
     let receiver = Receiver::start().await;
     let nowhere = format!("nats://127.0.0.1:{}", testkit::free_port());

@@ -336,6 +336,68 @@ async fn a_run_brings_its_whole_traces_and_nothing_else() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_counts_each_span_and_each_unreadable_message_once() {
+    let nats = NatsServer::start();
+    let js = jetstream(&nats.url()).await;
+    // One run: a root with the run id, a child of another service without it.
+    let run = json!({"attributes": {"run_id": "r-7"}});
+    publish(
+        &js,
+        "telemetry.spans.engine.r-7",
+        record(T, "00000000000000a1", None, "engine.run", "engine", "server", 0, 900, run.clone()),
+    )
+    .await;
+    publish(
+        &js,
+        "telemetry.spans.engine.r-7",
+        record(T, "00000000000000a2", Some("00000000000000a1"), "engine.step", "engine", "internal", 10, 500, run),
+    )
+    .await;
+    let child = record(
+        T,
+        "00000000000000b1",
+        Some("00000000000000a2"),
+        "worker.task",
+        "py-worker",
+        "consumer",
+        20,
+        400,
+        json!({}),
+    );
+    publish(&js, "telemetry.spans.py-worker.no-run", child.clone()).await;
+
+    // Clean input: three spans, no duplicate, nothing skipped.
+    let found = trace::trees(&js, &Query::Run("r-7".into()), None).await.unwrap();
+    assert_eq!((found.trees.len(), found.trees[0].spans.len()), (1, 3));
+    assert_eq!((found.trees[0].duplicates, found.unreadable), (0, 0));
+    let out = run_binary(&["trace", "--run", "r-7", "--nats-url", &nats.url()]);
+    let (stdout, stderr) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap());
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.starts_with("run r-7  1 trace  3 spans\n"), "{stdout}");
+    assert!(!stdout.contains("duplicate"), "{stdout}");
+    assert!(!stderr.contains("skipped"), "{stderr}");
+
+    // N unreadable messages: exactly N skipped, still no duplicate.
+    const N: u64 = 2;
+    for _ in 0..N {
+        publish(&js, "telemetry.spans.py-worker.r-7", "not a span").await;
+    }
+    let found = trace::trees(&js, &Query::Run("r-7".into()), None).await.unwrap();
+    assert_eq!((found.trees[0].spans.len(), found.trees[0].duplicates, found.unreadable), (3, 0, N));
+    let out = run_binary(&["trace", "--run", "r-7", "--nats-url", &nats.url()]);
+    let (stdout, stderr) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap());
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("duplicate"), "{stdout}");
+    assert!(stderr.contains(&format!("skipped {N} message(s) that hold no readable span")), "{stderr}");
+
+    // A record the stream really holds twice is still reported, once.
+    publish(&js, "telemetry.spans.py-worker.no-run", child).await;
+    let out = run_binary(&["trace", "--run", "r-7", "--nats-url", &nats.url()]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("3 spans") && stdout.contains("(1 duplicate record ignored)"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn since_limits_the_window_and_a_missing_stream_is_told() {
     let nats = NatsServer::start();
     let js = jetstream::new(async_nats::connect(nats.url()).await.unwrap());

@@ -18,7 +18,7 @@ pub mod records;
 pub mod render;
 pub mod tree;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::Write;
 use std::path::Path;
@@ -28,7 +28,7 @@ use async_nats::jetstream::consumer::{pull, DeliverPolicy};
 use async_nats::jetstream::{self, context::GetStreamErrorKind};
 use dagnats_observe::collector::stream::STREAM_NAME;
 use dagnats_observe::collector::subject::SubjectKind;
-use dagnats_observe::id::TraceId;
+use dagnats_observe::id::{SpanId, TraceId};
 use dagnats_observe::nats::InitialConnect;
 use dagnats_observe::record::SpanRecord;
 use futures::StreamExt;
@@ -201,10 +201,23 @@ pub async fn find(js: &jetstream::Context, query: &Query, since: Option<Duration
                 return Ok(first);
             }
             let mut second = scan(js, since, |s| traces.contains(&s.trace_id)).await?;
-            // A span of the first pass that expired from the stream in between stays.
-            second.spans.extend(first.spans);
-            second.messages += first.messages;
-            second.unreadable += first.unreadable;
+            // The second pass read the first pass's spans again: only a record it did not
+            // see (expired from the stream in between) is added, else every run would show
+            // its own spans as duplicates. Counted per span, so that a span the stream
+            // really holds twice is still reported once as a duplicate.
+            let mut seen: HashMap<(TraceId, SpanId), usize> = HashMap::new();
+            for s in &second.spans {
+                *seen.entry((s.trace_id, s.span_id)).or_default() += 1;
+            }
+            for s in first.spans {
+                match seen.get_mut(&(s.trace_id, s.span_id)) {
+                    Some(n) if *n > 0 => *n -= 1,
+                    _ => second.spans.push(s),
+                }
+            }
+            // The messages are the same ones read twice: the second pass's counts (the
+            // stream up to its end when the pass started) are those of the run, and an
+            // unreadable message is skipped once, not once per pass.
             Ok(second)
         }
     }
