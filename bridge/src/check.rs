@@ -31,7 +31,7 @@ use dagnats_observe::otlp::proto::collector::metrics::v1::ExportMetricsServiceRe
 use dagnats_observe::otlp::proto::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::config::{Config, Signal};
-use crate::consume::{consumer_filters, filters_match};
+use crate::consume::{consumer_filters, filters_match, lacks_room, max_ack_pending};
 use crate::export::{Exporter, Outcome};
 use crate::settle::DLQ_STREAM;
 
@@ -169,8 +169,11 @@ async fn check_nats(config: &Config, report: &mut Report) {
     check_stream(&js, DLQ_STREAM, bound, report).await;
     let name = format!("consumer {}", config.consumer);
     let would_create = format!(
-        "not created yet; the bridge creates it (ack_wait {:?}, max_deliver {}, filters {:?})",
-        config.ack_wait, config.max_deliver, config.subjects
+        "not created yet; the bridge creates it (ack_wait {:?}, max_deliver {}, max_ack_pending {}, filters {:?})",
+        config.ack_wait,
+        config.max_deliver,
+        max_ack_pending(config),
+        config.subjects
     );
     let Some(stream) = telemetry else {
         report.push(name, Status::Ok, would_create);
@@ -183,9 +186,10 @@ async fn check_nats(config: &Config, report: &mut Report) {
         Ok(Ok(info)) => {
             let c = &info.config;
             let figures = format!(
-                "ack_wait {:?}, max_deliver {}, filters {:?}; {} waiting, {} in flight, {} redelivered",
+                "ack_wait {:?}, max_deliver {}, max_ack_pending {}, filters {:?}; {} waiting, {} in flight, {} redelivered",
                 c.ack_wait,
                 c.max_deliver,
+                c.max_ack_pending,
                 consumer_filters(c),
                 info.num_pending,
                 info.num_ack_pending,
@@ -204,6 +208,15 @@ async fn check_nats(config: &Config, report: &mut Report) {
                     format!(
                         "exists with other filters than --subject; the bridge updates them to {:?}: {figures}",
                         config.subjects
+                    ),
+                );
+            } else if lacks_room(c.max_ack_pending, config) {
+                report.push(
+                    name,
+                    Status::Warning,
+                    format!(
+                        "allows fewer unacknowledged messages than --workers x --batch-size ({} x {}): the server will hold pull requests back; lower the flags or recreate the consumer: {figures}",
+                        config.workers, config.batch_size
                     ),
                 );
             } else if c.ack_wait != config.ack_wait || c.max_deliver != config.max_deliver {

@@ -107,6 +107,12 @@ pub fn max_ack_pending(config: &Config) -> i64 {
     i64::try_from(in_hand(config).saturating_mul(2)).unwrap_or(i64::MAX).max(1000)
 }
 
+/// Whether a consumer's `max_ack_pending` (0 or less: the server's default, no limit of
+/// its own) is below what this bridge holds unacknowledged at once.
+pub fn lacks_room(max_ack_pending: i64, config: &Config) -> bool {
+    usize::try_from(max_ack_pending).is_ok_and(|pending| pending > 0 && pending < in_hand(config))
+}
+
 /// Makes sure TELEMETRY and the dead-letter stream exist, and gets or creates the
 /// durable consumer.
 pub async fn prepare(js: &jetstream::Context, config: &Config) -> Result<Consumer, String> {
@@ -155,7 +161,7 @@ pub async fn prepare(js: &jetstream::Context, config: &Config) -> Result<Consume
         info = pull.info().await.map_err(|e| format!("cannot read consumer {}: {e}", config.consumer))?.clone();
     }
     let c = &info.config;
-    if usize::try_from(c.max_ack_pending).is_ok_and(|pending| pending > 0 && pending < in_hand(config)) {
+    if lacks_room(c.max_ack_pending, config) {
         tracing::warn!(
             consumer = %config.consumer,
             max_ack_pending = c.max_ack_pending,

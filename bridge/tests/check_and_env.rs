@@ -85,6 +85,18 @@ async fn the_check_passes_with_live_nats_and_receiver_and_creates_nothing() {
         check(&["--nats-url", &nats.url(), "--endpoint", &receiver.base_url(), "--max-deliver=9"], &[]).await;
     assert_eq!(code, 0, "{out}");
     assert!(line(&out, "warning consumer otlp-bridge:").contains("other settings"), "{out}");
+    // The room for unacknowledged messages is shown, and too little of it is a warning.
+    let (_, out) = check(&["--nats-url", &nats.url(), "--endpoint", &receiver.base_url()], &[]).await;
+    // (8 workers x 512 by default, twice over.)
+    assert!(line(&out, "ok      consumer otlp-bridge:").contains("max_ack_pending 8192"), "{out}");
+    let (code, out) = check(
+        &["--nats-url", &nats.url(), "--endpoint", &receiver.base_url(), "--workers=16", "--batch-size=1000"],
+        &[],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let l = line(&out, "warning consumer otlp-bridge:");
+    assert!(l.contains("fewer unacknowledged messages than --workers x --batch-size (16 x 1000)"), "{l}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
