@@ -1091,6 +1091,24 @@ dagnats_result dagnats_connect_options_set_max_in_flight(struct dagnats_connect_
                                                          size_t publishes);
 
 /**
+ * Chooses what the telemetry writes on TELEMETRY: `"records"` (the record format, the
+ * default) or `"engine"` (the DagNats engine's OpenTelemetry dialect, which its
+ * `dagnats trace`, `dagnats logs` and web console read). ASCII case and surrounding
+ * spaces are ignored. Without this call, `dagnats_telemetry_connect` reads
+ * `DAGNATS_TELEMETRY_FORMAT` (unset or empty: records; an unknown value there gives
+ * `DAGNATS_RESULT_INVALID_CONFIG`). In-memory telemetries keep records whatever the
+ * format.
+ *
+ * Returns `DAGNATS_RESULT_INVALID_ARGUMENT` for any other name, with a last-error
+ * message naming the accepted values (`expected one of records, engine`); the options
+ * are then unchanged.
+ *
+ * Ownership: `format` is copied. Thread-safety: see `dagnats_connect_options`.
+ */
+dagnats_result dagnats_connect_options_set_format(struct dagnats_connect_options *options,
+                                                  const char *format);
+
+/**
  * Checks the NATS options as `dagnats_telemetry_connect` does, without connecting (no
  * server needed): `DAGNATS_RESULT_OK`, or `DAGNATS_RESULT_INVALID_CONFIG` with a
  * last-error message that starts with the rule's name (`conflicting_credentials: `,
@@ -1110,7 +1128,9 @@ dagnats_result dagnats_connect_options_validate(const struct dagnats_connect_opt
  * A server that cannot be reached yet is not an error: records wait in the buffer and go
  * out once it is. Bad credentials or a TLS failure give `DAGNATS_RESULT_NOT_CONNECTED`;
  * options that `dagnats_connect_options_validate` refuses (checked first, before any
- * connection) or an unreadable credentials file `DAGNATS_RESULT_INVALID_CONFIG`.
+ * connection), an unreadable credentials file or an unknown `DAGNATS_TELEMETRY_FORMAT`
+ * (when `dagnats_connect_options_set_format` was not called)
+ * `DAGNATS_RESULT_INVALID_CONFIG`.
  * Creates the TELEMETRY stream when it is missing.
  *
  * Ownership: `options` is only read (free it whenever you like). On success `*out` is a

@@ -15,7 +15,7 @@ import type {
 } from './native'
 
 export { Metrics, Counter, Gauge, Histogram, SpanKind, StatusCode, validateConnectOptions } from './native'
-export type { Attributes, AttributeValue, CollectorStats, ConnectOptions, TlsConnectOptions } from './native'
+export type { Attributes, AttributeValue, CollectorStats, ConnectOptions, TelemetryFormat, TlsConnectOptions } from './native'
 
 /**
  * The identity of a span as it travels between processes: what `extract` reads from a
@@ -191,8 +191,10 @@ export declare class Telemetry {
   /**
    * Connects to NATS without blocking the event loop and resolves to a Telemetry that
    * publishes to the TELEMETRY stream. `servers` defaults to `NATS_URL`, `service` to
-   * `OTEL_SERVICE_NAME`. An unreachable server is not an error (records wait); bad
-   * credentials, TLS failures and bad URLs reject.
+   * `OTEL_SERVICE_NAME`, `format` to `DAGNATS_TELEMETRY_FORMAT` (else `'records'`). An
+   * unreachable server is not an error (records wait); bad credentials, TLS failures and
+   * bad URLs reject, and so does an unknown format (`TypeError`, code
+   * `ERR_DAGNATS_UNKNOWN_FORMAT`, naming the accepted values).
    */
   static connect(options?: ConnectOptions | null): Promise<Telemetry>
   /** A Telemetry that keeps every record in memory, for tests. */

@@ -7,6 +7,12 @@ export type AttributeValue = string | number | boolean | bigint
 /** Span, event or log attributes: a plain object of attribute values. */
 export type Attributes = Record<string, AttributeValue>
 
+/**
+ * What a connected telemetry writes on TELEMETRY: `'records'` (the default) or
+ * `'engine'`, the DagNats engine's OpenTelemetry dialect.
+ */
+export type TelemetryFormat = 'records' | 'engine'
+
 /** TLS settings of `Telemetry.connect`. */
 export interface TlsConnectOptions {
   /** Require TLS even when the URL scheme is `nats://`. */
@@ -45,6 +51,11 @@ export interface ConnectOptions {
   bufferCapacity?: number
   /** Publishes awaiting acknowledgement at once (default 512). */
   maxInFlight?: number
+  /**
+   * What to write: `'records'` (default) or `'engine'`; default `DAGNATS_TELEMETRY_FORMAT`.
+   * Another value rejects with a `TypeError` (code `ERR_DAGNATS_UNKNOWN_FORMAT`).
+   */
+  format?: TelemetryFormat
 }
 
 /**

@@ -7,6 +7,12 @@ export type AttributeValue = string | number | boolean | bigint
 /** Span, event or log attributes: a plain object of attribute values. */
 export type Attributes = Record<string, AttributeValue>
 
+/**
+ * What a connected telemetry writes on TELEMETRY: `'records'` (the default) or
+ * `'engine'`, the DagNats engine's OpenTelemetry dialect.
+ */
+export type TelemetryFormat = 'records' | 'engine'
+
 /** TLS settings of `Telemetry.connect`. */
 export interface TlsConnectOptions {
   /** Require TLS even when the URL scheme is `nats://`. */
@@ -45,6 +51,11 @@ export interface ConnectOptions {
   bufferCapacity?: number
   /** Publishes awaiting acknowledgement at once (default 512). */
   maxInFlight?: number
+  /**
+   * What to write: `'records'` (default) or `'engine'`; default `DAGNATS_TELEMETRY_FORMAT`.
+   * Another value rejects with a `TypeError` (code `ERR_DAGNATS_UNKNOWN_FORMAT`).
+   */
+  format?: TelemetryFormat
 }
 
 /**
@@ -132,7 +143,9 @@ export declare class NativeTelemetry {
    * (a URL or a list; else `NATS_URL`, else `nats://127.0.0.1:4222`), `service` (else
    * `OTEL_SERVICE_NAME`), `name` (connection name), `user`/`pass`, `token`,
    * `nkeySeed`, `credentialsFile`, `tls` (`{ required?, caFile?, certFile?, keyFile? }`),
-   * `timeout` (connect timeout in ms), `bufferCapacity`, `maxInFlight`.
+   * `timeout` (connect timeout in ms), `bufferCapacity`, `maxInFlight`, `format`
+   * (`'records'`, the default, or `'engine'`; else `DAGNATS_TELEMETRY_FORMAT`, read by
+   * the core; an unknown value is a `TypeError` with code `ERR_DAGNATS_UNKNOWN_FORMAT`).
    *
    * An unreachable server is not an error (records wait in the queue); bad
    * credentials, TLS failures and bad URLs reject.

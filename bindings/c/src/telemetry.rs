@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use dagnats_observe::format::UnknownFormat;
 use dagnats_observe::record::Record;
-use dagnats_observe::{CollectorOptions, MemorySink, Telemetry};
+use dagnats_observe::{CollectorOptions, MemorySink, Telemetry, TelemetryFormat};
 
 use crate::cstr::{str_arg, write_out};
 use crate::handle::{free_boxed, out_arg, to_boxed, try_mut, try_ref, Castable, Registry};
@@ -381,6 +382,34 @@ pub unsafe extern "C" fn dagnats_connect_options_set_max_in_flight(
     })
 }
 
+/// Chooses what the telemetry writes on TELEMETRY: `"records"` (the record format, the
+/// default) or `"engine"` (the DagNats engine's OpenTelemetry dialect, which its
+/// `dagnats trace`, `dagnats logs` and web console read). ASCII case and surrounding
+/// spaces are ignored. Without this call, `dagnats_telemetry_connect` reads
+/// `DAGNATS_TELEMETRY_FORMAT` (unset or empty: records; an unknown value there gives
+/// `DAGNATS_RESULT_INVALID_CONFIG`). In-memory telemetries keep records whatever the
+/// format.
+///
+/// Returns `DAGNATS_RESULT_INVALID_ARGUMENT` for any other name, with a last-error
+/// message naming the accepted values (`expected one of records, engine`); the options
+/// are then unchanged.
+///
+/// Ownership: `format` is copied. Thread-safety: see `dagnats_connect_options`.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_connect_options_set_format(
+    options: *mut dagnats_connect_options,
+    format: *const c_char,
+) -> dagnats_result {
+    ffi_boundary!({
+        let format = str_arg(format, "format")?;
+        let format: TelemetryFormat = format.parse().map_err(|e: UnknownFormat| Failure::invalid(e.to_string()))?;
+        with_options(options, |o| {
+            o.format = Some(format);
+            Ok(())
+        })
+    })
+}
+
 /// Checks the NATS options as `dagnats_telemetry_connect` does, without connecting (no
 /// server needed): `DAGNATS_RESULT_OK`, or `DAGNATS_RESULT_INVALID_CONFIG` with a
 /// last-error message that starts with the rule's name (`conflicting_credentials: `,
@@ -408,7 +437,9 @@ pub unsafe extern "C" fn dagnats_connect_options_validate(options: *const dagnat
 /// A server that cannot be reached yet is not an error: records wait in the buffer and go
 /// out once it is. Bad credentials or a TLS failure give `DAGNATS_RESULT_NOT_CONNECTED`;
 /// options that `dagnats_connect_options_validate` refuses (checked first, before any
-/// connection) or an unreadable credentials file `DAGNATS_RESULT_INVALID_CONFIG`.
+/// connection), an unreadable credentials file or an unknown `DAGNATS_TELEMETRY_FORMAT`
+/// (when `dagnats_connect_options_set_format` was not called)
+/// `DAGNATS_RESULT_INVALID_CONFIG`.
 /// Creates the TELEMETRY stream when it is missing.
 ///
 /// Ownership: `options` is only read (free it whenever you like). On success `*out` is a

@@ -6,6 +6,9 @@
  *                                every error path, fork, threads
  *   test_api --e2e               against the nats-server in $NATS_URL (see
  *                                tests/e2e/driver.rs, which checks the stream afterwards)
+ *   test_api --engine-format     spans and logs in the engine's dialect against the
+ *                                nats-server in $NATS_URL (tests/e2e/driver.rs hands the
+ *                                stored bodies to testkit/engine_strict_reader.py)
  *   test_api --auth-case         one shared authentication/TLS case against the secured
  *                                server in $DAGNATS_AUTH_URL, the case in DAGNATS_AUTH_*
  *                                (see tests/e2e/driver.rs)
@@ -1592,6 +1595,60 @@ static void test_double_free(void) {
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* The format option (issue 14): "records" or "engine", else DAGNATS_TELEMETRY_FORMAT. */
+
+static void test_format_option(void) {
+    begin("format: set_format takes records and engine; NULL, bad UTF-8 and unknown names are errors naming the accepted values");
+    clear_nats_env();
+    unsetenv("DAGNATS_TELEMETRY_FORMAT");
+    dagnats_connect_options *opts = NULL;
+    dagnats_telemetry *t = NULL;
+    OK(dagnats_connect_options_new(&opts));
+    OK(dagnats_connect_options_set_format(opts, "engine"));
+    OK(dagnats_connect_options_set_format(opts, "records"));
+    OK(dagnats_connect_options_set_format(opts, " ENGINE "));
+    EXPECT(DAGNATS_RESULT_NULL_ARGUMENT, dagnats_connect_options_set_format(NULL, "engine"));
+    EXPECT_ERR(DAGNATS_RESULT_NULL_ARGUMENT, "format", dagnats_connect_options_set_format(opts, NULL));
+    EXPECT_ERR(DAGNATS_RESULT_INVALID_UTF8, "format", dagnats_connect_options_set_format(opts, "eng\xffine"));
+    EXPECT_ERR(DAGNATS_RESULT_INVALID_ARGUMENT, "expected one of records, engine", dagnats_connect_options_set_format(opts, "otlp"));
+    CHECK(strstr(last_error(), "\"otlp\"") != NULL, "the message does not name the value: %s", last_error());
+    EXPECT_ERR(DAGNATS_RESULT_INVALID_ARGUMENT, "records, engine", dagnats_connect_options_set_format(opts, ""));
+    dagnats_connect_options_free(opts);
+    end_case();
+
+    begin("format: an unknown DAGNATS_TELEMETRY_FORMAT is INVALID_CONFIG at connect, naming the variable and the accepted values");
+    setenv("DAGNATS_TELEMETRY_FORMAT", "otlp", 1);
+    OK(dagnats_connect_options_new(&opts));
+    OK(dagnats_connect_options_set_url(opts, "nats://127.0.0.1:1"));
+    EXPECT_ERR(DAGNATS_RESULT_INVALID_CONFIG, "expected one of records, engine", dagnats_telemetry_connect(opts, &t));
+    CHECK(strstr(last_error(), "DAGNATS_TELEMETRY_FORMAT") != NULL, "the message does not name the variable: %s", last_error());
+    CHECK(t == NULL, "no telemetry on failure");
+    dagnats_connect_options_free(opts);
+    end_case();
+
+    begin("format: an in-memory telemetry keeps records whatever DAGNATS_TELEMETRY_FORMAT says");
+    setenv("DAGNATS_TELEMETRY_FORMAT", "engine", 1);
+    dagnats_tracer *tracer = NULL;
+    dagnats_span *span = NULL;
+    OK(dagnats_telemetry_in_memory("c-mem", &t));
+    OK(dagnats_telemetry_tracer(t, &tracer));
+    OK(dagnats_tracer_start_span(tracer, "work", DAGNATS_SPAN_KIND_INTERNAL, NULL, NULL, 0, &span));
+    OK(dagnats_span_end(&span));
+    json_value record;
+    if (memory_record(t, DAGNATS_RECORD_SPAN, 0, &record) == 0) {
+        CHECK(json_get_string(&record, "trace_id") != NULL, "no trace_id: not a record");
+        CHECK(json_get(&record, "traceId") == NULL, "an engine key in an in-memory record");
+        const char *service = json_get_string(&record, "service");
+        CHECK(service && strcmp(service, "c-mem") == 0, "service %s", service ? service : "(none)");
+        json_free(&record);
+    }
+    dagnats_tracer_free(tracer);
+    OK(dagnats_telemetry_free(t));
+    unsetenv("DAGNATS_TELEMETRY_FORMAT");
+    end_case();
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* Against a real nats-server ($NATS_URL): two services, a trace across them, and the
    failures only a server can produce. tests/e2e/driver.rs reads TELEMETRY back. */
 
@@ -1773,6 +1830,76 @@ static void e2e(const char *url) {
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* The engine's dialect against a real nats-server ($NATS_URL): tests/e2e/driver.rs reads
+   the stored bodies back and hands them to the engine's strict reader
+   (testkit/engine_strict_reader.py). */
+
+/* Connects `service` (with set_format(format) unless format is NULL), then writes a span
+   with every kind of attribute and a recorded error, and an error log inside it with
+   fields that are not strings; flushes and closes. Prints `tag trace_id span_id`. */
+static void engine_span_and_log(const char *url, const char *service, const char *format, const char *tag) {
+    dagnats_connect_options *opts = NULL;
+    dagnats_telemetry *tel = NULL;
+    dagnats_tracer *tracer = NULL;
+    dagnats_logger *logger = NULL;
+    OK(dagnats_connect_options_new(&opts));
+    OK(dagnats_connect_options_set_url(opts, url));
+    OK(dagnats_connect_options_set_service(opts, service));
+    if (format) OK(dagnats_connect_options_set_format(opts, format));
+    OK(dagnats_telemetry_connect(opts, &tel));
+    dagnats_connect_options_free(opts);
+    if (!tel) return;
+    OK(dagnats_telemetry_tracer(tel, &tracer));
+    OK(dagnats_telemetry_logger(tel, &logger));
+    dagnats_attribute attrs[] = {
+        { .key = "run_id", .value_type = DAGNATS_VALUE_STRING, .string_value = "r-engine" },
+        { .key = "attempt", .value_type = DAGNATS_VALUE_INT64, .int_value = 3 },
+        { .key = "ratio", .value_type = DAGNATS_VALUE_DOUBLE, .double_value = 0.25 },
+        { .key = "cached", .value_type = DAGNATS_VALUE_BOOL, .bool_value = true },
+    };
+    dagnats_attribute fields[] = {
+        { .key = "attempt", .value_type = DAGNATS_VALUE_INT64, .int_value = 2 },
+        { .key = "ratio", .value_type = DAGNATS_VALUE_DOUBLE, .double_value = 1.5 },
+        { .key = "retry", .value_type = DAGNATS_VALUE_BOOL, .bool_value = true },
+        { .key = "step", .value_type = DAGNATS_VALUE_STRING, .string_value = "build" },
+    };
+    dagnats_span *span = NULL;
+    char trace_id[33] = "", span_id[17] = "";
+    OK(dagnats_tracer_start_span(tracer, "engine.task", DAGNATS_SPAN_KIND_SERVER, NULL, attrs, 4, &span));
+    OK(dagnats_span_trace_id(span, trace_id, sizeof trace_id, NULL));
+    OK(dagnats_span_span_id(span, span_id, sizeof span_id, NULL));
+    OK(dagnats_span_record_error(span, "disk full", "IOError"));
+    OK(dagnats_logger_log(logger, DAGNATS_LEVEL_ERROR, "task failed", dagnats_span_context_of(span), fields, 4, NULL));
+    OK(dagnats_span_end(&span));
+    OK(dagnats_telemetry_flush(tel, 10000));
+    OK(dagnats_telemetry_close(tel, 10000));
+    uint64_t dropped = 0;
+    OK(dagnats_telemetry_dropped(tel, &dropped));
+    CHECK(dropped == 0, "dropped %" PRIu64, dropped);
+    dagnats_logger_free(logger);
+    dagnats_tracer_free(tracer);
+    OK(dagnats_telemetry_free(tel));
+    printf("%s %s %s\n", tag, trace_id, span_id);
+}
+
+static void e2e_engine_format(const char *url) {
+    unsetenv("DAGNATS_TELEMETRY_FORMAT");
+    begin("engine format: set_format(\"engine\"): a span with every kind of attribute and an error, and a log, reach TELEMETRY");
+    engine_span_and_log(url, "c-engine-fmt", "engine", "E2E_ENGINE");
+    end_case();
+
+    begin("engine format: DAGNATS_TELEMETRY_FORMAT=engine without set_format");
+    setenv("DAGNATS_TELEMETRY_FORMAT", "engine", 1);
+    engine_span_and_log(url, "c-engine-env", NULL, "E2E_ENGINE_ENV");
+    end_case();
+
+    begin("engine format: set_format(\"records\") wins over DAGNATS_TELEMETRY_FORMAT=engine");
+    engine_span_and_log(url, "c-records", "records", "E2E_RECORDS");
+    unsetenv("DAGNATS_TELEMETRY_FORMAT");
+    end_case();
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* One shared authentication/TLS case of testkit::auth, handed over by tests/e2e/driver.rs
    in the environment: the secured server (DAGNATS_AUTH_URL), the options it accepts
    (DAGNATS_AUTH_RIGHT_<KEY>) and refuses (DAGNATS_AUTH_WRONG_<KEY>), a word the refusal
@@ -1890,6 +2017,13 @@ int main(int argc, char **argv) {
             return 2;
         }
         e2e(url);
+    } else if (argc == 2 && strcmp(argv[1], "--engine-format") == 0) {
+        const char *url = getenv("NATS_URL");
+        if (!url || !*url) {
+            fprintf(stderr, "test_api --engine-format needs NATS_URL\n");
+            return 2;
+        }
+        e2e_engine_format(url);
     } else if (argc == 2 && strcmp(argv[1], "--auth-case") == 0) {
         int rc = auth_case();
         if (rc) return rc;
@@ -1898,6 +2032,7 @@ int main(int argc, char **argv) {
         run_connection_vectors(argv[1]);
         run_carrier_vectors(argv[1]);
         test_connect_options_rules();
+        test_format_option();
         test_span_lifecycle();
         test_parents();
         test_logs_and_metrics();
@@ -1911,7 +2046,7 @@ int main(int argc, char **argv) {
         test_small_buffers();
         test_double_free();
     } else {
-        fprintf(stderr, "usage: test_api VECTORS_JSON | test_api --e2e | test_api --auth-case\n");
+        fprintf(stderr, "usage: test_api VECTORS_JSON | test_api --e2e | test_api --engine-format | test_api --auth-case\n");
         return 2;
     }
     printf("%d passed, %d failed\n", passed, failed);

@@ -1,7 +1,7 @@
 // Typing test: compiled with `tsc --noEmit --strict` against the installed package by
 // scripts/test-node, so index.d.ts and native.d.ts stay true to the public API.
 import { currentSpan, extract, inject, Span, SpanContext, SpanKind, StatusCode, Telemetry, validateConnectOptions, withSpan } from 'dagnats-observe'
-import type { Attributes, LogRecord, MetricRecord, SpanRecord } from 'dagnats-observe'
+import type { Attributes, LogRecord, MetricRecord, SpanRecord, TelemetryFormat } from 'dagnats-observe'
 import { headers } from 'nats'
 
 export async function usesTheWholeApi(): Promise<number> {
@@ -36,4 +36,15 @@ export async function usesTheWholeApi(): Promise<number> {
   const stats = tel.stats
   return n + sum + spans.length + logs.length + metrics.length + (await later).length + (current ? 1 : 0) +
     Object.keys(plain).length + (stats?.published ?? 0) + tel.dropped
+}
+
+// The format option: the two names only (the typing test is compiled, never run).
+export async function choosesTheFormat(): Promise<void> {
+  const format: TelemetryFormat = 'engine'
+  const engine = await Telemetry.connect({ servers: 'nats://127.0.0.1:4222', format })
+  const records = await Telemetry.connect({ format: 'records' })
+  // @ts-expect-error: neither 'records' nor 'engine'
+  await Telemetry.connect({ format: 'otlp' })
+  await engine.close()
+  await records.close()
 }

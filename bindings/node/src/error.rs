@@ -6,7 +6,8 @@
 //!   beyond int64) become a `RangeError` (code `ERR_OUT_OF_RANGE`).
 //! - The core's [`dagnats_observe::Error`] becomes, by [`core_error`]: `TypeError` for an
 //!   invalid option (connection options by [`options_error`]: `TypeError` or
-//!   `RangeError` with code `ERR_DAGNATS_<RULE>`), an `Error` with a `code` (`ERR_DAGNATS_CONNECT`,
+//!   `RangeError` with code `ERR_DAGNATS_<RULE>`; an unknown `format` by [`format_error`]:
+//!   `TypeError` with code `ERR_DAGNATS_UNKNOWN_FORMAT`), an `Error` with a `code` (`ERR_DAGNATS_CONNECT`,
 //!   `ERR_DAGNATS_TIMEOUT` with a `pending` count, `ERR_DAGNATS_CLOSED`) otherwise.
 //!
 //! Each builder returns a [`napi::Error`] that holds the finished JS error object, so it
@@ -80,6 +81,17 @@ pub fn options_error(env: sys::napi_env, e: NatsOptionsError) -> napi::Error {
         _ => JsTypeError::from(error).into_unknown(Env::from_raw(env)),
     };
     retained(value)
+}
+
+/// Code of the `TypeError` for a `format` (option or `DAGNATS_TELEMETRY_FORMAT`) that is
+/// neither `records` nor `engine`.
+pub const CODE_UNKNOWN_FORMAT: &str = "ERR_DAGNATS_UNKNOWN_FORMAT";
+
+/// A `TypeError` with code `ERR_DAGNATS_UNKNOWN_FORMAT`; `message` is the core's, naming
+/// the accepted values.
+pub fn format_error(env: sys::napi_env, message: impl Into<String>) -> napi::Error {
+    let error = napi::Error::new(CODE_UNKNOWN_FORMAT, message.into());
+    retained(JsTypeError::from(error).into_unknown(Env::from_raw(env)))
 }
 
 /// An `Error` with `code`, and `pending` when given.

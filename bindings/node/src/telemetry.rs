@@ -15,7 +15,7 @@ use napi::{sys, Env, Task};
 use napi_derive::napi;
 
 use crate::convert::{self, raw};
-use crate::error::{catch_panic, core_error, options_error, range_error, type_error};
+use crate::error::{catch_panic, core_error, format_error, options_error, range_error, type_error};
 use crate::handles;
 use crate::metrics::Metrics;
 
@@ -119,7 +119,9 @@ impl NativeTelemetry {
     /// (a URL or a list; else `NATS_URL`, else `nats://127.0.0.1:4222`), `service` (else
     /// `OTEL_SERVICE_NAME`), `name` (connection name), `user`/`pass`, `token`,
     /// `nkeySeed`, `credentialsFile`, `tls` (`{ required?, caFile?, certFile?, keyFile? }`),
-    /// `timeout` (connect timeout in ms), `bufferCapacity`, `maxInFlight`.
+    /// `timeout` (connect timeout in ms), `bufferCapacity`, `maxInFlight`, `format`
+    /// (`'records'`, the default, or `'engine'`; else `DAGNATS_TELEMETRY_FORMAT`, read by
+    /// the core; an unknown value is a `TypeError` with code `ERR_DAGNATS_UNKNOWN_FORMAT`).
     ///
     /// An unreachable server is not an error (records wait in the queue); bad
     /// credentials, TLS failures and bad URLs reject.
@@ -345,12 +347,21 @@ fn nats_options(env: sys::napi_env, object: sys::napi_value) -> napi::Result<Nat
     Ok(nats)
 }
 
-/// Reads `Telemetry.connect` options over the environment's defaults.
+/// Reads `Telemetry.connect` options over the environment's defaults. The format is
+/// the core's choice (the option, else `DAGNATS_TELEMETRY_FORMAT`), made here so that an
+/// unknown value rejects as the option's does, before any connection.
 fn collector_options(env: sys::napi_env, object: sys::napi_value) -> napi::Result<CollectorOptions> {
     let mut options = CollectorOptions { nats: nats_options(env, object)?, ..CollectorOptions::from_env() };
     if object.is_null() || convert::is_nullish(env, object)? {
+        options.format = Some(options.resolved_format().map_err(|e| format_error(env, e.to_string()))?);
         return Ok(options);
     }
+    if let Some(format) = string_option(env, object, c"format")? {
+        let format =
+            format.parse().map_err(|e: core::format::UnknownFormat| format_error(env, format!("option {e}")))?;
+        options.format = Some(format);
+    }
+    options.format = Some(options.resolved_format().map_err(|e| format_error(env, e.to_string()))?);
     if let Some(service) = string_option(env, object, c"service")?.filter(|s| !s.is_empty()) {
         options.service = service;
     }

@@ -19,6 +19,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<span::SpanContext>()?;
     m.add_class::<span::Span>()?;
     m.add_class::<tracer::Tracer>()?;
+    m.add_class::<telemetry::TelemetryFormat>()?;
     m.add_class::<telemetry::Telemetry>()?;
     m.add_class::<telemetry::Logger>()?;
     m.add_class::<telemetry::Metrics>()?;

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dagnats_observe::nats::{connect_timeout_secs, NatsOptions};
-use dagnats_observe::{CollectorOptions, Level, MemorySink};
+use dagnats_observe::{CollectorOptions, Level, MemorySink, TelemetryFormat as CoreFormat};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::context::resolve_parent;
 use crate::convert;
@@ -97,6 +97,63 @@ pub fn validate_connect_options(nats_url: Option<String>, nats: Option<&Bound<'_
     Ok(options.validate().map_err(options_error)?.servers)
 }
 
+/// What a connected Telemetry writes on TELEMETRY: the record format (the default) or
+/// the DagNats engine's OpenTelemetry dialect. `Telemetry.connect(format=...)` takes a
+/// member or its value, the string `"records"` or `"engine"`.
+#[pyclass(eq, frozen, module = "dagnats_observe", name = "TelemetryFormat", from_py_object)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum TelemetryFormat {
+    RECORDS,
+    ENGINE,
+}
+
+impl From<TelemetryFormat> for CoreFormat {
+    fn from(f: TelemetryFormat) -> Self {
+        match f {
+            TelemetryFormat::RECORDS => CoreFormat::Records,
+            TelemetryFormat::ENGINE => CoreFormat::Engine,
+        }
+    }
+}
+
+#[pymethods]
+impl TelemetryFormat {
+    /// The option's string: `"records"` or `"engine"`.
+    #[getter]
+    fn value(&self) -> &'static str {
+        CoreFormat::from(*self).as_str()
+    }
+
+    fn __str__(&self) -> &'static str {
+        self.value()
+    }
+
+    fn __hash__(&self) -> isize {
+        *self as isize
+    }
+}
+
+/// The `format` keyword: a TelemetryFormat member or its string, parsed by the core (an
+/// unknown name is a ValueError naming the accepted ones), anything else a TypeError.
+fn format_option(format: Option<&Bound<'_, PyAny>>) -> PyResult<Option<CoreFormat>> {
+    let Some(format) = format.filter(|f| !f.is_none()) else { return Ok(None) };
+    if let Ok(member) = format.extract::<TelemetryFormat>() {
+        return Ok(Some(member.into()));
+    }
+    if let Ok(name) = format.cast::<PyString>() {
+        return name
+            .to_cow()?
+            .parse()
+            .map(Some)
+            .map_err(|e: dagnats_observe::format::UnknownFormat| PyValueError::new_err(e.to_string()));
+    }
+    Err(PyTypeError::new_err(format!(
+        "format must be a str (\"records\" or \"engine\") or a TelemetryFormat, not {}",
+        format.get_type().name()?
+    )))
+}
+
 /// Tracer, logger and metrics for one service, publishing to TELEMETRY (or kept in
 /// memory for tests).
 #[pyclass(frozen, module = "dagnats_observe", name = "Telemetry")]
@@ -140,18 +197,32 @@ impl Telemetry {
     /// `NATS_URL`, `user` to `NATS_USER`, ...: the table in the core's README). Options
     /// that break a rule raise before connecting (see validate_connect_options). An
     /// unreachable server is not an error (records wait until it is up); bad credentials
-    /// or TLS failures raise ConnectError.
+    /// or TLS failures raise ConnectError. `format` ("records", the default, or "engine",
+    /// or a TelemetryFormat) chooses what is written; without it the core reads
+    /// `DAGNATS_TELEMETRY_FORMAT`. An unknown format, given or in the variable, raises
+    /// ValueError naming the accepted values.
     #[staticmethod]
-    #[pyo3(signature = (nats_url = None, service = None, *, buffer_capacity = None, max_in_flight = None, **nats))]
+    #[pyo3(signature = (nats_url = None, service = None, *, buffer_capacity = None, max_in_flight = None, format = None, **nats))]
     fn connect(
         py: Python<'_>,
         nats_url: Option<String>,
         service: Option<String>,
         buffer_capacity: Option<usize>,
         max_in_flight: Option<usize>,
+        format: Option<&Bound<'_, PyAny>>,
         nats: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
+        let format = format_option(format)?;
         let mut options = CollectorOptions { nats: nats_options(nats_url, nats)?, ..CollectorOptions::from_env() };
+        // The core's choice (the option, else DAGNATS_TELEMETRY_FORMAT), made before
+        // connecting so that an unknown value in the variable is a ValueError too.
+        options.format = Some(match format {
+            Some(f) => f,
+            None => options.resolved_format().map_err(|e| match e {
+                dagnats_observe::Error::Config(_) => PyValueError::new_err(e.to_string()),
+                other => to_py(other),
+            })?,
+        });
         if let Some(service) = service {
             options.service = service;
         }

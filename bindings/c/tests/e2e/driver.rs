@@ -16,6 +16,14 @@
 //! the telemetry it inherited is there too (`E2E_FORK`). `DAGNATS_E2E_WRAPPER` (for
 //! example a valgrind command line) is put in front of `TEST_API`.
 //!
+//! Then, on a fresh server, `TEST_API --engine-format` writes in the engine's dialect
+//! (`dagnats_connect_options_set_format("engine")`, then `DAGNATS_TELEMETRY_FORMAT=engine`
+//! without it, then `set_format("records")` over that variable); the driver hands every
+//! stored span and log body to the engine's strict reader, `testkit/engine_strict_reader.py`
+//! (protobuf's JSON parser into the official OTLP `Span`, the log object key by key), run
+//! with `$DAGNATS_STRICT_READER_PYTHON`, else `.tools/venv/bin/python` (scripts/setup
+//! installs its pinned packages there), and checks what it read.
+//!
 //! Then, for each shared authentication and TLS case of `testkit::auth` (user/password,
 //! token, NKey, `.creds` file, TLS with the user's CA), starts a server secured that way
 //! and runs `TEST_API --auth-case` against it with the case in the environment:
@@ -38,8 +46,9 @@
 //! Prints one `ok`/`FAIL` line per check and ends with `N passed, N failed`; exits
 //! non-zero when anything failed.
 
-use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use dagnats_observe::collector::subject::span_subject;
@@ -310,7 +319,7 @@ fn main() -> ExitCode {
     argv.extend([test_api.clone(), "--e2e".to_owned()]);
     let urls = [("NATS_URL".to_owned(), url.clone()), ("NATS_AUTH_URL".to_owned(), auth_url.clone())];
     let api_out = run(&mut tally, "test_api --e2e runs clean", &argv, &urls);
-    let example_out = run(&mut tally, "examples/c/traced_task runs", &[traced_task.clone()], &urls);
+    let example_out = run(&mut tally, "examples/c/traced_task runs", std::slice::from_ref(traced_task), &urls);
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     // Two programs, each: 2 spans, 1 log, 1 metric point; and test_api's fork case: 3 spans.
@@ -326,6 +335,10 @@ fn main() -> ExitCode {
     drop(server);
 
     argv.pop();
+    argv.push("--engine-format".to_owned());
+    engine_format(&mut tally, &runtime, &argv);
+
+    argv.pop();
     argv.push("--auth-case".to_owned());
     auth_cases(&mut tally, &runtime, &argv);
 
@@ -335,6 +348,174 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The engine's dialect, read back by the engine's strict reader
+
+/// The repository's root (this file is bindings/c/tests/e2e/driver.rs).
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs testkit/engine_strict_reader.py on the messages; returns its exit code and verdict.
+fn strict_reader(messages: &[&StoredMessage]) -> Result<(i32, Value), String> {
+    let root = repo_root();
+    let python = std::env::var_os("DAGNATS_STRICT_READER_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".tools/venv/bin/python"));
+    let mut input = String::new();
+    for m in messages {
+        let body = String::from_utf8(m.payload.clone()).map_err(|e| format!("{}: {e}", m.subject))?;
+        input.push_str(&serde_json::json!({ "subject": m.subject, "body": body }).to_string());
+        input.push('\n');
+    }
+    let mut child = Command::new(&python)
+        .arg(root.join("testkit/engine_strict_reader.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {} (scripts/setup installs it): {e}", python.display()))?;
+    child.stdin.take().ok_or("no stdin")?.write_all(input.as_bytes()).map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let verdict = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!("the strict reader's verdict is not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr))
+    })?;
+    Ok((out.status.code().unwrap_or(-1), verdict))
+}
+
+/// `TAG <trace_id> <span_id>` from test_api's output.
+fn tagged_ids(stdout: &str, tag: &str) -> Option<(String, String)> {
+    let line = stdout.lines().find_map(|l| l.strip_prefix(tag)?.strip_prefix(' '))?;
+    let mut ids = line.split_whitespace();
+    Some((ids.next()?.to_owned(), ids.next()?.to_owned()))
+}
+
+/// The log object key by key, as engine-dialect.md states it.
+fn check_log_shape(log: &Value) -> Result<(), String> {
+    const KEYS: [&str; 7] = ["timestamp", "severity", "body", "attributes", "traceId", "spanId", "serviceName"];
+    let object = log.as_object().ok_or("the log is not an object")?;
+    for key in object.keys() {
+        ensure(KEYS.contains(&key.as_str()), || format!("key {key:?} is not the engine's"))?;
+    }
+    for key in ["timestamp", "severity", "body", "serviceName"] {
+        ensure(object.contains_key(key), || format!("no {key:?}"))?;
+    }
+    for key in ["body", "severity"] {
+        ensure(object[key].as_str().is_some_and(|s| !s.is_empty()), || format!("{key} {}", object[key]))?;
+    }
+    if let Some(attributes) = object.get("attributes") {
+        let attributes = attributes.as_object().ok_or("attributes is not an object")?;
+        ensure(attributes.values().all(Value::is_string), || format!("attributes not all strings: {attributes:?}"))?;
+    }
+    let hex = |key: &str, len: usize| {
+        let id = object.get(key).and_then(Value::as_str).unwrap_or("");
+        ensure(id.len() == len && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), || {
+            format!("{key} {id:?} is not {len} lowercase hex digits")
+        })
+    };
+    hex("traceId", 32)?;
+    hex("spanId", 16)
+}
+
+/// What the strict reader read of `service`'s span and log, against what test_api wrote.
+fn check_engine_verdict(verdict: &Value, service: &str, trace_id: &str, span_id: &str) -> Result<(), String> {
+    ensure(verdict["ok"] == Value::Bool(true), || format!("the strict reader refused: {}", verdict["errors"]))?;
+    let spans = verdict["spans"].as_array().ok_or("no spans")?;
+    let logs = verdict["logs"].as_array().ok_or("no logs")?;
+    ensure(spans.len() == 1 && logs.len() == 1, || format!("{} spans and {} logs", spans.len(), logs.len()))?;
+    let span = &spans[0];
+    let subject = format!("telemetry.spans.{service}.r-engine");
+    ensure(span["subject"] == subject.as_str(), || format!("subject {} != {subject}", span["subject"]))?;
+    ensure(span["traceId"] == trace_id && span["spanId"] == span_id, || {
+        format!("ids {}.{} != {trace_id}.{span_id}", span["traceId"], span["spanId"])
+    })?;
+    ensure(span["name"] == "engine.task" && span["kind"] == "SPAN_KIND_SERVER", || format!("span {span}"))?;
+    let want = serde_json::json!({
+        "run_id": {"type": "string", "value": "r-engine"},
+        "attempt": {"type": "int", "value": 3},
+        "ratio": {"type": "double", "value": 0.25},
+        "cached": {"type": "bool", "value": true},
+    });
+    ensure(span["attributes"] == want, || format!("attributes {} != {want}", span["attributes"]))?;
+    let exceptions: Vec<&Value> =
+        span["events"].as_array().into_iter().flatten().filter(|e| e["name"] == "exception").collect();
+    ensure(exceptions.len() == 1, || format!("events {}", span["events"]))?;
+    let attributes = &exceptions[0]["attributes"];
+    ensure(
+        attributes["exception.type"] == serde_json::json!({"type": "string", "value": "IOError"})
+            && attributes["exception.message"] == serde_json::json!({"type": "string", "value": "disk full"}),
+        || format!("exception event {}", exceptions[0]),
+    )?;
+    ensure(span["status"]["code"] == "STATUS_CODE_ERROR", || format!("status {}", span["status"]))?;
+
+    let log = &logs[0];
+    let subject = format!("telemetry.logs.{service}.error");
+    ensure(log["subject"] == subject.as_str(), || format!("log subject {} != {subject}", log["subject"]))?;
+    let record = &log["record"];
+    check_log_shape(record)?;
+    ensure(record["traceId"] == trace_id && record["spanId"] == span_id, || format!("log ids {record}"))?;
+    ensure(
+        record["body"] == "task failed" && record["severity"] == "error" && record["serviceName"] == service,
+        || format!("log {record}"),
+    )?;
+    let want = serde_json::json!({"attempt": "2", "ratio": "1.5", "retry": "true", "step": "build"});
+    ensure(record["attributes"] == want, || format!("log attributes {} != {want}", record["attributes"]))
+}
+
+/// A fresh server, `test_api --engine-format` against it, and every stored body through
+/// the engine's strict reader.
+fn engine_format(tally: &mut Tally, runtime: &tokio::runtime::Runtime, argv: &[String]) {
+    let server = NatsServer::start();
+    let url = server.url();
+    let stdout = run(
+        tally,
+        "test_api --engine-format runs clean (set_format, the variable, records over the variable)",
+        argv,
+        &[("NATS_URL".to_owned(), url.clone())],
+    );
+    // Three telemetries, each one span and one log.
+    let messages = runtime.block_on(wait_for_messages(&url, "TELEMETRY", 6, Duration::from_secs(15)));
+    let of = |service: &str| -> Vec<&StoredMessage> {
+        messages.iter().filter(|m| m.subject.split('.').nth(2) == Some(service)).collect()
+    };
+    for (service, tag, name) in [
+        ("c-engine-fmt", "E2E_ENGINE", "set_format(\"engine\")"),
+        ("c-engine-env", "E2E_ENGINE_ENV", "DAGNATS_TELEMETRY_FORMAT=engine"),
+    ] {
+        let result = tagged_ids(&stdout, tag).ok_or_else(|| format!("no {tag} line")).and_then(|(trace, span)| {
+            let stored = of(service);
+            ensure(stored.len() == 2, || format!("{} messages of {service} on TELEMETRY, wanted 2", stored.len()))?;
+            let (code, verdict) = strict_reader(&stored)?;
+            ensure(code == 0, || format!("the strict reader exited {code}: {}", verdict["errors"]))?;
+            check_engine_verdict(&verdict, service, &trace, &span)
+        });
+        tally.check(
+            &format!("engine format, {name}: the span (every attribute kind, an error) and the log pass the engine's strict reader"),
+            result,
+        );
+    }
+    let result =
+        tagged_ids(&stdout, "E2E_RECORDS").ok_or_else(|| "no E2E_RECORDS line".to_owned()).and_then(|(trace, span)| {
+            let stored = of("c-records");
+            ensure(stored.len() == 2, || format!("{} messages of c-records on TELEMETRY, wanted 2", stored.len()))?;
+            let records = decode(stored.iter().map(|m| (*m).clone()).collect())?;
+            ensure(
+                records.spans.len() == 1
+                    && records.spans[0].1.trace_id.to_string() == trace
+                    && records.spans[0].1.span_id.to_string() == span,
+                || "the records span is not the one test_api wrote".to_owned(),
+            )?;
+            let (code, verdict) = strict_reader(&stored)?;
+            ensure(code == 1 && verdict["ok"] == Value::Bool(false), || {
+                format!("the strict reader accepted the record format (exit {code})")
+            })
+        });
+    tally.check(
+        "engine format: set_format(\"records\") wins over the variable; the strict reader refuses the record format",
+        result,
+    );
 }
 
 // ---------------------------------------------------------------------------------------

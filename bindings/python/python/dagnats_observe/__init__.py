@@ -32,6 +32,7 @@ from ._native import (
     StatusCode,
     Telemetry,
     TelemetryError,
+    TelemetryFormat,
     Tracer,
     validate_connect_options,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "StatusCode",
     "Telemetry",
     "TelemetryError",
+    "TelemetryFormat",
     "TelemetryHandler",
     "Tracer",
     "current_span",

@@ -8,12 +8,13 @@ from os import PathLike
 from types import TracebackType
 from typing import Any, Callable, ClassVar, Dict, List, Mapping, MutableMapping, Optional, Tuple, Type, TypeVar, Union, final
 
-from typing_extensions import TypeAlias, TypedDict, Unpack
+from typing_extensions import Literal, TypeAlias, TypedDict, Unpack
 
 _AttributeValue: TypeAlias = Union[str, int, float, bool]
 _Attributes: TypeAlias = Mapping[str, _AttributeValue]
 _F = TypeVar("_F", bound=Callable[..., Any])
 _MutableHeaders = TypeVar("_MutableHeaders", bound=MutableMapping[str, Any])
+_Format: TypeAlias = Union["TelemetryFormat", Literal["records", "engine"]]
 
 __all__ = [
     "SpanKind",
@@ -22,6 +23,7 @@ __all__ = [
     "Span",
     "Tracer",
     "Telemetry",
+    "TelemetryFormat",
     "Logger",
     "Metrics",
     "Counter",
@@ -185,6 +187,21 @@ class _NatsKeywords(TypedDict, total=False):
     connect_timeout: Optional[float]
     name: Optional[str]
 
+@final
+class TelemetryFormat:
+    """What a connected Telemetry writes on TELEMETRY: ``RECORDS`` (the default) or
+    ``ENGINE`` (the DagNats engine's dialect). ``value`` and ``str()`` give the option's
+    string, ``"records"`` or ``"engine"``."""
+
+    RECORDS: ClassVar["TelemetryFormat"]
+    ENGINE: ClassVar["TelemetryFormat"]
+    @property
+    def value(self) -> Literal["records", "engine"]: ...
+    def __int__(self) -> int: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
 def validate_connect_options(nats_url: Optional[str] = None, **nats: Unpack[_NatsKeywords]) -> List[str]: ...
 @final
 class Telemetry:
@@ -195,6 +212,7 @@ class Telemetry:
         *,
         buffer_capacity: Optional[int] = None,
         max_in_flight: Optional[int] = None,
+        format: Optional[_Format] = None,
         **nats: Unpack[_NatsKeywords],
     ) -> "Telemetry": ...
     @staticmethod
