@@ -16,10 +16,11 @@
 //! attribute sets go to the series `otel.metric.overflow=true`, and are counted
 //! ([`Metrics::overflowed`]).
 //!
-//! Recording on a series seen before allocates nothing and takes no lock that another
-//! series contends for: the series live in sharded maps, found by a hash of the borrowed
-//! attribute set (in any order) under a read lock; sums and gauges are atomics, a
-//! histogram a mutex of its own series.
+//! Recording on a series seen before allocates nothing and takes no lock: each
+//! instrument's series live in an open-addressing table of its own (twice as many slots
+//! as the limit, filled once by compare-and-swap, never emptied), found by a hash of the
+//! borrowed attribute set in any order; sums and gauges are atomics, a histogram a mutex
+//! of its own series (contended only by threads recording that very series).
 //!
 //! ```
 //! use dagnats_observe::Telemetry;
@@ -48,11 +49,10 @@
 //! assert!(memory.metrics().is_empty());
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use crate::attribute::{Attribute, Attributes};
@@ -415,35 +415,16 @@ impl Aggregator {
     }
 }
 
-/// Shards of an instrument's series: threads recording different series rarely share one.
-const SHARDS: usize = 16;
-
-/// Series of one shard, by the hash of their attribute set (collisions in the list).
-type Shard = RwLock<HashMap<u64, Vec<Series>, BuildHasherDefault<Prehashed>>>;
-
-/// The keys are hashes already.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = hash_bytes(self.0, bytes);
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
-
-/// One instrument: its series.
+/// One instrument: its series, in an open-addressing table of its own that is read
+/// without a lock. A slot is filled once (compare-and-swap from null) and never emptied
+/// while the instrument lives, so a series found stays valid; the table has at least twice
+/// as many slots as the instrument may hold series, so a probe always ends.
 pub(crate) struct Stream {
     name: Arc<str>,
     kind: MetricKind,
     limit: usize,
-    shards: Box<[Shard]>,
-    /// Series held in the shards.
+    slots: Box<[AtomicPtr<Series>]>,
+    /// Series held in the slots.
     len: AtomicUsize,
     /// Takes what comes beyond the limit.
     overflow: Series,
@@ -452,15 +433,28 @@ pub(crate) struct Stream {
     overflowed: AtomicU64,
 }
 
+impl Drop for Stream {
+    fn drop(&mut self) {
+        for slot in self.slots.iter_mut() {
+            let p = *slot.get_mut();
+            if !p.is_null() {
+                // SAFETY: every non-null slot holds a pointer from Box::into_raw, stored
+                // once and freed only here, when no handle can reach the stream any more.
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
+    }
+}
+
 impl Stream {
     fn new(name: &str, kind: MetricKind, limit: usize) -> Stream {
         Stream {
             name: name.into(),
             kind,
             limit,
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            slots: (0..(2 * limit).next_power_of_two()).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect(),
             len: AtomicUsize::new(0),
-            overflow: Series { attributes: Box::new([]), cell: Cell::new(kind) },
+            overflow: Series { hash: 0, attributes: Box::new([]), cell: Cell::new(kind) },
             overflow_used: AtomicBool::new(false),
             overflowed: AtomicU64::new(0),
         }
@@ -470,20 +464,29 @@ impl Stream {
         self.len.load(Ordering::Relaxed) + usize::from(self.overflow_used.load(Ordering::Relaxed))
     }
 
-    fn shard(&self, hash: u64) -> &Shard {
-        &self.shards[(hash >> 40) as usize % SHARDS]
+    /// The series in the slots, from `hash`'s slot to the first empty one.
+    #[inline]
+    fn probe(&self, hash: u64) -> impl Iterator<Item = (&AtomicPtr<Series>, Option<&Series>)> {
+        let mask = self.slots.len() - 1;
+        let first = hash as usize & mask;
+        (0..self.slots.len()).map(move |i| {
+            let slot = &self.slots[(first + i) & mask];
+            // SAFETY: a non-null slot points to a series published with Release (see
+            // record_new) that lives as long as the stream (see Drop).
+            (slot, unsafe { slot.load(Ordering::Acquire).as_ref() })
+        })
     }
 
-    /// The hot path: a series seen before is found under a read lock of its shard by the
-    /// borrowed attribute set, and updated in place.
+    /// The hot path: a series seen before is found by the hash of the borrowed attribute
+    /// set (in any order) and updated in place, without a lock or an allocation.
     #[inline]
     fn record(&self, value: f64, tags: &[(&str, &str)]) {
         let hash = set_hash(tags);
-        {
-            let map = self.shard(hash).read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(series) = map.get(&hash).and_then(|list| list.iter().find(|s| s.matches(tags))) {
-                series.cell.record(value);
-                return;
+        for (_, series) in self.probe(hash) {
+            match series {
+                Some(s) if s.hash == hash && s.matches(tags) => return s.cell.record(value),
+                Some(_) => continue,
+                None => break,
             }
         }
         self.record_new(value, tags, hash);
@@ -505,26 +508,48 @@ impl Stream {
         }
         canonical.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let hash = if distinct { hash } else { set_hash(&canonical) };
-        let mut map = self.shard(hash).write().unwrap_or_else(PoisonError::into_inner);
-        let list = map.entry(hash).or_default();
-        if let Some(series) = list.iter().find(|s| s.matches(&canonical)) {
-            series.cell.record(value);
-            return;
-        }
-        if self.len.fetch_add(1, Ordering::Relaxed) >= self.limit - 1 {
-            self.len.fetch_sub(1, Ordering::Relaxed);
-            if list.is_empty() {
-                map.remove(&hash);
+        let mut made: Option<Box<Series>> = None;
+        for (slot, series) in self.probe(hash) {
+            let series = match series {
+                Some(s) => s,
+                None => {
+                    let new = match made.take() {
+                        Some(new) => new,
+                        None => {
+                            if self.len.fetch_add(1, Ordering::Relaxed) >= self.limit - 1 {
+                                self.len.fetch_sub(1, Ordering::Relaxed);
+                                return self.record_overflow(value);
+                            }
+                            Box::new(Series {
+                                hash,
+                                attributes: canonical.iter().map(|&(k, v)| (Box::from(k), Box::from(v))).collect(),
+                                cell: Cell::new(self.kind),
+                            })
+                        }
+                    };
+                    let ptr = Box::into_raw(new);
+                    match slot.compare_exchange(std::ptr::null_mut(), ptr, Ordering::Release, Ordering::Acquire) {
+                        // SAFETY: just published; freed only when the stream drops.
+                        Ok(_) => return unsafe { &*ptr }.cell.record(value),
+                        Err(winner) => {
+                            // SAFETY: ours was never published; the winner lives as long as
+                            // the stream.
+                            made = Some(unsafe { Box::from_raw(ptr) });
+                            unsafe { &*winner }
+                        }
+                    }
+                }
+            };
+            if series.hash == hash && series.matches(&canonical) {
+                if made.is_some() {
+                    // Another thread made the same series first.
+                    self.len.fetch_sub(1, Ordering::Relaxed);
+                }
+                return series.cell.record(value);
             }
-            drop(map);
-            return self.record_overflow(value);
         }
-        let series = Series {
-            attributes: canonical.iter().map(|&(k, v)| (Box::from(k), Box::from(v))).collect(),
-            cell: Cell::new(self.kind),
-        };
-        series.cell.record(value);
-        list.push(series);
+        // Unreachable while the table has more slots than the limit allows series.
+        self.record_overflow(value);
     }
 
     fn record_overflow(&self, value: f64) {
@@ -541,14 +566,14 @@ impl Stream {
 
     /// One data set per series, sorted by attributes.
     fn collect(&self, start: Timestamp, now: Timestamp, mut out: impl FnMut(MetricData)) {
-        let mut taken: Vec<(AttributeSet, Snapshot)> = Vec::new();
-        for shard in self.shards.iter() {
-            let map = shard.read().unwrap_or_else(PoisonError::into_inner);
-            for series in map.values().flatten() {
-                taken.push((series.attributes.clone(), series.cell.snapshot()));
-            }
-        }
-        taken.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut taken: Vec<(&AttributeSet, Snapshot)> = self
+            .slots
+            .iter()
+            // SAFETY: as in probe.
+            .filter_map(|slot| unsafe { slot.load(Ordering::Acquire).as_ref() })
+            .map(|s| (&s.attributes, s.cell.snapshot()))
+            .collect();
+        taken.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let overflow = self.overflow_used.load(Ordering::Relaxed).then(|| self.overflow.cell.snapshot());
         let sets = taken.into_iter().map(|(attributes, snapshot)| {
             let attributes: Attributes =
@@ -567,6 +592,8 @@ type AttributeSet = Box<[(Box<str>, Box<str>)]>;
 
 /// One attribute set of one instrument.
 struct Series {
+    /// [`set_hash`] of the set.
+    hash: u64,
     attributes: AttributeSet,
     cell: Cell,
 }
@@ -579,14 +606,23 @@ impl Series {
             return false;
         }
         // The common case: the caller passes its tags in the same order every time.
-        if self.attributes.iter().zip(tags).all(|((k, v), (tk, tv))| **k == **tk && **v == **tv) {
+        if self.attributes.iter().zip(tags).all(|((k, v), (tk, tv))| same(k, tk) && same(v, tv)) {
             return true;
         }
         distinct_keys(tags)
             && tags.iter().all(|(k, v)| {
-                self.attributes.binary_search_by(|(sk, _)| (**sk).cmp(k)).is_ok_and(|i| *self.attributes[i].1 == **v)
+                self.attributes.binary_search_by(|(sk, _)| (**sk).cmp(k)).is_ok_and(|i| same(&self.attributes[i].1, v))
             })
     }
+}
+
+/// String equality, short strings (most keys and values) compared as one word each
+/// rather than through a call to `memcmp`.
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    // small_word reads every byte of up to eight.
+    a.len() == b.len() && if a.len() <= 8 { small_word(a) == small_word(b) } else { a == b }
 }
 
 fn distinct_keys(tags: &[(&str, &str)]) -> bool {
@@ -697,40 +733,55 @@ impl Snapshot {
     }
 }
 
-const K: u64 = 0x517c_c1b7_2722_0a95;
+const P0: u64 = 0xa076_1d64_78bd_642f;
+const P1: u64 = 0xe703_7ed1_a0b4_28db;
+const P2: u64 = 0x8ebc_6af0_9c88_c6e3;
+const P3: u64 = 0x5899_65cc_7537_4cc3;
 
-/// An FxHash-like hash of bytes, eight at a time.
-fn hash_bytes(mut h: u64, bytes: &[u8]) -> u64 {
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let word = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        h = (h.rotate_left(5) ^ word).wrapping_mul(K);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut word = [0u8; 8];
-        word[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
-    }
-    (h.rotate_left(5) ^ bytes.len() as u64).wrapping_mul(K)
+/// The high and low halves of the 128-bit product, folded (wyhash's mixing step).
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
 }
 
-/// Murmur3's finalizer.
-fn mix(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
+/// Up to eight bytes as one word, without a copy: two overlapping reads (wyhash's).
+#[inline]
+fn small_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    let u32_at = |i: usize| match b.get(i..i + 4) {
+        Some(&[a, b, c, d]) => u64::from(u32::from_le_bytes([a, b, c, d])),
+        _ => 0,
+    };
+    if n >= 4 {
+        u32_at(0) | (u32_at(n - 4) << 32)
+    } else if n > 0 {
+        (u64::from(b[0]) << 16) | (u64::from(b[n / 2]) << 8) | u64::from(b[n - 1])
+    } else {
+        0
+    }
 }
 
-/// A hash of an attribute set that does not depend on the order of its pairs.
+/// A hash of bytes, eight at a time, their length included.
+#[inline]
+fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
+    let mut h = seed ^ (bytes.len() as u64).wrapping_mul(P0);
+    let mut rest = bytes;
+    while let Some((word, tail)) = rest.split_first_chunk::<8>().filter(|_| rest.len() > 8) {
+        h = fold(h ^ u64::from_le_bytes(*word), P1);
+        rest = tail;
+    }
+    fold(h ^ small_word(rest), P1)
+}
+
+/// A hash of an attribute set that does not depend on the order of its pairs: the sum of
+/// the pairs' hashes (key and value hashed apart, then folded together).
 #[inline]
 fn set_hash(tags: &[(&str, &str)]) -> u64 {
-    let sum = tags
-        .iter()
-        .fold(0u64, |acc, (k, v)| acc.wrapping_add(mix(hash_bytes(hash_bytes(0, k.as_bytes()), v.as_bytes()))));
-    mix(sum ^ (tags.len() as u64).wrapping_mul(K))
+    let sum = tags.iter().fold(0u64, |acc, (k, v)| {
+        acc.wrapping_add(fold(hash_bytes(P2, k.as_bytes()) ^ P0, hash_bytes(P3, v.as_bytes()) ^ P1))
+    });
+    fold(sum ^ P2, (tags.len() as u64) ^ P3)
 }
 
 #[cfg(test)]
@@ -768,6 +819,31 @@ mod tests {
         assert_ne!(set_hash(&[("a", "1"), ("b", "2")]), set_hash(&[("a", "2"), ("b", "1")]));
         assert_ne!(set_hash(&[("ab", "")]), set_hash(&[("a", "b")]));
         assert_ne!(set_hash(&[]), set_hash(&[("", "")]));
+    }
+
+    #[test]
+    fn short_and_long_strings_compare_by_every_byte() {
+        for (a, b) in [
+            ("", ""),
+            ("a", "a"),
+            ("abc", "abc"),
+            ("queue", "queue"),
+            ("defaults", "defaults"),
+            ("a-long-value", "a-long-value"),
+        ] {
+            assert!(same(a, b), "{a} {b}");
+        }
+        for (a, b) in [
+            ("", "a"),
+            ("abc", "abd"),
+            ("abc", "bbc"),
+            ("queue", "queve"),
+            ("default", "defaulx"),
+            ("a-long-value", "a-long-valuf"),
+            ("ab", "abc"),
+        ] {
+            assert!(!same(a, b), "{a} {b}");
+        }
     }
 
     fn engine(limit: usize) -> (Metrics, Arc<MemorySink>) {
@@ -844,6 +920,7 @@ mod tests {
             })
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(metrics.series(), 1 + 4 + 1, "a series made at once by several threads is one");
         metrics.export();
         let records = memory.engine_metrics();
         let shared = records
