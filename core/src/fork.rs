@@ -17,6 +17,16 @@ use crate::error::Result;
 /// Collectors of this process, so that a forked child can give each its own publisher.
 static CONNECTED: Mutex<Vec<Weak<Collector>>> = Mutex::new(Vec::new());
 
+/// Aggregating metrics of this process, whose periodic export a forked child restarts.
+static AGGREGATING: Mutex<Vec<Weak<crate::metrics::Aggregator>>> = Mutex::new(Vec::new());
+
+/// Remembers aggregating metrics (dropped ones are forgotten on the way).
+pub(crate) fn register_metrics(aggregator: &Arc<crate::metrics::Aggregator>) {
+    let mut list = AGGREGATING.lock().unwrap_or_else(|p| p.into_inner());
+    list.retain(|w| w.strong_count() > 0);
+    list.push(Arc::downgrade(aggregator));
+}
+
 /// Remembers a connected collector (dropped ones are forgotten on the way).
 pub(crate) fn register(collector: &Arc<Collector>) {
     let mut list = CONNECTED.lock().unwrap_or_else(|p| p.into_inner());
@@ -25,7 +35,8 @@ pub(crate) fn register(collector: &Arc<Collector>) {
 }
 
 /// In a forked child, first thing (before any other thread starts): reseeds the id
-/// generator and reconnects every collector of the process. Records queued but not yet
+/// generator, reconnects every collector of the process and restarts the periodic export
+/// of aggregating metrics. Records queued but not yet
 /// published at the fork are published by the parent, not again by the child.
 ///
 /// Every collector is tried; the error of the last one that could not reconnect is
@@ -34,6 +45,11 @@ pub(crate) fn register(collector: &Arc<Collector>) {
 /// reseeded, rather than deadlocking.
 pub fn after_fork_in_child() -> Result<()> {
     crate::id::reseed_after_fork();
+    if let Ok(list) = AGGREGATING.try_lock() {
+        for aggregator in list.iter().filter_map(Weak::upgrade) {
+            aggregator.after_fork_in_child();
+        }
+    }
     let Ok(list) = CONNECTED.try_lock() else { return Ok(()) };
     let mut outcome = Ok(());
     for collector in list.iter().filter_map(Weak::upgrade) {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::collector::{Collector, CollectorOptions, CollectorStats};
 use crate::error::Result;
+use crate::format::TelemetryFormat;
 use crate::logger::Logger;
 use crate::metrics::Metrics;
 use crate::sink::{MemorySink, NoopSink, Sink};
@@ -48,11 +49,32 @@ impl Telemetry {
         }
     }
 
-    /// Connects a NATS [`Collector`] and returns a bundle publishing to TELEMETRY.
+    /// A bundle for `service` delivering to any sink in `format`: in the engine format
+    /// its metric instruments aggregate and export every `metric_interval` (see
+    /// [`crate::metrics`]); in the record format this is [`with_sink`](Self::with_sink).
+    pub fn with_sink_format(
+        service: &str,
+        sink: Arc<dyn Sink>,
+        format: TelemetryFormat,
+        metric_interval: Duration,
+    ) -> Self {
+        let mut tel = Telemetry::with_sink(service, Arc::clone(&sink));
+        if format == TelemetryFormat::Engine {
+            tel.metrics = Metrics::aggregating(service, sink, metric_interval);
+        }
+        tel
+    }
+
+    /// Connects a NATS [`Collector`] and returns a bundle publishing to TELEMETRY, in the
+    /// format of [`CollectorOptions::resolved_format`] (metrics aggregated every
+    /// [`CollectorOptions::resolved_metric_interval`] in the engine format).
     pub fn connect(options: CollectorOptions) -> Result<Self> {
+        let format = options.resolved_format()?;
+        let options = CollectorOptions { format: Some(format), ..options };
         let collector = Arc::new(Collector::connect(&options)?);
         crate::fork::register(&collector);
-        let mut tel = Telemetry::with_sink(&options.service, collector.clone());
+        let interval = options.resolved_metric_interval();
+        let mut tel = Telemetry::with_sink_format(&options.service, collector.clone(), format, interval);
         tel.collector = Some(collector);
         Ok(tel)
     }
@@ -86,6 +108,7 @@ impl Telemetry {
     /// In a forked child process: gives the collector its own connection and thread
     /// (see [`Collector::after_fork_in_child`]); otherwise only reseeds the id generator.
     pub fn after_fork_in_child(&self) -> Result<()> {
+        self.metrics.after_fork_in_child();
         match &self.collector {
             Some(c) => c.after_fork_in_child(),
             None => {
@@ -95,13 +118,17 @@ impl Telemetry {
         }
     }
 
-    /// Waits until every record so far is delivered, at most `timeout`.
+    /// Waits until every record so far is delivered, at most `timeout`. Aggregated
+    /// metrics (engine format) are exported first.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
+        self.metrics.export();
         self.sink.flush(timeout)
     }
 
-    /// Delivers what is pending (at most `timeout`) and stops.
+    /// Delivers what is pending (at most `timeout`) and stops. Aggregated metrics (engine
+    /// format) are exported one last time first, and their periodic export stops.
     pub fn shutdown(&self, timeout: Duration) -> Result<()> {
+        self.metrics.shutdown();
         self.sink.shutdown(timeout)
     }
 

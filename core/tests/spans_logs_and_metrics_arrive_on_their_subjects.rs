@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use dagnats_observe::{Attribute, CollectorOptions, Context, Level, SpanKind, SpanOptions, StatusCode, Telemetry};
+use dagnats_observe::engine::{decode_metric, MetricData};
+use dagnats_observe::{
+    Attribute, CollectorOptions, Context, Level, SpanKind, SpanOptions, StatusCode, Telemetry, TelemetryFormat,
+};
 use testkit::{read_stream, NatsServer};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -65,6 +68,42 @@ async fn records_arrive_on_the_right_subjects_with_dedup_ids() {
 
     assert_eq!(tel.collector_stats().unwrap().published, 4);
     tel.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn engine_metrics_arrive_aggregated_every_interval_and_on_shutdown() {
+    let server = NatsServer::start();
+    let options = CollectorOptions::default()
+        .url(server.url())
+        .service("py-worker")
+        .format(TelemetryFormat::Engine)
+        .metric_interval(Duration::from_millis(300));
+    let tel = Telemetry::connect(options).unwrap();
+    let done = tel.metrics.counter("tasks.completed");
+    for _ in 0..5 {
+        done.add(1.0, &[("queue", "default")]);
+    }
+    tel.metrics.counter("tasks.completed").add(2.0, &[("queue", "slow")]);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    done.add(1.0, &[("queue", "default")]);
+    tel.shutdown(Duration::from_secs(10)).unwrap();
+
+    let msgs = read_stream(&server.url(), "TELEMETRY").await;
+    assert!(msgs.len() >= 4, "at least one interval's export and the final one: {}", msgs.len());
+    let mut last_default = 0.0;
+    for m in &msgs {
+        assert_eq!(m.subject, "telemetry.metrics.py-worker.tasks.completed");
+        let metric = decode_metric(m.payload.as_ref(), "py-worker").unwrap();
+        let id = m.header("Nats-Msg-Id").unwrap();
+        assert!(id.starts_with(&format!("metric.tasks.completed.{}.", metric.timestamp.unix_nanos())), "{id}");
+        let MetricData::Sum { points, .. } = metric.data else { panic!("not a sum") };
+        assert_eq!(points.len(), 1, "one series per message");
+        if points[0].attributes.get("queue").and_then(|v| v.as_str()) == Some("default") {
+            assert!(points[0].value >= last_default, "cumulative");
+            last_default = points[0].value;
+        }
+    }
+    assert_eq!(last_default, 6.0, "the final export holds every increment");
 }
 
 #[tokio::test(flavor = "multi_thread")]

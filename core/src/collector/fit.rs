@@ -41,8 +41,58 @@ pub(crate) fn encode_within(record: &mut Record, max: usize, format: TelemetryFo
             metric.tags.clear();
             format.encode(record)
         }
+        Record::EngineMetric(metric) => {
+            shrink_engine_metric(metric, max);
+            format.encode(record)
+        }
     };
     (json, true)
+}
+
+/// Cuts an aggregated metric down: the description, the exemplars, long string attribute
+/// values, then attributes from the last.
+fn shrink_engine_metric(m: &mut crate::engine::EngineMetric, max: usize) {
+    use crate::engine::{encode_metric, MetricData};
+    m.description.clear();
+    let mut sets: Vec<&mut crate::Attributes> = Vec::new();
+    match &mut m.data {
+        MetricData::Sum { points, .. } | MetricData::Gauge { points } => {
+            for p in points {
+                p.exemplars.clear();
+                sets.push(&mut p.attributes);
+            }
+        }
+        MetricData::Histogram { points, .. } => {
+            for p in points {
+                p.exemplars.clear();
+                sets.push(&mut p.attributes);
+            }
+        }
+    }
+    for set in &mut sets {
+        for v in set.values_mut() {
+            v.truncate(SHORT_STRING);
+        }
+    }
+    drop(sets);
+    while encode_metric(m).len() > max {
+        let mut removed = false;
+        let mut remove_last = |a: &mut crate::Attributes| {
+            if !a.is_empty() {
+                a.remove(a.len() - 1);
+                removed = true;
+            }
+        };
+        match &mut m.data {
+            MetricData::Sum { points, .. } | MetricData::Gauge { points } => {
+                points.iter_mut().for_each(|p| remove_last(&mut p.attributes))
+            }
+            MetricData::Histogram { points, .. } => points.iter_mut().for_each(|p| remove_last(&mut p.attributes)),
+        }
+        if !removed {
+            break;
+        }
+    }
 }
 
 fn truncate_string(s: &mut String, max_chars: usize) -> bool {

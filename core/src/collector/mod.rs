@@ -59,6 +59,10 @@ pub struct CollectorOptions {
     /// What to write: the record format or the engine's dialect. `None` reads
     /// `DAGNATS_TELEMETRY_FORMAT` when the collector connects (records when unset).
     pub format: Option<TelemetryFormat>,
+    /// How often aggregated metrics are published in the engine format. `None` reads
+    /// `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds) when the telemetry connects, else
+    /// [`DEFAULT_METRIC_INTERVAL`](crate::metrics::DEFAULT_METRIC_INTERVAL) (10 s).
+    pub metric_interval: Option<Duration>,
 }
 
 impl Default for CollectorOptions {
@@ -69,6 +73,7 @@ impl Default for CollectorOptions {
             buffer_capacity: DEFAULT_BUFFER_CAPACITY,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             format: None,
+            metric_interval: None,
         }
     }
 }
@@ -100,6 +105,22 @@ impl CollectorOptions {
     /// else records. An unknown value in the variable is a configuration error.
     pub fn resolved_format(&self) -> Result<TelemetryFormat> {
         self.format.map_or_else(TelemetryFormat::from_env, Ok)
+    }
+
+    /// Sets how often aggregated metrics are published (engine format); zero is ignored.
+    pub fn metric_interval(mut self, interval: Duration) -> Self {
+        self.metric_interval = Some(interval);
+        self
+    }
+
+    /// The interval of aggregated metrics: the option when above zero, else
+    /// `OTEL_METRIC_EXPORT_INTERVAL` when usable (an unusable value is warned about and
+    /// ignored), else 10 s.
+    pub fn resolved_metric_interval(&self) -> Duration {
+        self.metric_interval
+            .filter(|d| !d.is_zero())
+            .or_else(crate::metrics::metric_interval_from_env)
+            .unwrap_or(crate::metrics::DEFAULT_METRIC_INTERVAL)
     }
 
     /// Sets the NATS URL.

@@ -103,8 +103,14 @@ pub fn subject_for(record: &Record, format: TelemetryFormat) -> String {
         }
         Record::Span(s) => span_subject(&s.service, s.run_id()),
         Record::Log(l) => format!("{ROOT}.logs.{}.{}", safe_token(&l.service), l.level.as_str()),
-        Record::Metric(m) => format!("{ROOT}.metrics.{}.{}", safe_token(&m.service), safe_dotted(&m.name)),
+        Record::Metric(m) => metric_subject(&m.service, &m.name),
+        Record::EngineMetric(m) => metric_subject(&m.service, &m.name),
     }
+}
+
+/// `telemetry.metrics.{service}.{name}`, the name's dots kept.
+pub fn metric_subject(service: &str, name: &str) -> String {
+    format!("{ROOT}.metrics.{}.{}", safe_token(service), safe_dotted(name))
 }
 
 /// The `Nats-Msg-Id` of a record: `{trace_id}.{span_id}` for a span, so that a publish
@@ -117,11 +123,15 @@ pub fn msg_id_for(record: &Record, format: TelemetryFormat) -> String {
         (Record::Log(l), TelemetryFormat::Engine) => {
             format!("log.{}.{}", l.timestamp.unix_nanos(), crate::engine::next_sequence())
         }
-        (Record::Metric(m), TelemetryFormat::Engine) => {
-            format!("metric.{}.{}.{}", m.name, m.timestamp.unix_nanos(), crate::engine::next_sequence())
-        }
+        (Record::Metric(m), TelemetryFormat::Engine) => engine_metric_id(&m.name, m.timestamp),
+        // Only the engine's shape exists for it, whatever the format.
+        (Record::EngineMetric(m), _) => engine_metric_id(&m.name, m.timestamp),
         _ => format!("{:032x}", fastrand::u128(..)),
     }
+}
+
+fn engine_metric_id(name: &str, t: crate::record::Timestamp) -> String {
+    format!("metric.{name}.{}.{}", t.unix_nanos(), crate::engine::next_sequence())
 }
 
 #[cfg(test)]

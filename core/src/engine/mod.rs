@@ -9,6 +9,9 @@
 //!   pbjson-build ([`proto`]), not written by hand. The engine drops a span with any key
 //!   outside the `Span` message, so nothing else is ever written.
 //! - Logs: a flat object with the ids in lowercase hex and attributes as strings.
+//! - Metrics: the Go SDK's aggregation of one instrument ([`EngineMetric`]), cumulative,
+//!   in Go's default JSON; ours one data point per message ([`encode_metric`],
+//!   [`decode_metric`]).
 //!
 //! ```
 //! use dagnats_observe::{engine, Context, SpanOptions, Telemetry};
@@ -24,9 +27,13 @@
 //! ```
 
 mod log;
+mod metric;
 mod span;
 
 pub use log::{decode_log, encode_log};
+pub use metric::{
+    decode_metric, encode_metric, EngineMetric, Exemplar, HistogramPoint, MetricData, NumberPoint, Temporality,
+};
 pub use span::{any_text, decode_span, encode_span, span_from_proto};
 
 use std::fmt;
@@ -81,9 +88,10 @@ pub fn encode(record: &Record) -> Vec<u8> {
     match record {
         Record::Span(s) => encode_span(s),
         Record::Log(l) => encode_log(l),
+        Record::EngineMetric(m) => encode_metric(m),
         // Metric points never reach an engine-format collector: its instruments aggregate
-        // in the process (see crate::metrics) and publish the engine's shape themselves.
-        // One that does (a custom sink feeding a collector) is written as records.
+        // in the process (see crate::metrics) and export [`Record::EngineMetric`]s. One
+        // that does (a custom sink feeding a collector) is written as records.
         Record::Metric(_) => record.to_json(),
     }
 }

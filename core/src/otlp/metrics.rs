@@ -58,8 +58,7 @@ use super::{string_key_value, ByService, Converter};
 use crate::record::{MetricKind, MetricPoint, Scope, Scoped};
 
 /// Explicit bucket boundaries of histogram points: the OpenTelemetry SDK default.
-pub const DEFAULT_HISTOGRAM_BOUNDS: [f64; 15] =
-    [0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0, 10000.0];
+pub use crate::metrics::DEFAULT_HISTOGRAM_BOUNDS;
 
 /// Series whose last window a converter remembers, at most, by default (about 100 bytes
 /// plus the names and tags each).
@@ -68,11 +67,7 @@ pub const DEFAULT_MAX_SERIES: usize = 100_000;
 /// A series not converted for this long is forgotten first when room is needed.
 pub const DEFAULT_SERIES_IDLE: Duration = Duration::from_secs(60 * 60);
 
-/// The bucket an observation falls in: bucket `i` holds `(bounds[i-1], bounds[i]]`, the
-/// last one everything above the last bound.
-fn bucket_index(value: f64) -> usize {
-    DEFAULT_HISTOGRAM_BOUNDS.iter().position(|&b| value <= b).unwrap_or(DEFAULT_HISTOGRAM_BOUNDS.len())
-}
+use crate::metrics::bucket_index;
 
 /// The earliest and latest point of a series in one batch.
 #[derive(Clone, Copy)]

@@ -35,6 +35,7 @@
 //! assert_eq!(otlp_span.span_id, [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]);
 //! ```
 
+pub mod engine_metrics;
 pub mod logs;
 pub mod metrics;
 pub mod traces;

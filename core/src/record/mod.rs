@@ -38,8 +38,12 @@ pub enum Record {
     Span(Box<SpanRecord>),
     /// A log record.
     Log(Box<LogRecord>),
-    /// A metric point.
+    /// A metric point: one observation (the record format).
     Metric(Box<MetricPoint>),
+    /// One instrument's aggregation in the engine's dialect, exported periodically by
+    /// instruments that aggregate in the process (the engine format, see
+    /// [`crate::metrics`]): one data point, one series, cumulative.
+    EngineMetric(Box<crate::engine::EngineMetric>),
 }
 
 impl Record {
@@ -64,7 +68,14 @@ impl Record {
             _ => None,
         }
     }
-    /// The record as its wire JSON.
+    /// The aggregated engine metric, when this is one.
+    pub fn as_engine_metric(&self) -> Option<&crate::engine::EngineMetric> {
+        match self {
+            Record::EngineMetric(m) => Some(m),
+            _ => None,
+        }
+    }
+    /// The record as its wire JSON (an engine metric has only the engine's shape).
     pub fn to_json(&self) -> Vec<u8> {
         // Serializing these types cannot fail: every map key is a string and every value
         // is a plain scalar, so the fallback is never taken.
@@ -72,6 +83,7 @@ impl Record {
             Record::Span(s) => serde_json::to_vec(s),
             Record::Log(l) => serde_json::to_vec(l),
             Record::Metric(m) => serde_json::to_vec(m),
+            Record::EngineMetric(m) => Ok(crate::engine::encode_metric(m)),
         }
         .unwrap_or_default()
     }

@@ -41,6 +41,12 @@ impl MemorySink {
         self.collect(Record::as_metric)
     }
 
+    /// Aggregated engine metrics (exported by instruments that aggregate, in the engine
+    /// format).
+    pub fn engine_metrics(&self) -> Vec<crate::engine::EngineMetric> {
+        self.collect(Record::as_engine_metric)
+    }
+
     /// Every record, in order.
     pub fn records(&self) -> Vec<Record> {
         self.lock().clone()
