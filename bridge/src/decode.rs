@@ -39,6 +39,8 @@ pub enum Decoded {
     Logs(Vec<ResourceLogs>),
     /// An OTLP-JSON metrics body.
     Metrics(Vec<ResourceMetrics>),
+    /// One aggregated metric in the engine's dialect (the Go SDK's shape).
+    EngineMetric(Box<engine::EngineMetric>),
 }
 
 impl Decoded {
@@ -47,7 +49,7 @@ impl Decoded {
         match self {
             Decoded::Span(_) | Decoded::Traces(_) => Signal::Spans,
             Decoded::Log(_) | Decoded::Logs(_) => Signal::Logs,
-            Decoded::Metric(_) | Decoded::Metrics(_) => Signal::Metrics,
+            Decoded::Metric(_) | Decoded::Metrics(_) | Decoded::EngineMetric(_) => Signal::Metrics,
         }
     }
 
@@ -60,6 +62,7 @@ impl Decoded {
             Decoded::Metrics(r) => {
                 r.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics).map(data_points).sum()
             }
+            Decoded::EngineMetric(m) => m.data.len(),
         }
     }
 }
@@ -143,11 +146,21 @@ static ENGINE_SPAN_KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
 /// `level`. A record read from an engine entry would be emptied: no message, severity
 /// info, no ids. So the keys decide, not which reader happens to succeed.
 fn is_engine_log(body: &[u8]) -> bool {
-    #[derive(Deserialize)]
-    struct Keys(serde_json::Map<String, serde_json::Value>);
-    let Ok(Keys(map)) = serde_json::from_slice(body) else { return false };
+    let Some(map) = top_level(body) else { return false };
     let has = |name: &str| map.keys().any(|k| k.eq_ignore_ascii_case(name));
     (has("body") || has("severity")) && !map.contains_key("message") && !map.contains_key("level")
+}
+
+/// The body's top-level object, to tell the dialects apart by their keys.
+fn top_level(body: &[u8]) -> Option<serde_json::Map<String, serde_json::Value>> {
+    serde_json::from_slice(body).ok()
+}
+
+/// Whether a metric body is the engine's aggregated shape: a `data` object (the SDK's
+/// aggregation) where a record has a `value`.
+fn is_engine_metric(body: &[u8]) -> bool {
+    let Some(map) = top_level(body) else { return false };
+    map.keys().any(|k| k.eq_ignore_ascii_case("data")) && !map.contains_key("value")
 }
 
 fn decode_record(signal: Signal, service: &str, body: &[u8]) -> Result<Decoded, DecodeError> {
@@ -186,6 +199,10 @@ fn decode_record(signal: Signal, service: &str, body: &[u8]) -> Result<Decoded, 
                 l.service = service.into();
             }
             Ok(Decoded::Log(Box::new(with_scope(l, body))))
+        }
+        Signal::Metrics if is_engine_metric(body) => {
+            let m = engine::decode_metric(body, service).map_err(|e| err(format!("not a valid engine metric: {e}")))?;
+            Ok(Decoded::EngineMetric(Box::new(m)))
         }
         Signal::Metrics => {
             let mut m: MetricPoint = serde_json::from_slice(body).map_err(bad)?;
@@ -336,6 +353,22 @@ mod tests {
         };
         assert_eq!((l.record.message.as_str(), l.record.trace_id), ("run started", None));
         assert_eq!(&*l.record.service, "dagnats", "the body's serviceName wins over the subject");
+    }
+
+    #[test]
+    fn engine_metrics_decode_whole_with_every_point() {
+        for (file, points) in [
+            (include_str!("../../testdata/records/engine-metric-sum.json"), 1),
+            (include_str!("../../testdata/records/engine-metric-gauge.json"), 2),
+            (include_str!("../../testdata/records/engine-metric-histogram.json"), 2),
+        ] {
+            let Ok(Decoded::EngineMetric(m)) = decode(METRICS, file.as_bytes(), MAX) else { panic!("{file}") };
+            assert_eq!(Decoded::EngineMetric(m).record_count(), points, "{file}");
+        }
+        let e = decode(METRICS, br#"{"name":"m","data":{"DataPoints":"no"}}"#, MAX).unwrap_err();
+        assert!(e.0.contains("not a valid engine metric"), "{e}");
+        // A record-format point is still a record.
+        assert!(matches!(decode(METRICS, GO_METRIC.as_bytes(), MAX), Ok(Decoded::Metric(_))));
     }
 
     #[test]

@@ -233,6 +233,9 @@ impl Pipeline {
                     match d {
                         Decoded::Metric(m) => records.push(*m),
                         Decoded::Metrics(rm) => bodies.extend(rm),
+                        // Already aggregated by the writer (cumulative, with its start):
+                        // converted as it is, never re-aggregated with the points.
+                        Decoded::EngineMetric(m) => bodies.push(c.engine_metric(*m)),
                         _ => {}
                     }
                 }

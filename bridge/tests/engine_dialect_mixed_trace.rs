@@ -1,7 +1,9 @@
 //! A trace whose spans come half from the DagNats engine (its dialect: bare OTLP Spans in
 //! protobuf's canonical JSON, flat logs) and half from our workers, some writing records
 //! and some the engine's dialect: one trace at the receiver, with the right parents, ints
-//! still ints, every span once, services from the subjects; one tree in `dagnats trace`.
+//! still ints, every span once, services from the subjects; one tree in `dagnats trace`;
+//! the engine's aggregated metrics (its own and ours) exported as the cumulative aggregates
+//! they are.
 
 mod support;
 
@@ -21,6 +23,7 @@ use testkit::NatsServer;
 /// as the engine publishes it: no service in the body, the run in the subject.
 const ENGINE_SPAN: &str = include_str!("../../testdata/records/engine-span-example.json");
 const ENGINE_LOG: &str = include_str!("../../testdata/records/engine-log.json");
+const ENGINE_HISTOGRAM: &str = include_str!("../../testdata/records/engine-metric-histogram.json");
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const ENGINE_SPAN_ID: &str = "00f067aa0ba902b7";
 const RUN: &str = "7a3c1e52b0d94f8e9c2d4b6a8e0f1a2b";
@@ -36,6 +39,7 @@ async fn engine_and_worker_spans_make_one_trace_in_both_dialects() {
     let js = jetstream(&nats.url()).await;
     publish(&js, &format!("telemetry.spans.dagnats.{RUN}"), ENGINE_SPAN.trim_end().to_owned()).await;
     publish(&js, "telemetry.logs.dagnats.error", ENGINE_LOG.trim_end().to_owned()).await;
+    publish(&js, "telemetry.metrics.dagnats.task.duration", ENGINE_HISTOGRAM.trim_end().to_owned()).await;
 
     // The engine's enqueueTask injected this into the task message.
     let mut headers = async_nats::HeaderMap::new();
@@ -55,6 +59,9 @@ async fn engine_and_worker_spans_make_one_trace_in_both_dialects() {
         step.set_attribute(Attribute::float("ratio", 0.5));
         step.record_error("exit status 2");
         tel.logger.warn(&cx, "slow step", [Attribute::int("ms", 1200)]);
+        let done = tel.metrics.counter("tasks.done");
+        done.add(2.0, &[("queue", "build")]);
+        done.add(3.0, &[("queue", "build")]);
         ids.push((service, task.span_context().span_id.to_string(), step.span_context().span_id.to_string()));
         step.end();
         task.end();
@@ -62,8 +69,32 @@ async fn engine_and_worker_spans_make_one_trace_in_both_dialects() {
     }
 
     let bridge = RunningBridge::start(test_config(&nats.url(), &receiver));
-    eventually("5 spans and 3 logs exported", || receiver.spans().len() >= 5 && receiver.logs().len() >= 3).await;
+    eventually("5 spans, 3 logs and the metrics exported", || {
+        receiver.spans().len() >= 5 && receiver.logs().len() >= 3 && receiver.metrics().len() >= 3
+    })
+    .await;
     bridge.stop().await;
+
+    // Metrics: the engine's histogram and our engine-format counter arrive as the
+    // cumulative aggregates they are (start time kept), the record-format one as its sum.
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    let metrics = receiver.metrics();
+    let histogram = metrics.iter().find(|m| m.metric.name == "task.duration").expect("the engine's histogram");
+    assert_eq!(histogram.service, "dagnats");
+    let Some(Data::Histogram(h)) = &histogram.metric.data else { panic!("{histogram:?}") };
+    assert_eq!(h.aggregation_temporality, 2, "cumulative kept cumulative");
+    assert!(h.data_points.iter().all(|p| p.start_time_unix_nano > 0 && p.explicit_bounds.len() == 15));
+    let counters: Vec<_> = metrics.iter().filter(|m| m.metric.name == "tasks.done").collect();
+    let engine_counter = counters.iter().find(|m| m.service == "rust-engine").expect("our engine-format counter");
+    let Some(Data::Sum(sum)) = &engine_counter.metric.data else { panic!("{engine_counter:?}") };
+    assert_eq!((sum.aggregation_temporality, sum.is_monotonic), (2, true));
+    let value = match sum.data_points[0].value {
+        Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsDouble(v)) => v,
+        Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(v)) => v as f64,
+        None => panic!("no value"),
+    };
+    assert_eq!(value, 5.0, "one cumulative point of both increments");
+    assert!(counters.iter().any(|m| m.service == "rust-records"), "the record-format counter too");
 
     let spans = receiver.spans();
     assert_eq!(spans.len(), 5, "every span once");
