@@ -4,7 +4,7 @@
 Spans are parsed as the engine parses them: protobuf's JSON parser at its defaults
 (``google.protobuf.json_format.Parse``, unknown keys rejected) into the official
 ``opentelemetry.proto.trace.v1.Span`` of the ``opentelemetry-proto`` package. Logs are
-checked key by key against the flat object of /work/shared/spec/engine-dialect.md.
+checked key by key against the flat object of the engine's dialect (engine-dialect.md).
 
 Input, one of:
 
@@ -81,7 +81,9 @@ def attribute_values(raw_attributes: Any, where: str, errors: List[str]) -> Dict
                 errors.append(f"{where}: doubleValue of {a['key']!r} is {v!r}")
             if isinstance(v, str) and v not in ("NaN", "Infinity", "-Infinity"):
                 errors.append(f"{where}: doubleValue of {a['key']!r} is the string {v!r}")
-            out[a["key"]] = {"type": "double", "value": float(v) if not isinstance(v, bool) else v}
+            # A non-finite double stays the mapping's string: the verdict is JSON, which has
+            # no literal for it.
+            out[a["key"]] = {"type": "double", "value": v if isinstance(v, (str, bool)) else float(v)}
         elif kind == "boolValue":
             if not isinstance(v, bool):
                 errors.append(f"{where}: boolValue of {a['key']!r} is {v!r}")

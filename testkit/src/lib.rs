@@ -265,6 +265,39 @@ pub async fn read_stream(url: &str, stream: &str) -> Vec<StoredMessage> {
     read_stream_with(async_nats::connect(url).await.expect("connect"), stream).await
 }
 
+/// Runs the engine's strict reader (`testkit/engine_strict_reader.py`: protobuf's JSON
+/// parser at its defaults into the official OTLP `Span`, logs key by key) on stored
+/// messages; returns its exit code (0 only when every message passed) and its verdict.
+/// The interpreter is `$DAGNATS_STRICT_READER_PYTHON`, else `.tools/venv/bin/python`
+/// (scripts/setup installs the reader's pinned packages there).
+pub fn engine_strict_reader(messages: &[&StoredMessage]) -> Result<(i32, serde_json::Value), String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = std::env::var_os("DAGNATS_STRICT_READER_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".tools/venv/bin/python"));
+    let mut input = String::new();
+    for m in messages {
+        let body = String::from_utf8(m.payload.clone()).map_err(|e| format!("{}: {e}", m.subject))?;
+        input.push_str(&serde_json::json!({ "subject": m.subject, "body": body }).to_string());
+        input.push('\n');
+    }
+    let mut child = Command::new(&python)
+        .arg(root.join("testkit/engine_strict_reader.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {} (scripts/setup installs it): {e}", python.display()))?;
+    child.stdin.take().ok_or("no stdin")?.write_all(input.as_bytes()).map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let verdict = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!("the strict reader's verdict is not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr))
+    })?;
+    Ok((out.status.code().unwrap_or(-1), verdict))
+}
+
 /// [`read_stream`] over a client of the caller's (one that authenticates, say).
 pub async fn read_stream_with(client: async_nats::Client, stream: &str) -> Vec<StoredMessage> {
     let js = async_nats::jetstream::new(client);

@@ -46,9 +46,8 @@
 //! Prints one `ok`/`FAIL` line per check and ends with `N passed, N failed`; exits
 //! non-zero when anything failed.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use dagnats_observe::collector::subject::span_subject;
@@ -353,38 +352,6 @@ fn main() -> ExitCode {
 // ---------------------------------------------------------------------------------------
 // The engine's dialect, read back by the engine's strict reader
 
-/// The repository's root (this file is bindings/c/tests/e2e/driver.rs).
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Runs testkit/engine_strict_reader.py on the messages; returns its exit code and verdict.
-fn strict_reader(messages: &[&StoredMessage]) -> Result<(i32, Value), String> {
-    let root = repo_root();
-    let python = std::env::var_os("DAGNATS_STRICT_READER_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join(".tools/venv/bin/python"));
-    let mut input = String::new();
-    for m in messages {
-        let body = String::from_utf8(m.payload.clone()).map_err(|e| format!("{}: {e}", m.subject))?;
-        input.push_str(&serde_json::json!({ "subject": m.subject, "body": body }).to_string());
-        input.push('\n');
-    }
-    let mut child = Command::new(&python)
-        .arg(root.join("testkit/engine_strict_reader.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {} (scripts/setup installs it): {e}", python.display()))?;
-    child.stdin.take().ok_or("no stdin")?.write_all(input.as_bytes()).map_err(|e| e.to_string())?;
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let verdict = serde_json::from_slice(&out.stdout).map_err(|e| {
-        format!("the strict reader's verdict is not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr))
-    })?;
-    Ok((out.status.code().unwrap_or(-1), verdict))
-}
-
 /// `TAG <trace_id> <span_id>` from test_api's output.
 fn tagged_ids(stdout: &str, tag: &str) -> Option<(String, String)> {
     let line = stdout.lines().find_map(|l| l.strip_prefix(tag)?.strip_prefix(' '))?;
@@ -487,7 +454,7 @@ fn engine_format(tally: &mut Tally, runtime: &tokio::runtime::Runtime, argv: &[S
         let result = tagged_ids(&stdout, tag).ok_or_else(|| format!("no {tag} line")).and_then(|(trace, span)| {
             let stored = of(service);
             ensure(stored.len() == 2, || format!("{} messages of {service} on TELEMETRY, wanted 2", stored.len()))?;
-            let (code, verdict) = strict_reader(&stored)?;
+            let (code, verdict) = testkit::engine_strict_reader(&stored)?;
             ensure(code == 0, || format!("the strict reader exited {code}: {}", verdict["errors"]))?;
             check_engine_verdict(&verdict, service, &trace, &span)
         });
@@ -507,7 +474,7 @@ fn engine_format(tally: &mut Tally, runtime: &tokio::runtime::Runtime, argv: &[S
                     && records.spans[0].1.span_id.to_string() == span,
                 || "the records span is not the one test_api wrote".to_owned(),
             )?;
-            let (code, verdict) = strict_reader(&stored)?;
+            let (code, verdict) = testkit::engine_strict_reader(&stored)?;
             ensure(code == 1 && verdict["ok"] == Value::Bool(false), || {
                 format!("the strict reader accepted the record format (exit {code})")
             })
