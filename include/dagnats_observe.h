@@ -660,6 +660,20 @@ dagnats_result dagnats_span_context_tracestate(const struct dagnats_span_context
                                                size_t *needed);
 
 /**
+ * Copies the normalized W3C `baggage` list (`""` when there is none) into `buf`; sizes
+ * as for `dagnats_span_context_trace_id` (a baggage list holds at most 8192 bytes, so
+ * 8193 bytes always suffice). It is the list read with the context (invalid members
+ * dropped, no optional white space), which a child span carries on and
+ * `dagnats_inject_headers` / `dagnats_inject_with` write as the `baggage` header.
+ *
+ * Ownership: the caller owns `buf`. Thread-safety: any thread.
+ */
+dagnats_result dagnats_span_context_baggage(const struct dagnats_span_context *context,
+                                            char *buf,
+                                            size_t len,
+                                            size_t *needed);
+
+/**
  * The 8 trace-flag bits (bit 0x01: sampled). 0 when `context` is NULL.
  *
  * Thread-safety: any thread. Ownership: `context` is only read.
@@ -675,9 +689,9 @@ uint8_t dagnats_span_context_flags(const struct dagnats_span_context *context);
 bool dagnats_span_context_is_remote(const struct dagnats_span_context *context);
 
 /**
- * Whether a header of this name carries trace context (`traceparent` or `tracestate`,
- * in any letter case): the names `dagnats_inject_headers` and `dagnats_inject_with`
- * replace. When a message is handed on with the headers it came with, skip these while
+ * Whether a header of this name carries trace context or baggage (`traceparent`,
+ * `tracestate` or `baggage`, in any letter case): the names `dagnats_inject_headers`
+ * and `dagnats_inject_with` replace. When a message is handed on with the headers it came with, skip these while
  * copying the incoming headers, then inject the current span's context: the outgoing
  * message then carries exactly one `traceparent` (a stale `TraceParent` copied beside a
  * fresh `traceparent` would be two values, which every reader rejects as ambiguous).
@@ -729,7 +743,8 @@ dagnats_result dagnats_extract_with(dagnats_header_foreach foreach,
 
 /**
  * Writes the context into the caller's headers through `set`: `traceparent`, then
- * `tracestate` when the context has one, in exactly these lowercase names.
+ * `tracestate` when the context has one and `baggage` when it carries baggage, in
+ * exactly these lowercase names.
  *
  * A carrier may already hold trace-context fields under other letter cases
  * (`TraceParent`), which `set` would not replace: when handing on a received message's
@@ -746,8 +761,9 @@ dagnats_result dagnats_inject_with(const struct dagnats_span_context *context,
 
 /**
  * Writes the header fields for the context into arrays the caller provides:
- * `headers[0]` is `traceparent`, and `headers[1]` is `tracestate` when the context has
- * one. `*headers_written` receives the number of fields (1 or 2). Each `name` points to
+ * `headers[0]` is `traceparent`, then `tracestate` when the context has one, then
+ * `baggage` when it carries baggage. `*headers_written` receives the number of fields
+ * (1 to 3). Each `name` points to
  * a static string; each `value` points into `buf`, which receives the values one after
  * the other, each NUL-terminated.
  *
@@ -758,7 +774,8 @@ dagnats_result dagnats_inject_with(const struct dagnats_span_context *context,
  * than the number of fields or `buf_len` less than the bytes needed, the result is
  * `DAGNATS_RESULT_BUFFER_TOO_SMALL` and nothing is written but `*headers_written` and
  * `*buf_needed`. Two entries and 1024 bytes suffice for a tracestate of up to 900
- * bytes; two entries and 16,512 bytes for any (at most 32 members of 513 bytes).
+ * bytes and no baggage; three entries and 24,705 bytes for any (a tracestate of at most
+ * 32 members of 513 bytes, a baggage list of at most 8192 bytes).
  *
  * Ownership: the caller owns both arrays; the values stay valid as long as `buf`.
  * Thread-safety: any thread.

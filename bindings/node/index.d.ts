@@ -23,7 +23,7 @@ export type { Attributes, AttributeValue, CollectorStats, ConnectOptions, Teleme
  * Immutable.
  */
 export declare class SpanContext {
-  private constructor(token: never, traceState: string)
+  private constructor(token: never, traceState: string, baggage: string)
   /** The trace id: 32 lowercase hex characters. */
   get traceId(): string
   /** The span id: 16 lowercase hex characters. */
@@ -34,6 +34,11 @@ export declare class SpanContext {
   get isSampled(): boolean
   /** The W3C `tracestate` list, normalized; `""` when there is none. */
   get traceState(): string
+  /**
+   * The W3C `baggage` list, normalized (invalid members dropped, no optional white
+   * space); `""` when there is none. Carried unchanged to child spans and the next hop.
+   */
+  get baggage(): string
   /** True when this context was read from a message rather than created here. */
   get isRemote(): boolean
   /** The `traceparent` header value (version `00`). */
@@ -47,7 +52,7 @@ export declare class SpanContext {
  * ended then (as the Rust core ends a dropped span): call `end()` yourself.
  */
 export declare class Span {
-  private constructor(token: never, handle: number, traceState: string)
+  private constructor(token: never, handle: number, traceState: string, baggage: string)
   /** The trace id: 32 lowercase hex characters. */
   get traceId(): string
   /** The span id: 16 lowercase hex characters. */
@@ -257,15 +262,17 @@ export interface InjectOptions {
 }
 
 /**
- * Writes the trace context (`traceparent`, `tracestate`) of `options.span` (default: the
- * current span) into `headers`, created as a plain object when omitted, and into
- * `options.event` when given. Returns the headers.
+ * Writes the trace context (`traceparent`, `tracestate`) and the baggage (`baggage`,
+ * when there is some) of `options.span` (default: the current span) into `headers`,
+ * created as a plain object when omitted, in lowercase names, replacing those names in
+ * any spelling; and the trace context into `options.event` when given. Returns the headers.
  */
 export declare function inject<H extends Headers = Record<string, string | string[]>>(headers?: H | null, options?: InjectOptions | null): H
 
 /**
  * Reads the remote span context of an incoming message from its headers (names in any
- * case), falling back to the event's `trace_parent`/`trace_state`. Returns `null` when
+ * case; `traceparent`, `tracestate` and `baggage`), falling back to the event's
+ * `trace_parent`/`trace_state`. Returns `null` when
  * there is none (start a new trace).
  */
 export declare function extract(headers: Headers | null | undefined, event?: TraceEvent | null): SpanContext | null

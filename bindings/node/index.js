@@ -105,11 +105,13 @@ function bufferableKeys(attributes) {
  */
 class SpanContext {
   /** @internal Returned by `extract` and `span.spanContext`. */
-  constructor(token, traceState) {
+  constructor(token, traceState, baggage) {
     if (token !== INTERNAL) throw typeError('SpanContext is returned by extract() and span.spanContext')
     storeIds(this)
     /** @internal */
     this._state = traceState
+    /** @internal The W3C baggage, normalized; '' when none. */
+    this._bag = baggage
   }
 
   /** The trace id: 32 lowercase hex characters. */
@@ -139,6 +141,14 @@ class SpanContext {
     return this._state
   }
 
+  /**
+   * The W3C `baggage` list, normalized (invalid members dropped, no optional white
+   * space); `""` when there is none. Carried unchanged to child spans and the next hop.
+   */
+  get baggage() {
+    return this._bag
+  }
+
   /** True when this context was read from a message rather than created here. */
   get isRemote() {
     return this._remote
@@ -161,13 +171,15 @@ const unended = new FinalizationRegistry((handle) => spanRelease(handle))
  */
 class Span {
   /** @internal Started by a Tracer. */
-  constructor(token, handle, traceState) {
+  constructor(token, handle, traceState, baggage) {
     if (token !== INTERNAL) throw typeError('spans are started by tracer.startSpan() or tracer.startActiveSpan()')
     storeIds(this)
     /** @internal Handle into the addon's span table; < 0 when it could not be kept. */
     this._h = handle
     /** @internal */
     this._state = traceState
+    /** @internal The parent's baggage, carried on; '' when none. */
+    this._bag = baggage
     /** @internal */
     this._ended = handle < 0
   }
@@ -198,7 +210,7 @@ class Span {
   /** The span's identity, to propagate or to parent other spans. */
   get spanContext() {
     loadIds(this)
-    return new SpanContext(INTERNAL, this._state)
+    return new SpanContext(INTERNAL, this._state, this._bag)
   }
 
   /**
@@ -395,20 +407,22 @@ class Tracer {
     const spanName = nameArg(name, 'span name')
     if (parent === undefined) parent = spanStorage.getStore()
     let traceState = ''
+    let baggage = ''
     let hasParent = false
     if (parent !== undefined && parent !== null) {
       checkSpanLike(parent, 'parent')
       loadIds(parent)
       hasParent = true
-      // A child carries its parent's trace state (the core does the same).
+      // A child carries its parent's trace state and baggage (the core does the same).
       traceState = parent._state
+      baggage = parent._bag
     }
     let handle
-    if (count === 0) handle = spanStart(this.#handle, spanName, kind, attributes, hasParent, traceState, 0)
+    if (count === 0) handle = spanStart(this.#handle, spanName, kind, attributes, hasParent, traceState, baggage, 0)
     else if (taken.more === null) {
-      handle = spanStart(this.#handle, spanName, kind, undefined, hasParent, traceState, count, taken.t0, taken.t1, taken.t2, taken.t3)
-    } else handle = spanStart(this.#handle, spanName, kind, undefined, hasParent, traceState, count, ...taken.more)
-    return new Span(INTERNAL, handle, traceState)
+      handle = spanStart(this.#handle, spanName, kind, undefined, hasParent, traceState, baggage, count, taken.t0, taken.t1, taken.t2, taken.t3)
+    } else handle = spanStart(this.#handle, spanName, kind, undefined, hasParent, traceState, baggage, count, ...taken.more)
+    return new Span(INTERNAL, handle, traceState, baggage)
   }
 
   /**
@@ -633,9 +647,10 @@ function headerPairs(headers) {
 }
 
 /**
- * Reads the remote span context of an incoming message: the `traceparent` and
- * `tracestate` headers (names in any case; plain object, Map or nats.js MsgHdrs), and
- * when those are absent or invalid the DagNats event's `trace_parent`/`trace_state`.
+ * Reads the remote span context of an incoming message: the `traceparent`,
+ * `tracestate` and `baggage` headers (names in any case; plain object, Map or nats.js
+ * MsgHdrs), and when those are absent or invalid the DagNats event's
+ * `trace_parent`/`trace_state` (without baggage).
  * A trace value that is not a string counts as malformed. Returns a SpanContext to pass
  * as `parent`, or `null` (start a new trace).
  */
@@ -663,14 +678,17 @@ function extract(headers, event) {
         state = extractCarrier(event, ...pairs)
     }
   }
-  return state === null ? null : new SpanContext(INTERNAL, state)
+  if (state === null) return null
+  // A string is the trace state of a message without baggage; with baggage, both come.
+  return typeof state === 'string' ? new SpanContext(INTERNAL, state, '') : new SpanContext(INTERNAL, state[0], state[1])
 }
 
 /**
  * Writes the trace context of `options.span` (default: the current span) into
  * `headers` (created as a plain object when omitted) and, when given, into
- * `options.event`'s `trace_parent`/`trace_state` fields (dual write). Trace headers
- * already there, in any spelling, are replaced. Returns the headers.
+ * `options.event`'s `trace_parent`/`trace_state` fields (dual write). The span's baggage
+ * (its parent's, carried on) goes into the `baggage` header when there is some. Trace and
+ * baggage headers already there, in any spelling, are replaced. Returns the headers.
  */
 function inject(headers, options) {
   let span
@@ -700,11 +718,11 @@ function inject(headers, options) {
     }
   }
   loadIds(span)
-  const traceparent = carrierWrite(span._state, event !== undefined)
+  const traceparent = carrierWrite(span._state, span._bag, event !== undefined)
   for (let i = 1; i <= 3 * writePlan[0]; i += 3) {
     const name = CARRIER_NAMES[writePlan[i + 1]]
     const code = writePlan[i + 2]
-    const value = code === 1 ? traceparent : code === 2 ? span._state : undefined
+    const value = code === 1 ? traceparent : code === 2 ? span._state : code === 3 ? span._bag : undefined
     const target = writePlan[i] === 1 ? event : headers
     if (value === undefined) {
       if (target === headers && methods) headers.delete(name)

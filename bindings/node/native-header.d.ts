@@ -67,7 +67,7 @@ export interface ConnectOptions {
  */
 export interface SpanFunctions {
   /** Starts a span; returns its handle. The parent's identity (when `hasParent`) is read from, and the new span's written to, the id buffer. */
-  spanStart(telemetry: number, name: string | number, kind: number | string | null | undefined, attributes: Attributes | null | undefined, hasParent: boolean, parentTraceState: string | null | undefined, count: number, ...text: unknown[]): number
+  spanStart(telemetry: number, name: string | number, kind: number | string | null | undefined, attributes: Attributes | null | undefined, hasParent: boolean, parentTraceState: string | null | undefined, parentBaggage: string | null | undefined, count: number, ...text: unknown[]): number
   /** Applies the buffered attributes (`count` attribute buffer triples, with `...text`). */
   spanSetAttributes(handle: number, count: number, ...text: unknown[]): void
   /** Applies the buffered attributes, then those of an `attributes` object (converted, or rejected, all before any is set). */
@@ -86,12 +86,12 @@ export interface SpanFunctions {
   spanEnd(handle: number, count: number, ...text: unknown[]): void
   /** Ends a span collected without `end()`. */
   spanRelease(handle: number): void
-  /** Reads a remote context from a carrier's `name, value` pairs (values as the carrier holds them) or the event's fields; its identity goes to the id buffer; returns its trace state or null. */
-  extractCarrier(event: object | undefined, ...headerPairs: unknown[]): string | null
+  /** Reads a remote context from a carrier's `name, value` pairs (values as the carrier holds them) or the event's fields; its identity goes to the id buffer; returns its trace state, or [traceState, baggage] when it carries baggage, or null. */
+  extractCarrier(event: object | undefined, ...headerPairs: unknown[]): string | [string, string] | null
   /** Of a carrier's names, those the write replaces (to delete first), or null when none. */
   carrierReplaced(...headerNames: unknown[]): unknown[] | null
   /** The write of the context in the id buffer: returns the traceparent and fills the write plan (span-buffers.js). */
-  carrierWrite(traceState: string, withEvent: boolean): string
+  carrierWrite(traceState: string, baggage: string, withEvent: boolean): string
   /** The package's TypeError for a wrong argument (returned, not thrown); with `got`, the message says what it is. */
   typeError(message: string, got?: unknown): TypeError
 }

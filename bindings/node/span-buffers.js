@@ -29,12 +29,12 @@
  * something that is no attribute value) goes to the addon in a call of its own, which
  * converts or rejects it, so the addon's rules and messages are the only ones.
  *
- * The write plan, `Int32Array(13)`: what `carrierWrite` decided to write into a carrier
+ * The write plan, `Int32Array(16)`: what `carrierWrite` decided to write into a carrier
  * (src/propagation.rs), as numbers, because an array built by the addon would cost more
  * than the whole write. Word 0 counts the operations; each follows as a `target, name,
  * value` triple: target 0 the headers, 1 the event; name a number into `carrierNames()`
  * (the core's names); value 1 the `traceparent` the call returned, 2 the trace state it
- * was given, 0 delete.
+ * was given, 3 the baggage it was given, 0 delete.
  *
  * One span at a time, the *owner*, has attributes in the buffer. Another span's
  * attribute, a full buffer, or a span start with attributes sends the owner's first
@@ -51,7 +51,7 @@ const ATTRIBUTE_BATCH = 64
 const ids = new Uint32Array(8)
 const attributeBuffer = new Float64Array(3 * ATTRIBUTE_BATCH)
 /** Elements of the write plan (src/handles.rs: WRITE_PLAN_LEN). */
-const WRITE_PLAN_LENGTH = 13
+const WRITE_PLAN_LENGTH = 16
 const writePlan = new Int32Array(WRITE_PLAN_LENGTH)
 native.bindBuffers(ids, attributeBuffer, writePlan)
 

@@ -55,6 +55,7 @@ fn extract_cases() {
             let sc = got.unwrap_or_else(|| panic!("{name}: a parent"));
             assert_eq!(sc.span_id.to_string(), case["span_id"].as_str().unwrap(), "{name}");
             assert_eq!(sc.trace_state.as_str(), case["tracestate"].as_str().unwrap(), "{name}");
+            assert_eq!(sc.baggage.as_str(), case["baggage"].as_str().unwrap_or(""), "{name}: baggage");
             assert!(sc.is_remote, "{name}");
         } else {
             assert!(got.is_none(), "{name}: no parent");
@@ -74,7 +75,12 @@ fn inject_cases() {
         if let Some(ts) = case["tracestate"].as_str().filter(|s| !s.is_empty()) {
             source.push(("tracestate", ts));
         }
+        let baggage = case["baggage"].as_str().unwrap_or("");
+        if !baggage.is_empty() {
+            source.push(("baggage", baggage));
+        }
         let sc = extract_from_headers(source).unwrap_or_else(|| panic!("{name}: a valid context"));
+        assert_eq!(sc.baggage.as_str(), baggage, "{name}: the case's baggage is normalized");
         let write = CarrierWrite::new(&sc);
 
         // As a language package does it: drop what the write replaces, append the write.

@@ -49,9 +49,9 @@ static int set_nats_header(void *carrier, const char *name, const char *value) {
 }
 
 /* Copies the received message's header fields onto the next one, leaving out trace
-   context (traceparent and tracestate in any letter case): dagnats_inject_with then
-   writes the current span's, so the next hop reads exactly one traceparent, never a
-   stale "TraceParent" copied beside the fresh "traceparent". */
+   context and baggage (traceparent, tracestate and baggage in any letter case):
+   dagnats_inject_with then writes the current span's, so the next hop reads exactly one
+   traceparent, never a stale "TraceParent" copied beside the fresh "traceparent". */
 static int forward_headers(natsMsg *from, natsMsg *to) {
     const char **keys = NULL;
     int nkeys = 0;

@@ -11,7 +11,9 @@
  * headers it came with: it copies them leaving out trace context
  * (dagnats_header_is_trace_context) and writes its own span's, so the next hop reads
  * exactly one traceparent. Copying them all would forward the stale "Traceparent"
- * beside the fresh "traceparent": two values, which every reader refuses.
+ * beside the fresh "traceparent": two values, which every reader refuses. The W3C baggage
+ * the engine sent goes the same way: read with the parent, carried by the child span and
+ * written again by the worker as one lowercase "baggage" field.
  *
  * Build (after scripts/build-c; libnats from Debian's libnats-dev):
  *
@@ -35,6 +37,9 @@
 
 #define SUBJECT "dagnats.tasks.c-example"
 #define NEXT_SUBJECT "dagnats.tasks.c-example.next"
+/* W3C baggage the engine (or an OpenTelemetry service) puts on the message: carried
+   through the worker unchanged to the next hop. */
+#define BAGGAGE "userId=alice,serverNode=DF%2028,isProduction=false;ttl=30"
 
 /* Reports a failed dagnats call with the library's message and leaves. */
 static int failed(const char *what, dagnats_result r) {
@@ -80,8 +85,8 @@ static int set_canonical_header(void *carrier, const char *name, const char *val
 }
 
 /* Copies a received message's header fields onto the next message, leaving out trace
-   context (traceparent and tracestate in any letter case): the next hop gets the current
-   span's, written by dagnats_inject_with afterwards. */
+   context and baggage (traceparent, tracestate and baggage in any letter case): the next
+   hop gets the current span's, written by dagnats_inject_with afterwards. */
 static int forward_headers(natsMsg *from, natsMsg *to) {
     const char **keys = NULL;
     int nkeys = 0;
@@ -154,6 +159,7 @@ static int engine_dispatch(dagnats_telemetry *engine, natsConnection *nc) {
     TRY_NATS(natsMsg_Create(&msg, SUBJECT, NULL, body, (int)strlen(body)));
     TRY_NATS(natsMsgHeader_Set(msg, "Run-Id", "r-c-example"));
     TRY(dagnats_inject_with(cx, set_canonical_header, msg));
+    TRY_NATS(natsMsgHeader_Set(msg, "Baggage", BAGGAGE)); /* Go's canonical case, too */
     TRY_NATS(natsConnection_PublishMsg(nc, msg));
     TRY_NATS(natsConnection_Flush(nc));
     natsMsg_Destroy(msg);
@@ -175,6 +181,10 @@ static int worker_execute(dagnats_telemetry *worker, natsConnection *nc, natsSub
     TRY(dagnats_extract_with(each_nats_header, msg, (const uint8_t *)natsMsg_GetData(msg),
                              (size_t)natsMsg_GetDataLength(msg), &parent));
     if (!parent) fprintf(stderr, "worker: the message carried no trace context; starting a new trace\n");
+    /* The baggage read with it (normalized), which the child span carries on. */
+    char baggage[8193] = "";
+    if (parent) TRY(dagnats_span_context_baggage(parent, baggage, sizeof baggage, NULL));
+    printf("worker: received baggage %s\n", baggage);
 
     dagnats_tracer *tracer = NULL;
     dagnats_logger *logger = NULL;
@@ -220,19 +230,20 @@ static int worker_execute(dagnats_telemetry *worker, natsConnection *nc, natsSub
     return 0;
 }
 
-/* The next hop: how many traceparent fields arrived, in any letter case, and whose span
-   the parent is. */
+/* The next hop: how many traceparent and baggage fields arrived, in any letter case,
+   and whose span the parent is. */
 static int next_receive(natsSubscription *sub) {
     natsMsg *msg = NULL;
     TRY_NATS(natsSubscription_NextMsg(&msg, sub, 5000));
     const char **keys = NULL;
-    int nkeys = 0, traceparents = 0;
+    int nkeys = 0, traceparents = 0, baggages = 0;
     TRY_NATS(natsMsgHeader_Keys(msg, &keys, &nkeys));
     for (int i = 0; i < nkeys; i++) {
         const char **values = NULL;
         int nvalues = 0;
         if (natsMsgHeader_Values(msg, keys[i], &values, &nvalues) != NATS_OK) continue;
         if (strcasecmp(keys[i], "traceparent") == 0) traceparents += nvalues;
+        if (strcasecmp(keys[i], "baggage") == 0) baggages += nvalues;
         free((void *)values);
     }
     free((void *)keys);
@@ -244,6 +255,10 @@ static int next_receive(natsSubscription *sub) {
     char parent_id[17] = "(none)";
     if (parent) TRY(dagnats_span_context_span_id(parent, parent_id, sizeof parent_id, NULL));
     printf("next: received %d traceparent field(s) and Run-Id %s; parent span %s\n", traceparents, run_id, parent_id);
+    /* Exactly the name "baggage" (libnats matches names exactly). */
+    const char *baggage = NULL;
+    if (natsMsgHeader_Get(msg, "baggage", &baggage) != NATS_OK) baggage = "(none)";
+    printf("next: received %d baggage field(s): baggage %s\n", baggages, baggage);
     dagnats_span_context_free(parent);
     natsMsg_Destroy(msg);
     return 0;

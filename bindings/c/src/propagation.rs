@@ -16,7 +16,7 @@
 use std::ffi::{c_char, c_int, c_void, CStr};
 
 use dagnats_observe::propagation::{
-    self, extract_carrier, traceparent_bytes, CarrierValue, CarrierWrite, SpanContext, TraceFlags, TraceState,
+    self, extract_carrier, traceparent_bytes, CarrierValue, CarrierWrite, SpanContext, TraceFlags, TraceState, BAGGAGE,
     EVENT_TRACE_PARENT, EVENT_TRACE_STATE, TRACEPARENT, TRACESTATE,
 };
 use dagnats_observe::{SpanId, TraceId};
@@ -188,6 +188,23 @@ pub unsafe extern "C" fn dagnats_span_context_tracestate(
     ffi_boundary!({ write_out(try_ref(context, "context")?.trace_state.as_str().as_bytes(), buf, len, needed,) })
 }
 
+/// Copies the normalized W3C `baggage` list (`""` when there is none) into `buf`; sizes
+/// as for `dagnats_span_context_trace_id` (a baggage list holds at most 8192 bytes, so
+/// 8193 bytes always suffice). It is the list read with the context (invalid members
+/// dropped, no optional white space), which a child span carries on and
+/// `dagnats_inject_headers` / `dagnats_inject_with` write as the `baggage` header.
+///
+/// Ownership: the caller owns `buf`. Thread-safety: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn dagnats_span_context_baggage(
+    context: *const dagnats_span_context,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> dagnats_result {
+    ffi_boundary!({ write_out(try_ref(context, "context")?.baggage.as_str().as_bytes(), buf, len, needed,) })
+}
+
 /// The 8 trace-flag bits (bit 0x01: sampled). 0 when `context` is NULL.
 ///
 /// Thread-safety: any thread. Ownership: `context` is only read.
@@ -208,9 +225,9 @@ pub unsafe extern "C" fn dagnats_span_context_is_remote(context: *const dagnats_
 // ---------------------------------------------------------------------------------------
 // Extract
 
-/// Whether a header of this name carries trace context (`traceparent` or `tracestate`,
-/// in any letter case): the names `dagnats_inject_headers` and `dagnats_inject_with`
-/// replace. When a message is handed on with the headers it came with, skip these while
+/// Whether a header of this name carries trace context or baggage (`traceparent`,
+/// `tracestate` or `baggage`, in any letter case): the names `dagnats_inject_headers`
+/// and `dagnats_inject_with` replace. When a message is handed on with the headers it came with, skip these while
 /// copying the incoming headers, then inject the current span's context: the outgoing
 /// message then carries exactly one `traceparent` (a stale `TraceParent` copied beside a
 /// fresh `traceparent` would be two values, which every reader rejects as ambiguous).
@@ -406,6 +423,8 @@ fn fields_for(sc: &SpanContext) -> Vec<(&'static CStr, Vec<u8>)> {
 fn c_name(name: &'static str) -> &'static CStr {
     if name == TRACESTATE {
         c"tracestate"
+    } else if name == BAGGAGE {
+        c"baggage"
     } else {
         debug_assert_eq!(name, TRACEPARENT);
         c"traceparent"
@@ -413,7 +432,8 @@ fn c_name(name: &'static str) -> &'static CStr {
 }
 
 /// Writes the context into the caller's headers through `set`: `traceparent`, then
-/// `tracestate` when the context has one, in exactly these lowercase names.
+/// `tracestate` when the context has one and `baggage` when it carries baggage, in
+/// exactly these lowercase names.
 ///
 /// A carrier may already hold trace-context fields under other letter cases
 /// (`TraceParent`), which `set` would not replace: when handing on a received message's
@@ -443,8 +463,9 @@ pub unsafe extern "C" fn dagnats_inject_with(
 }
 
 /// Writes the header fields for the context into arrays the caller provides:
-/// `headers[0]` is `traceparent`, and `headers[1]` is `tracestate` when the context has
-/// one. `*headers_written` receives the number of fields (1 or 2). Each `name` points to
+/// `headers[0]` is `traceparent`, then `tracestate` when the context has one, then
+/// `baggage` when it carries baggage. `*headers_written` receives the number of fields
+/// (1 to 3). Each `name` points to
 /// a static string; each `value` points into `buf`, which receives the values one after
 /// the other, each NUL-terminated.
 ///
@@ -455,7 +476,8 @@ pub unsafe extern "C" fn dagnats_inject_with(
 /// than the number of fields or `buf_len` less than the bytes needed, the result is
 /// `DAGNATS_RESULT_BUFFER_TOO_SMALL` and nothing is written but `*headers_written` and
 /// `*buf_needed`. Two entries and 1024 bytes suffice for a tracestate of up to 900
-/// bytes; two entries and 16,512 bytes for any (at most 32 members of 513 bytes).
+/// bytes and no baggage; three entries and 24,705 bytes for any (a tracestate of at most
+/// 32 members of 513 bytes, a baggage list of at most 8192 bytes).
 ///
 /// Ownership: the caller owns both arrays; the values stay valid as long as `buf`.
 /// Thread-safety: any thread.

@@ -119,6 +119,7 @@ typedef struct {
     char span_id[17];
     char traceparent[56];
     char tracestate[1024];
+    char baggage[8193];
     unsigned flags;
     int remote;
 } ctx_text;
@@ -129,6 +130,7 @@ static void read_ctx(const dagnats_span_context *ctx, ctx_text *t) {
     OK(dagnats_span_context_span_id(ctx, t->span_id, sizeof t->span_id, NULL));
     OK(dagnats_span_context_traceparent(ctx, t->traceparent, sizeof t->traceparent, NULL));
     OK(dagnats_span_context_tracestate(ctx, t->tracestate, sizeof t->tracestate, NULL));
+    OK(dagnats_span_context_baggage(ctx, t->baggage, sizeof t->baggage, NULL));
     t->flags = dagnats_span_context_flags(ctx);
     t->remote = dagnats_span_context_is_remote(ctx);
 }
@@ -535,6 +537,8 @@ static void carrier_extract_cases(const json_value *group) {
                 read_ctx(ctx, &t);
                 STREQ(t.span_id, json_get_string(c, "span_id"));
                 STREQ(t.tracestate, json_get_string(c, "tracestate"));
+                const char *want_baggage = json_get_string(c, "baggage");
+                STREQ(t.baggage, want_baggage ? want_baggage : "");
                 CHECK(t.remote, "not remote");
             }
         } else {
@@ -555,10 +559,13 @@ static void carrier_inject_cases(const json_value *group) {
         const json_value *c = &group->items[i];
         snprintf(name, sizeof name, "carrier inject: %s", json_get_string(c, "name"));
         begin(name);
-        dagnats_header source[2] = { { "traceparent", json_get_string(c, "traceparent") },
-                                     { "tracestate", json_get_string(c, "tracestate") } };
+        const char *baggage = json_get_string(c, "baggage");
+        dagnats_header source[3] = { { "traceparent", json_get_string(c, "traceparent") } };
+        size_t sources = 1;
+        if (json_get_string(c, "tracestate")[0]) source[sources++] = (dagnats_header){ "tracestate", json_get_string(c, "tracestate") };
+        if (baggage && baggage[0]) source[sources++] = (dagnats_header){ "baggage", baggage };
         dagnats_span_context *ctx = SENTINEL;
-        OK(dagnats_extract_headers(source, source[1].value[0] ? 2 : 1, NULL, 0, &ctx));
+        OK(dagnats_extract_headers(source, sources, NULL, 0, &ctx));
         CHECK(ctx != NULL && ctx != SENTINEL, "no context from the case");
         if (ctx == NULL || ctx == SENTINEL) {
             end_case();
@@ -573,8 +580,8 @@ static void carrier_inject_cases(const json_value *group) {
         for (size_t h = 0; in && h < n && kept < 14; h++) {
             if (!dagnats_header_is_trace_context(in[h].name)) out[kept++] = in[h];
         }
-        char buf[1024];
-        OK(dagnats_inject_headers(ctx, out + kept, 2, &written, buf, sizeof buf, NULL));
+        char buf[9216];
+        OK(dagnats_inject_headers(ctx, out + kept, 3, &written, buf, sizeof buf, NULL));
         const json_value *after = json_get(c, "headers_after");
         CHECK(after && after->len == kept + written, "%zu headers, want %zu", kept + written, after ? after->len : 0);
         for (size_t h = 0; after && h < after->len && h < kept + written; h++) {
@@ -1026,6 +1033,91 @@ static size_t traceparent_fields(const dagnats_header *hs, size_t n) {
     return count;
 }
 
+/* An in-memory telemetry (into *tel) and its tracer, for the propagation tests. */
+static dagnats_tracer *memory_tracer(const char *service, dagnats_telemetry **tel) {
+    dagnats_tracer *tracer = NULL;
+    OK(dagnats_telemetry_in_memory(service, tel));
+    OK(dagnats_telemetry_tracer(*tel, &tracer));
+    return tracer;
+}
+
+/* A consumer span started from `parent` (which it frees), its context read into *t. */
+static dagnats_span *consumer_of(dagnats_tracer *tracer, const char *name, dagnats_span_context *parent, ctx_text *t) {
+    dagnats_span *span = NULL;
+    OK(dagnats_tracer_start_span(tracer, name, DAGNATS_SPAN_KIND_CONSUMER, parent, NULL, 0, &span));
+    dagnats_span_context_free(parent); /* the span copied what it needs */
+    read_ctx(dagnats_span_context_of(span), t);
+    return span;
+}
+
+/* W3C baggage: read with the parent (every field, any letter case, invalid members
+ * dropped), carried by a child span, written once as lowercase `baggage` by both inject
+ * calls; the getter follows the other getters' size conventions. */
+static void test_baggage(void) {
+    begin("propagation: baggage is read, carried by a child span and written once as baggage");
+    CHECK(dagnats_header_is_trace_context("Baggage"), "Baggage is replaced on forwarding");
+    /* Read through the callback (libnats' way): every field, in any letter case. */
+    const dagnats_header incoming[] = {
+        { "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
+        { "Baggage", "userId=alice , bad key=1" },
+        { "BAGGAGE", "isProduction=false;ttl=30" },
+    };
+    array_carrier carrier = { incoming, 3, 0 };
+    dagnats_telemetry *tel = NULL;
+    dagnats_tracer *tracer = memory_tracer("c-baggage", &tel);
+    dagnats_span_context *parent = NULL;
+    OK(dagnats_extract_with(foreach_array, &carrier, NULL, 0, &parent));
+    CHECK(parent != NULL, "a parent");
+    const char *want = "userId=alice,isProduction=false;ttl=30";
+    char buf[128];
+    size_t needed = 0;
+    memset(buf, 'x', sizeof buf);
+    EXPECT(DAGNATS_RESULT_BUFFER_TOO_SMALL, dagnats_span_context_baggage(parent, buf, strlen(want), &needed));
+    CHECK(needed == strlen(want) + 1, "baggage needs %zu, said %zu", strlen(want) + 1, needed);
+    CHECK(buf[0] == 'x', "buffer untouched");
+    OK(dagnats_span_context_baggage(parent, buf, needed, &needed));
+    STREQ(buf, want);
+    EXPECT_ERR(DAGNATS_RESULT_NULL_ARGUMENT, "context is NULL", dagnats_span_context_baggage(NULL, buf, sizeof buf, NULL));
+
+    ctx_text t;
+    dagnats_span *child = consumer_of(tracer, "worker.executeTask", parent, &t);
+    const dagnats_span_context *cx = dagnats_span_context_of(child);
+    STREQ(t.baggage, want);
+
+    dagnats_header out[3] = { { NULL, NULL } };
+    char values[512];
+    size_t written = 0;
+    EXPECT(DAGNATS_RESULT_BUFFER_TOO_SMALL, dagnats_inject_headers(cx, out, 1, &written, values, sizeof values, &needed));
+    CHECK(written == 2 && needed == 56 + strlen(want) + 1, "needs 2 entries and %zu bytes: %zu %zu", 56 + strlen(want) + 1,
+          written, needed);
+    OK(dagnats_inject_headers(cx, out, 3, &written, values, sizeof values, NULL));
+    CHECK(written == 2, "traceparent and baggage: %zu", written);
+    STREQ(out[0].name, "traceparent");
+    STREQ(out[0].value, t.traceparent);
+    STREQ(out[1].name, "baggage");
+    STREQ(out[1].value, want);
+    set_carrier sc = { 0 };
+    OK(dagnats_inject_with(cx, set_field, &sc));
+    CHECK(sc.len == 2, "two fields set: %zu", sc.len);
+    if (sc.len == 2) {
+        STREQ(sc.names[1], "baggage");
+        STREQ(sc.values[1], want);
+    }
+
+    /* A context without baggage: none written, the getter gives "". */
+    dagnats_span *root = NULL;
+    OK(dagnats_tracer_start_span(tracer, "root", DAGNATS_SPAN_KIND_INTERNAL, NULL, NULL, 0, &root));
+    OK(dagnats_span_context_baggage(dagnats_span_context_of(root), buf, sizeof buf, &needed));
+    CHECK(buf[0] == 0 && needed == 1, "no baggage: \"%s\" (%zu)", buf, needed);
+    OK(dagnats_inject_headers(dagnats_span_context_of(root), out, 3, &written, values, sizeof values, NULL));
+    CHECK(written == 1, "traceparent only: %zu", written);
+    OK(dagnats_span_end(&root));
+    OK(dagnats_span_end(&child));
+    dagnats_tracer_free(tracer);
+    OK(dagnats_telemetry_free(tel));
+    end_case();
+}
+
 static void test_forwarding(void) {
     begin("propagation: handing on a message with a stale TraceParent carries exactly one traceparent");
     CHECK(dagnats_header_is_trace_context("traceparent"), "traceparent");
@@ -1038,9 +1130,7 @@ static void test_forwarding(void) {
     CHECK(!dagnats_header_is_trace_context("trace\xffparent"), "not UTF-8");
 
     dagnats_telemetry *tel = NULL;
-    dagnats_tracer *tracer = NULL;
-    OK(dagnats_telemetry_in_memory("c-forward", &tel));
-    OK(dagnats_telemetry_tracer(tel, &tracer));
+    dagnats_tracer *tracer = memory_tracer("c-forward", &tel);
 
     /* A received message whose sender spelled the names its own way. */
     const dagnats_header incoming[] = {
@@ -1051,12 +1141,9 @@ static void test_forwarding(void) {
     dagnats_span_context *parent = NULL;
     OK(dagnats_extract_headers(incoming, 3, NULL, 0, &parent));
     CHECK(parent != NULL, "the incoming TraceParent is read");
-    dagnats_span *span = NULL;
-    OK(dagnats_tracer_start_span(tracer, "forward", DAGNATS_SPAN_KIND_CONSUMER, parent, NULL, 0, &span));
-    dagnats_span_context_free(parent);
-    const dagnats_span_context *cx = dagnats_span_context_of(span);
     ctx_text mine;
-    read_ctx(cx, &mine);
+    dagnats_span *span = consumer_of(tracer, "forward", parent, &mine);
+    const dagnats_span_context *cx = dagnats_span_context_of(span);
 
     /* Hand it on: the incoming fields except trace context, then our own. */
     dagnats_header outgoing[8];
@@ -2038,6 +2125,7 @@ int main(int argc, char **argv) {
         test_logs_and_metrics();
         test_event_dual_write();
         test_forwarding();
+        test_baggage();
         test_threads();
         test_fork();
         test_null_arguments();

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 
-import { extract, inject } from 'dagnats-observe'
+import { extract, inject, Telemetry } from 'dagnats-observe'
 
 import { testdataDir } from './helpers.mjs'
 
@@ -28,6 +28,8 @@ function carriers(pairs) {
 }
 
 describe('carrier vectors', () => {
+  const tel = Telemetry.inMemory('node-carrier-vectors')
+
   test('extract', () => {
     assert.ok(cases.extract.length > 0)
     for (const c of cases.extract) {
@@ -40,6 +42,14 @@ describe('carrier vectors', () => {
         }
         assert.ok(got, what)
         assert.deepEqual([got.spanId, got.traceState, got.isRemote], [c.span_id, c.tracestate, true], what)
+        assert.equal(got.baggage, c.baggage ?? '', `${what}: baggage`)
+        // Held in JavaScript, the context goes back to the addon: a child span carries
+        // the baggage on, and writes it (its spanContext too).
+        const child = tel.tracer.startSpan('child', { parent: got })
+        assert.equal(child.spanContext.baggage, c.baggage ?? '', `${what}: the child's baggage`)
+        const written = inject({}, { span: child })
+        assert.equal(written.baggage, c.baggage || undefined, `${what}: the child's baggage written`)
+        child.end()
       }
     }
   })
@@ -49,8 +59,10 @@ describe('carrier vectors', () => {
     for (const c of cases.inject) {
       const source = { traceparent: c.traceparent }
       if (c.tracestate) source.tracestate = c.tracestate
+      if (c.baggage) source.baggage = c.baggage
       const span = extract(source)
       assert.ok(span, c.name)
+      assert.equal(span.baggage, c.baggage ?? '', c.name)
       for (const [kind, headers] of carriers(c.headers)) {
         const event = { ...c.event }
         assert.equal(inject(headers, { span, event }), headers, c.name)

@@ -110,6 +110,43 @@ describe('end to end over NATS', () => {
     assert.equal(logs[0].record.span_id, child.spanId)
   })
 
+  test('baggage survives a hop through a worker: extract, child span, inject', async () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+    const baggage = 'userId=alice,serverNode=DF%2028,isProduction=false;ttl=30'
+    // The worker: extract, work in a child span, hand the message on with its headers.
+    const sub = nc.subscribe('tasks.baggage', { max: 1 })
+    const next = nc.subscribe('tasks.baggage.next', { max: 1 })
+    const worked = (async () => {
+      for await (const m of sub) {
+        const parent = extract(m.headers)
+        assert.ok(parent, 'the message carries a trace context')
+        assert.equal(parent.baggage, baggage)
+        return tel.tracer.startActiveSpan('worker.executeTask', { parent, kind: SpanKind.Consumer }, (span) => {
+          assert.equal(span.spanContext.baggage, baggage)
+          const out = natsHeaders()
+          for (const name of m.headers.keys()) for (const value of m.headers.values(name)) out.append(name, value)
+          nc.publish('tasks.baggage.next', sc.encode('{}'), { headers: inject(out) })
+          return span.traceparent
+        })
+      }
+    })()
+    // The engine (or an OpenTelemetry service) sends lowercase trace headers and baggage.
+    const h = natsHeaders()
+    h.set('traceparent', traceparent)
+    h.set('baggage', baggage)
+    h.set('run-id', 'r-bag')
+    nc.publish('tasks.baggage', sc.encode('{}'), { headers: h })
+    const childTraceparent = await worked
+    let received
+    for await (const m of next) received = m.headers
+    assert.ok(received, 'the next hop received the message')
+    const names = [...received.keys()]
+    assert.deepEqual(names.filter((n) => n.toLowerCase() === 'baggage'), ['baggage'])
+    assert.deepEqual(received.values('baggage'), [baggage])
+    assert.deepEqual(received.values('traceparent'), [childTraceparent])
+    assert.deepEqual(received.values('run-id'), ['r-bag'])
+  })
+
   test('the event fields carry the context when the header is missing', async () => {
     const parentSpan = tel.tracer.startSpan('engine.retry', { attributes: { run_id: 'r-event' } })
     const event = { run_id: 'r-event' }

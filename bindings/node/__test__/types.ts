@@ -21,6 +21,7 @@ export async function usesTheWholeApi(): Promise<number> {
   const msgHeaders = inject(headers(), { span })
   const plain: Record<string, string | string[]> = inject({}, { event: { trace_parent: '' } })
   const parent: SpanContext | null = extract(msgHeaders, { trace_parent: 'x' })
+  const baggage: string = span.spanContext.baggage
   extract(new Map([['traceparent', ['00-...']]]))
   const current: Span | SpanContext | undefined = currentSpan()
   const sum: number = withSpan(parent, (a: number) => a + 1, 1)

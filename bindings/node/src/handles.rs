@@ -17,7 +17,7 @@ use std::cell::{Cell, RefCell};
 use std::ptr;
 
 use dagnats_observe as core;
-use dagnats_observe::propagation::{SpanContext as CoreSpanContext, TraceFlags, TraceState};
+use dagnats_observe::propagation::{Baggage, SpanContext as CoreSpanContext, TraceFlags, TraceState};
 use dagnats_observe::{SpanId, TraceId};
 use napi::sys;
 
@@ -63,7 +63,7 @@ thread_local! {
 }
 
 /// Elements of the write plan (`WRITE_PLAN_LENGTH` in `span-buffers.js`).
-pub const WRITE_PLAN_LEN: usize = 13;
+pub const WRITE_PLAN_LEN: usize = 16;
 
 /// Stores a started span; returns its handle, or `None` when this thread already holds
 /// 16 million live spans (the span is then ended at once).
@@ -180,7 +180,7 @@ fn typed_array_data(
 }
 
 /// Binds this thread's id buffer (a `Uint32Array(8)`), attribute buffer (a
-/// `Float64Array(3 * 64)`) and write plan (an `Int32Array(13)`); layouts in
+/// `Float64Array(3 * 64)`) and write plan (an `Int32Array(16)`); layouts in
 /// `span-buffers.js`.
 pub fn bind_buffers(
     env: sys::napi_env,
@@ -193,7 +193,7 @@ pub fn bind_buffers(
     let attributes = typed_array_data(env, attributes, sys::TypedarrayType::float64_array, 3 * ATTRIBUTE_BUFFER_LEN)
         .ok_or("the attribute buffer must be a Float64Array of 192 elements")?;
     let write_plan = typed_array_data(env, write_plan, sys::TypedarrayType::int32_array, WRITE_PLAN_LEN)
-        .ok_or("the write plan must be an Int32Array of 13 elements")?;
+        .ok_or("the write plan must be an Int32Array of 16 elements")?;
     ID_BUFFER.with(|b| b.set(ids as *mut u32));
     ATTRIBUTE_BUFFER.with(|b| b.set(attributes as *mut f64));
     WRITE_PLAN.with(|b| b.set(write_plan as *mut i32));
@@ -238,10 +238,11 @@ pub fn write_ids(context: &CoreSpanContext) {
     words[7] = u32::from(context.is_remote);
 }
 
-/// Reads the span identity in the id buffer, with `trace_state` (already normalized by
-/// the core when it was read or created; an invalid one gives the empty state).
-/// `None` when the buffer is unbound or holds an all-zero id.
-pub fn read_ids(trace_state: Option<&str>) -> Option<CoreSpanContext> {
+/// Reads the span identity in the id buffer, with `trace_state` and `baggage` (already
+/// normalized by the core when they were read or created; an invalid trace state gives
+/// the empty state, invalid baggage members are dropped). Neither is parsed when absent
+/// or empty, the usual case. `None` when the buffer is unbound or holds an all-zero id.
+pub fn read_ids(trace_state: Option<&str>, baggage: Option<&str>) -> Option<CoreSpanContext> {
     let words = id_words()?;
     let mut trace = [0u8; 16];
     let mut span = [0u8; 8];
@@ -255,12 +256,16 @@ pub fn read_ids(trace_state: Option<&str>) -> Option<CoreSpanContext> {
         Some(s) if !s.is_empty() => TraceState::parse(s).unwrap_or_default(),
         _ => TraceState::EMPTY,
     };
+    let baggage = match baggage {
+        Some(b) if !b.is_empty() => Baggage::parse_values(&[b]),
+        _ => Baggage::EMPTY,
+    };
     Some(CoreSpanContext {
         trace_id: TraceId::from_bytes(trace)?,
         span_id: SpanId::from_bytes(span)?,
         trace_flags: TraceFlags(words[6] as u8),
         trace_state,
         is_remote: words[7] != 0,
-        baggage: Default::default(),
+        baggage,
     })
 }

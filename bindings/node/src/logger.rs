@@ -28,7 +28,7 @@ pub fn log_emit(
 ) -> napi::Result<()> {
     let (env, level) = raw(&level);
     // The span's identity first: converting fields may run JavaScript (getters).
-    let span = if has_span == Some(true) { handles::read_ids(None) } else { None };
+    let span = if has_span == Some(true) { handles::read_ids(None, None) } else { None };
     let level_name = convert::string(env, level, &|| "level".to_owned())?;
     let level = core::Level::parse(&level_name).ok_or_else(|| {
         type_error(env, format!("level must be trace, debug, info, warn or error, got {level_name:?}"))

@@ -7,9 +7,9 @@
 //!
 //! JavaScript signatures (`SpanFunctions` in native-header.d.ts):
 //!
-//! - `extractCarrier(event?, ...headerPairs) -> string | null`
+//! - `extractCarrier(event?, ...headerPairs) -> string | [string, string] | null`
 //! - `carrierReplaced(...headerNames) -> Array | null`
-//! - `carrierWrite(traceState, withEvent) -> string`, filling the write plan
+//! - `carrierWrite(traceState, baggage, withEvent) -> string`, filling the write plan
 //!
 //! and `carrierNames()` (a `#[napi]` function), the names a write plan refers to.
 
@@ -122,7 +122,9 @@ fn event_field(env: sys::napi_env, event: sys::napi_value, field: &str) -> napi:
 /// under a name that is not one of the trace headers.
 ///
 /// On success the identity goes to the id buffer and the normalized trace state is
-/// returned (`""` when there is none); `null` when neither source holds a valid context.
+/// returned (`""` when there is none), or, when the message carries baggage, the array
+/// `[traceState, baggage]` (normalized; so a message without baggage, the usual case,
+/// costs no array); `null` when neither source holds a valid context.
 unsafe extern "C" fn extract_carrier(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     boundary(env, || {
         let args = Arguments::read(env, info);
@@ -134,7 +136,7 @@ unsafe extern "C" fn extract_carrier(env: sys::napi_env, info: sys::napi_callbac
         for pair in rest.chunks_exact(2) {
             let Some(name) = convert::try_string(env, pair[0])? else { continue };
             // The core never looks at other names' values: neither is converted.
-            // (`replaces` is the core's test for either trace-context name.)
+            // (`replaces` is the core's test for the trace-context and baggage names.)
             if CarrierWrite::replaces(&name) {
                 push_values(env, &mut pairs, name, pair[1])?;
             }
@@ -150,7 +152,16 @@ unsafe extern "C" fn extract_carrier(env: sys::napi_env, info: sys::napi_callbac
         match context {
             Some(context) => {
                 handles::write_ids(&context);
-                convert::js_string(env, context.trace_state.as_str())
+                let state = convert::js_string(env, context.trace_state.as_str())?;
+                if context.baggage.is_empty() {
+                    return Ok(state);
+                }
+                let baggage = convert::js_string(env, context.baggage.as_str())?;
+                let mut array = ptr::null_mut();
+                unsafe { sys::napi_create_array_with_length(env, 2, &mut array) };
+                unsafe { sys::napi_set_element(env, array, 0, state) };
+                unsafe { sys::napi_set_element(env, array, 1, baggage) };
+                Ok(array)
             }
             None => convert::js_null(env),
         }
@@ -158,11 +169,12 @@ unsafe extern "C" fn extract_carrier(env: sys::napi_env, info: sys::napi_callbac
 }
 
 /// The names the write sets, in the order of their numbers in a write plan.
-const WRITTEN_NAMES: [&str; 4] = [
+const WRITTEN_NAMES: [&str; 5] = [
     propagation::TRACEPARENT,
     propagation::TRACESTATE,
     propagation::EVENT_TRACE_PARENT,
     propagation::EVENT_TRACE_STATE,
+    propagation::BAGGAGE,
 ];
 
 /// The names a write plan sets, by number (the core's names: the package copies none).
@@ -199,26 +211,31 @@ unsafe extern "C" fn carrier_replaced(env: sys::napi_env, info: sys::napi_callba
 const PLAN_DELETE: i32 = 0;
 const PLAN_TRACEPARENT: i32 = 1;
 const PLAN_TRACESTATE: i32 = 2;
+const PLAN_BAGGAGE: i32 = 3;
 
-/// The write of the span context in the id buffer (with `traceState`), by
+/// The write of the span context in the id buffer (with `traceState` and `baggage`, each
+/// `undefined` or `""` when there is none), by
 /// [`CarrierWrite`]: returns the `traceparent` value and fills the write plan (layout in
 /// `span-buffers.js`) with what to set, as numbers, because building a JavaScript array
 /// here would cost more than the whole write. The carrier's stale names are
 /// [`carrier_replaced`]'s.
 unsafe extern "C" fn carrier_write(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     boundary(env, || {
-        let [trace_state, with_event] = args::<2>(env, info);
+        let [trace_state, baggage, with_event] = args::<3>(env, info);
         let trace_state = convert::optional_string(env, trace_state, &|| "traceState".to_owned())?;
+        let baggage = convert::optional_string(env, baggage, &|| "baggage".to_owned())?;
         let with_event = convert::truthy_bool(env, with_event)?;
-        let context = handles::read_ids(trace_state.as_deref())
+        let context = handles::read_ids(trace_state.as_deref(), baggage.as_deref())
             .ok_or_else(|| type_error(env, "the id buffer holds no valid span identity"))?;
         let plan = handles::write_plan().ok_or_else(|| type_error(env, "the write plan is not bound"))?;
         let write = CarrierWrite::new(&context);
 
-        let code = |value: Option<&str>| match value {
+        let code = |name: &str, value: Option<&str>| match value {
             None => PLAN_DELETE,
-            // Both values are slices of the write's own strings: which one is told by address.
+            // The values are slices of the write's own strings: the traceparent is told by
+            // address, the baggage by its name (it has no event field).
             Some(v) if std::ptr::eq(v.as_ptr(), write.traceparent().as_ptr()) => PLAN_TRACEPARENT,
+            Some(_) if name == propagation::BAGGAGE => PLAN_BAGGAGE,
             Some(_) => PLAN_TRACESTATE,
         };
         let number = |name: &str| WRITTEN_NAMES.iter().position(|&n| n == name).unwrap_or(0) as i32;
@@ -228,11 +245,11 @@ unsafe extern "C" fn carrier_write(env: sys::napi_env, info: sys::napi_callback_
             count += 1;
         };
         for (name, value) in write.headers() {
-            push(0, name, code(Some(value)));
+            push(0, name, code(name, Some(value)));
         }
         if with_event {
             for (field, value) in write.event_fields() {
-                push(1, field, code(value));
+                push(1, field, code(field, value));
             }
         }
         plan[0] = count as i32;

@@ -12,7 +12,7 @@
 //!
 //! JavaScript signatures (`SpanFunctions` in native-header.d.ts):
 //!
-//! - `spanStart(telemetry, name, kind?, attributes?, hasParent?, parentTraceState?, count, ...text) -> handle`
+//! - `spanStart(telemetry, name, kind?, attributes?, hasParent?, parentTraceState?, parentBaggage?, count, ...text) -> handle`
 //! - `spanSetAttributes(handle, count, ...text)`
 //! - `spanSetAttributeObject(handle, attributes, count, ...text)`
 //! - `spanSetAttribute(handle, key, value, count, ...text)`
@@ -112,20 +112,23 @@ fn on_span(env: sys::napi_env, handle: Option<f64>, f: impl FnOnce(&mut core::Sp
 /// Starts a span for the telemetry handle and returns the span's handle (`-1` when this
 /// thread holds too many live spans: the span is then recorded at once). With
 /// `hasParent`, the parent's identity is read from the id buffer (with
-/// `parentTraceState`); the new span's identity is written to the id buffer. Its
+/// `parentTraceState` and `parentBaggage`, each `undefined` or `""` when there is none);
+/// the new span's identity is written to the id buffer (its trace state and baggage are
+/// the parent's, which the package keeps). Its
 /// attributes come buffered (`count`, `...text`) or as an `attributes` object.
 unsafe extern "C" fn span_start(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     boundary(env, || {
         let args = Arguments::read(env, info);
-        let [telemetry, name, kind, attributes, has_parent, parent_trace_state] =
+        let [telemetry, name, kind, attributes, has_parent, parent_trace_state, parent_baggage] =
             std::array::from_fn(|i| args.get(i, env));
         // The parent's identity first: converting an attributes object may run JavaScript
         // (getters) that uses the id buffer. The package sends either buffered attributes
         // or an object, never both, so no getter runs before the buffered ones are read.
         let parent = if convert::truthy_bool(env, has_parent)? {
             let state = convert::optional_string(env, parent_trace_state, &|| "parentTraceState".to_owned())?;
+            let baggage = convert::optional_string(env, parent_baggage, &|| "parentBaggage".to_owned())?;
             Some(
-                handles::read_ids(state.as_deref())
+                handles::read_ids(state.as_deref(), baggage.as_deref())
                     .ok_or_else(|| type_error(env, "parent has no valid span identity"))?,
             )
         } else {
@@ -143,7 +146,7 @@ unsafe extern "C" fn span_start(env: sys::napi_env, info: sys::napi_callback_inf
                 .ok_or_else(|| type_error(env, "telemetry handle is not valid"))?;
         // Buffered attributes go straight into the started span's record, as `setAttribute`'s
         // do (the same limits apply; no list of them is built on the way).
-        apply_pending(env, &mut span, args.get(6, env), args.rest(7))?;
+        apply_pending(env, &mut span, args.get(7, env), args.rest(8))?;
         handles::write_ids(span.span_context());
         convert::js_number(env, handles::insert_span(span).unwrap_or(-1.0))
     })

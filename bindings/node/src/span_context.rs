@@ -10,7 +10,7 @@ use crate::error::type_error;
 use crate::handles;
 
 /// Binds this thread's id buffer (a `Uint32Array(8)`), attribute buffer (a
-/// `Float64Array(192)`) and write plan (an `Int32Array(13)`); the package's
+/// `Float64Array(192)`) and write plan (an `Int32Array(16)`); the package's
 /// `span-buffers.js` does this once.
 #[napi(catch_unwind, ts_args_type = "ids: Uint32Array, attributes: Float64Array, writePlan: Int32Array")]
 pub fn bind_buffers(ids: Unknown, attributes: Unknown, write_plan: Unknown) -> napi::Result<()> {
@@ -19,7 +19,7 @@ pub fn bind_buffers(ids: Unknown, attributes: Unknown, write_plan: Unknown) -> n
 }
 
 fn ids(env: napi::Env) -> napi::Result<dagnats_observe::propagation::SpanContext> {
-    handles::read_ids(None).ok_or_else(|| type_error(env.raw(), "the id buffer holds no valid span identity"))
+    handles::read_ids(None, None).ok_or_else(|| type_error(env.raw(), "the id buffer holds no valid span identity"))
 }
 
 /// The trace id in the id buffer: 32 lowercase hex characters.

@@ -90,6 +90,13 @@ impl SpanContext {
     fn trace_state(&self) -> &str {
         self.0.trace_state.as_str()
     }
+    /// The W3C baggage list, normalized (invalid members dropped, no optional white
+    /// space); "" when there is none. A child span carries it on; inject writes it as the
+    /// `baggage` header.
+    #[getter]
+    fn baggage(&self) -> &str {
+        self.0.baggage.as_str()
+    }
     /// True when extracted from a message.
     #[getter]
     fn is_remote(&self) -> bool {

@@ -38,6 +38,7 @@ def test_extract_cases(cases: Dict[str, List[Dict[str, Any]]]) -> None:
             continue
         assert got is not None, case["name"]
         assert (got.span_id, got.trace_state, got.is_remote) == (case["span_id"], case["tracestate"], True), case["name"]
+        assert got.baggage == case.get("baggage", ""), case["name"]
 
 
 def test_inject_cases(cases: Dict[str, List[Dict[str, Any]]]) -> None:
@@ -45,8 +46,11 @@ def test_inject_cases(cases: Dict[str, List[Dict[str, Any]]]) -> None:
         source = {"traceparent": case["traceparent"]}
         if case["tracestate"]:
             source["tracestate"] = case["tracestate"]
+        if case.get("baggage"):
+            source["baggage"] = case["baggage"]
         context = extract(source)
         assert context is not None, case["name"]
+        assert context.baggage == case.get("baggage", ""), case["name"]
         headers = as_dict(case["headers"])
         event = dict(case["event"])
         assert inject(headers, span=context, event=event) is headers

@@ -61,3 +61,43 @@ def test_trace_crosses_a_nats_message(nats_url: str) -> None:
     assert child["body"]["parent_is_remote"] is True
     assert child["headers"]["Nats-Msg-Id"] == f'{child["body"]["trace_id"]}.{child["body"]["span_id"]}'
     assert log["trace_id"] == child["body"]["trace_id"] and log["span_id"] == child["body"]["span_id"]
+
+
+def test_baggage_survives_a_hop_through_a_worker(nats_url: str) -> None:
+    """The engine (or an OpenTelemetry service) sends `baggage` beside `traceparent`; a
+    worker extracts it, starts a child span and hands the message on with the incoming
+    headers: the next hop receives the same baggage, once, in the lowercase name."""
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    baggage = "userId=alice,serverNode=DF%2028,isProduction=false;ttl=30"
+    worker = Telemetry.in_memory("py-worker")
+
+    async def run() -> Dict[str, str]:
+        nc = await nats.connect(nats_url)
+        tasks = await nc.subscribe("dagnats.tasks")
+        results = await nc.subscribe("dagnats.next")
+        await nc.publish(
+            "dagnats.tasks",
+            b"{}",
+            headers={"traceparent": traceparent, "tracestate": "congo=t61rcWkgMzE", "baggage": baggage, "run": "r-1"},
+        )
+        msg = await tasks.next_msg(timeout=5)
+        parent = extract(msg.headers)
+        assert parent is not None and parent.baggage == baggage
+        with worker.tracer.start_span("worker.executeTask", kind=SpanKind.CONSUMER, parent=parent) as span:
+            assert span.span_context.baggage == baggage
+            # Handed on with the headers it came with: the trace headers replaced.
+            headers = inject(dict(msg.headers or {}), span=span)
+            await nc.publish("dagnats.next", b"{}", headers=headers)
+        out = await results.next_msg(timeout=5)
+        await nc.close()
+        return dict(out.headers or {})
+
+    received = asyncio.run(run())
+    assert [name for name in received if name.lower() == "baggage"] == ["baggage"]
+    assert received["baggage"] == baggage
+    assert received["run"] == "r-1" and received["tracestate"] == "congo=t61rcWkgMzE"
+    (child,) = worker.finished_spans()
+    assert received["traceparent"] == f"00-{child['trace_id']}-{child['span_id']}-01"
+    assert child["parent_id"] == "00f067aa0ba902b7"
+    # A message without baggage is handed on without one.
+    assert "baggage" not in inject({"Baggage": "stale=1"}, span=extract({"traceparent": traceparent}))

@@ -247,6 +247,20 @@ fn check_handed_on(stdout: &str) -> Result<(), String> {
     ensure(next == want, || format!("next: {next}; wanted: {want}"))
 }
 
+/// The baggage the example's engine sent (as "Baggage", Go's canonical case): the worker
+/// read it (`dagnats_span_context_baggage`), and the third hop received it unchanged, once,
+/// in the lowercase name `baggage`.
+fn check_baggage_handed_on(stdout: &str) -> Result<(), String> {
+    const BAGGAGE: &str = "userId=alice,serverNode=DF%2028,isProduction=false;ttl=30";
+    let read =
+        stdout.lines().find_map(|l| l.strip_prefix("worker: received baggage ")).ok_or("no worker baggage line")?;
+    ensure(read == BAGGAGE, || format!("the worker read baggage {read:?}; sent {BAGGAGE:?}"))?;
+    let next = stdout.lines().find_map(|l| l.strip_prefix("next: received ").filter(|l| l.contains("baggage field")));
+    let next = next.ok_or("no next baggage line")?;
+    let want = format!("1 baggage field(s): baggage {BAGGAGE}");
+    ensure(next == want, || format!("next: {next}; wanted: {want}"))
+}
+
 /// test_api's and the example's traces, logs and counters on TELEMETRY.
 fn check_programs(tally: &mut Tally, records: &Records, api_out: &str, example_out: &str) {
     match test_api_trace(api_out) {
@@ -292,6 +306,10 @@ fn check_programs(tally: &mut Tally, records: &Records, api_out: &str, example_o
             tally.check(
                 "traced_task: handed on with its headers, the message carries one traceparent, the worker's",
                 check_handed_on(example_out),
+            );
+            tally.check(
+                "traced_task: the baggage the engine sent reaches the next hop unchanged, once, as `baggage`",
+                check_baggage_handed_on(example_out),
             );
         }
         None => tally.check("traced_task printed its trace", Err("no engine/worker lines".into())),

@@ -83,6 +83,11 @@ class SpanContext:
     @property
     def trace_state(self) -> str: ...
     @property
+    def baggage(self) -> str:
+        """The W3C baggage list, normalized (invalid members dropped, no optional white
+        space); "" when there is none. A child span carries it on; inject writes it as the
+        ``baggage`` header."""
+    @property
     def is_remote(self) -> bool: ...
     @property
     def traceparent(self) -> str: ...
