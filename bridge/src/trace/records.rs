@@ -97,6 +97,18 @@ mod tests {
     }
 
     #[test]
+    fn a_golden_engine_span_is_one_span_of_the_subjects_service() {
+        let body = include_str!("../../../testdata/records/engine-span.json");
+        let spans =
+            spans_from_body("telemetry.spans.dagnats.7a3c1e52b0d94f8e9c2d4b6a8e0f1a2b", body.as_bytes()).unwrap();
+        assert_eq!(spans.len(), 1);
+        let s = &spans[0];
+        assert_eq!((&*s.service, s.name.as_ref(), s.kind), ("dagnats", "executeTask build", SpanKind::Server));
+        assert_eq!(s.parent_id.map(|p| p.to_string()).as_deref(), Some("53995c3f42cd8ad8"));
+        assert_eq!(s.attributes.get("attempt"), Some(&Value::Int(2)));
+    }
+
+    #[test]
     fn other_bodies_are_errors_or_nothing() {
         assert!(spans_from_body(SPANS, b"not json").is_err());
         assert!(spans_from_body(SPANS, br#"{"resourceLogs":[]}"#).unwrap().is_empty());
