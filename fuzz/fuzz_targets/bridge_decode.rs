@@ -1,5 +1,6 @@
 //! The bridge's message decoder (`dagnats_bridge::decode::decode`): the Go engine's JSON
-//! records and OTLP-JSON bodies, on a subject of each signal and of none; then what the
+//! records, the engine dialect's spans, logs and metrics, and OTLP-JSON bodies, on a
+//! subject of each signal and of none; then what the
 //! bridge does next with a decoded message: convert it into an OTLP export request
 //! (adding `service.name` to OTLP-JSON resources) and encode that as protobuf.
 //!
@@ -43,6 +44,7 @@ fn convert_and_encode(converter: &Converter, decoded: Decoded) -> Vec<u8> {
             }
             request.encode_to_vec()
         }
+        Decoded::EngineMetric(m) => converter.engine_metrics([*m]).encode_to_vec(),
         Decoded::Metrics(rm) => {
             let mut request = converter.metrics(Vec::<dagnats_observe::record::MetricPoint>::new());
             for mut r in rm {
@@ -56,13 +58,21 @@ fn convert_and_encode(converter: &Converter, decoded: Decoded) -> Vec<u8> {
 
 fuzz_target!(|data: &[u8]| {
     let converter = Converter::new("fuzz-fallback", dagnats_bridge::SCOPE_NAME, "0.0.0");
-    for subject in [None, Some(Signal::Spans), Some(Signal::Logs), Some(Signal::Metrics)] {
+    for (subject, signal) in [
+        ("other.subject", None),
+        ("telemetry.spans.fuzz.r-1", Some(Signal::Spans)),
+        ("telemetry.logs.fuzz.info", Some(Signal::Logs)),
+        ("telemetry.metrics.fuzz.tasks.done", Some(Signal::Metrics)),
+    ] {
         match decode(subject, data, MAX_BYTES) {
             Ok(decoded) => {
                 assert!(data.len() <= MAX_BYTES);
-                let is_record = matches!(decoded, Decoded::Span(_) | Decoded::Log(_) | Decoded::Metric(_));
+                let is_record = matches!(
+                    decoded,
+                    Decoded::Span(_) | Decoded::Log(_) | Decoded::Metric(_) | Decoded::EngineMetric(_)
+                );
                 if is_record {
-                    assert_eq!(Some(decoded.signal()), subject, "a record decoded under another signal");
+                    assert_eq!(Some(decoded.signal()), signal, "a record decoded under another signal");
                 }
                 let _ = decoded.record_count();
                 let _ = convert_and_encode(&converter, decoded);
